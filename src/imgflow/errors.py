@@ -1,0 +1,112 @@
+"""Named errors. Every failure a user can see has a stable ``code``.
+
+Adapters translate library errors into these; each entry point maps them to a
+response (HTTP problem, failed record, exit code) in exactly one place.
+"""
+
+from __future__ import annotations
+
+_MAX_MESSAGE = 1024
+
+
+class ImgflowError(Exception):
+    """Base of every error imgflow raises on purpose."""
+
+    code: str = "error"
+    http_status: int = 500
+    #: a retry may succeed (transient infrastructure trouble), so a queue should redeliver
+    retryable: bool = False
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        message = " ".join(str(message).split())
+        if len(message) > _MAX_MESSAGE:
+            message = message[: _MAX_MESSAGE - 3] + "..."
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+
+
+# --- input: the image itself -------------------------------------------------
+class InputError(ImgflowError):
+    """The image is bad; retrying cannot help."""
+
+    http_status = 422
+
+
+class UnsupportedFormat(InputError):
+    code = "unsupported_type"
+    http_status = 415
+
+
+class TooLarge(InputError):
+    code = "too_large"
+    http_status = 413
+
+
+class TooManyPixels(InputError):
+    code = "too_many_pixels"
+    http_status = 422
+
+
+class TooManyFrames(InputError):
+    code = "too_many_frames"
+    http_status = 422
+
+
+class CorruptImage(InputError):
+    code = "corrupt_image"
+    http_status = 422
+
+
+class SizeMismatch(InputError):
+    code = "size_mismatch"
+    http_status = 422
+
+
+# --- configuration -----------------------------------------------------------
+class BadRecipe(ImgflowError):
+    code = "bad_recipe"
+    http_status = 422
+
+
+class ConfigError(ImgflowError):
+    code = "bad_config"
+
+
+# --- records and storage -----------------------------------------------------
+class NotFound(ImgflowError):
+    code = "not_found"
+    http_status = 404
+
+
+class Conflict(ImgflowError):
+    """A conditional write lost: the record was not in an allowed state."""
+
+    code = "conflict"
+    http_status = 409
+
+
+class LeaseHeld(Conflict):
+    """Another worker holds a live lease: redeliver later, never drop."""
+
+    code = "lease_held"
+    retryable = True
+
+
+class BadRequest(ImgflowError):
+    code = "bad_request"
+    http_status = 400
+
+
+class Unauthorized(ImgflowError):
+    code = "unauthorized"
+    http_status = 401
+
+
+class StorageError(ImgflowError):
+    """The store or catalog failed for a reason that is not the caller's."""
+
+    code = "storage_error"
+    http_status = 503
+    retryable = True

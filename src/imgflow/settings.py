@@ -1,0 +1,186 @@
+"""The one settings object: a YAML file plus ``IMGFLOW_*`` environment variables.
+
+Precedence: explicit arguments > environment > YAML file > defaults. Nested
+fields use ``__`` in the environment (``IMGFLOW_LIMITS__MAX_PIXELS=20000000``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import Field, ValidationError, model_validator
+from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
+
+from imgflow.errors import ConfigError
+from imgflow.recipes import Limits, Recipe, default_recipe
+
+DEFAULT_CONFIG_FILE = "imgflow.yaml"
+
+#: the environment that settings read; None = the process's (a mapping can be passed in tests)
+_ENVIRON: ContextVar[Mapping[str, str] | None] = ContextVar("imgflow_environ", default=None)
+
+
+class _MappingEnvSource(EnvSettingsSource):
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        env = _ENVIRON.get()
+        if env is None:
+            return super()._load_env_vars()
+        return {k.lower(): v for k, v in env.items()}
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="IMGFLOW_", env_nested_delimiter="__", frozen=True, extra="forbid"
+    )
+
+    #: where the YAML came from (informational)
+    config_file: str | None = None
+
+    # --- what to make ---------------------------------------------------------
+    recipes: dict[str, Recipe] = Field(default_factory=lambda: {"default": default_recipe()})
+    default_recipe: str = "default"
+    limits: Limits = Limits()
+
+    # --- where things live ----------------------------------------------------
+    #: "local": a folder + SQLite under data_dir; "aws": S3 + DynamoDB
+    backend: Literal["local", "aws"] = "local"
+    data_dir: Path = Path("var")
+    uploads_bucket: str = "imgflow-uploads"
+    renditions_bucket: str = "imgflow-renditions"
+    table_name: str = "imgflow-images"
+    aws_region: str = "us-east-1"
+    #: S3/DynamoDB/SQS endpoint (moto, MinIO, LocalStack); None = AWS itself
+    aws_endpoint_url: str | None = None
+    #: renditions served from here (CloudFront) instead of presigned GETs
+    cdn_base_url: str | None = None
+
+    # --- the API ----------------------------------------------------------------
+    auth: Literal["none", "token", "jwt"] = "none"
+    api_token: str | None = Field(default=None, repr=False)
+    #: body cap for POST /v1/images (Lambda gets base64 bodies under 6 MB)
+    direct_upload_max_bytes: int = Field(default=4 * 1024 * 1024, ge=1)
+    upload_url_ttl: int = Field(default=900, ge=1, le=900)
+    download_url_ttl: int = Field(default=3600, ge=1, le=7 * 24 * 3600)
+    #: how long an upload may stay awaiting before its record expires
+    upload_expiry_seconds: int = Field(default=24 * 3600, ge=60)
+    tombstone_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=60)
+    #: base URL the local server is reached at (for signed local URLs)
+    public_base_url: str = "http://127.0.0.1:8080"
+    cors_origins: tuple[str, ...] = ()
+
+    # --- processing policy ------------------------------------------------------
+    #: longer than the processor's timeout
+    lease_seconds: int = Field(default=900, ge=1)
+    max_attempts: int = Field(default=3, ge=1)
+    reconcile_interval_seconds: int = Field(default=300, ge=1)
+    #: an awaiting/queued record untouched this long is re-driven by reconcile
+    reconcile_grace_seconds: int = Field(default=120, ge=0)
+
+    # --- the local runtime --------------------------------------------------------
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    workers: int | None = Field(default=None, ge=1, le=64)
+    allowed_hosts: tuple[str, ...] = ("127.0.0.1", "localhost", "[::1]")
+    #: HMAC key for local signed upload URLs; generated into data_dir when unset
+    signing_key: str | None = Field(default=None, repr=False)
+    #: test-only: a worker sleeps this long after claiming a job
+    test_hold_after_claim: float = Field(default=0.0, ge=0.0)
+
+    @model_validator(mode="after")
+    def _check(self) -> Settings:
+        if self.default_recipe not in self.recipes:
+            raise ValueError(f"default_recipe {self.default_recipe!r} is not one of the recipes: {sorted(self.recipes)}")
+        for key, recipe in self.recipes.items():
+            if recipe.name != key:
+                raise ValueError(f"recipes.{key}: its name is {recipe.name!r}; the key and the name must match")
+        if self.auth == "token" and not self.api_token:
+            raise ValueError("auth=token needs api_token (IMGFLOW_API_TOKEN)")
+        return self
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, _MappingEnvSource(settings_cls))
+
+    def recipe(self, name: str | None = None) -> Recipe:
+        from imgflow.errors import BadRecipe
+
+        key = name or self.default_recipe
+        try:
+            return self.recipes[key]
+        except KeyError:
+            raise BadRecipe(f"no recipe named {key!r}; known: {', '.join(sorted(self.recipes))}") from None
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror or exc}") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"config file {path} is not valid YAML: {exc}") from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path} must hold a mapping at the top level")
+    return data
+
+
+def _load_watermark_images(data: dict[str, Any], base: Path) -> None:
+    for recipe in (data.get("recipes") or {}).values():
+        if not isinstance(recipe, dict):
+            continue
+        for rendition in recipe.get("renditions") or []:
+            mark = rendition.get("watermark") if isinstance(rendition, dict) else None
+            if isinstance(mark, dict) and mark.get("image_path") and "image" not in mark:
+                path = (base / str(mark["image_path"])).resolve()
+                try:
+                    mark["image"] = path.read_bytes()
+                except OSError as exc:
+                    raise ConfigError(f"watermark image {path}: {exc.strerror or exc}") from exc
+
+
+def _describe(exc: ValidationError, source: str) -> str:
+    parts = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        parts.append(f"{where}: {err['msg']}")
+    return f"invalid settings in {source}: " + "; ".join(parts)
+
+
+def load_settings(
+    config_file: str | Path | None = None,
+    environ: Mapping[str, str] | None = None,
+    **overrides: Any,
+) -> Settings:
+    """Build the settings once, at start. ``config_file`` defaults to ``$IMGFLOW_CONFIG`` or
+    ``./imgflow.yaml`` when that exists. ``overrides`` beat the environment."""
+    import os
+
+    env = os.environ if environ is None else environ
+    path_text = str(config_file) if config_file else env.get("IMGFLOW_CONFIG")
+    path = Path(path_text) if path_text else (Path(DEFAULT_CONFIG_FILE) if Path(DEFAULT_CONFIG_FILE).exists() else None)
+    data: dict[str, Any] = {}
+    if path is not None:
+        data = _read_yaml(path)
+        _load_watermark_images(data, path.parent)
+        data["config_file"] = str(path)
+    data.update({k: v for k, v in overrides.items() if v is not None})
+    source = str(path) if path else "environment"
+    token = _ENVIRON.set(environ)
+    try:
+        return Settings(**data)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, source)) from exc
+    finally:
+        _ENVIRON.reset(token)
