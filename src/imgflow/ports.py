@@ -6,6 +6,7 @@ filesystem, DynamoDB, SQLite, in-memory) passes the same contract suite.
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -103,7 +104,7 @@ class Catalog(Protocol):
         """Hard delete; idempotent."""
         ...
 
-    def stale(self, now: float, *, older_than: float, limit: int = 100) -> list[ImageRecord]:
+    def stale(self, now: float, *, older_than: float, limit: int = 100) -> builtins.list[ImageRecord]:
         """For the reconcile sweep: ``processing`` with an expired lease, and ``awaiting_upload`` /
         ``queued`` records last updated before ``older_than``. Not on any request path."""
         ...

@@ -14,7 +14,9 @@ OutputFormat = Literal["jpeg", "png", "webp", "avif", "same"]
 InputFormat = Literal["jpeg", "png", "webp", "gif", "avif", "heif", "tiff"]
 Fit = Literal["contain", "cover", "attention"]
 Position = Literal["top-left", "top-right", "bottom-left", "bottom-right", "center"]
-Rgb = tuple[Annotated[int, Field(ge=0, le=255)], Annotated[int, Field(ge=0, le=255)], Annotated[int, Field(ge=0, le=255)]]
+Rgb = tuple[
+    Annotated[int, Field(ge=0, le=255)], Annotated[int, Field(ge=0, le=255)], Annotated[int, Field(ge=0, le=255)]
+]
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 

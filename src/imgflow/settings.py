@@ -24,6 +24,18 @@ DEFAULT_CONFIG_FILE = "imgflow.yaml"
 _ENVIRON: ContextVar[Mapping[str, str] | None] = ContextVar("imgflow_environ", default=None)
 
 
+#: the YAML file's data, below the environment in precedence
+_FILE_DATA: ContextVar[dict[str, Any] | None] = ContextVar("imgflow_file_data", default=None)
+
+
+class _FileSource(PydanticBaseSettingsSource):
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:  # pragma: no cover - unused
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return dict(_FILE_DATA.get() or {})
+
+
 class _MappingEnvSource(EnvSettingsSource):
     def _load_env_vars(self) -> Mapping[str, str | None]:
         env = _ENVIRON.get()
@@ -33,9 +45,7 @@ class _MappingEnvSource(EnvSettingsSource):
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(
-        env_prefix="IMGFLOW_", env_nested_delimiter="__", frozen=True, extra="forbid"
-    )
+    model_config = SettingsConfigDict(env_prefix="IMGFLOW_", env_nested_delimiter="__", frozen=True, extra="forbid")
 
     #: where the YAML came from (informational)
     config_file: str | None = None
@@ -93,7 +103,9 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _check(self) -> Settings:
         if self.default_recipe not in self.recipes:
-            raise ValueError(f"default_recipe {self.default_recipe!r} is not one of the recipes: {sorted(self.recipes)}")
+            raise ValueError(
+                f"default_recipe {self.default_recipe!r} is not one of the recipes: {sorted(self.recipes)}"
+            )
         for key, recipe in self.recipes.items():
             if recipe.name != key:
                 raise ValueError(f"recipes.{key}: its name is {recipe.name!r}; the key and the name must match")
@@ -110,7 +122,7 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (init_settings, _MappingEnvSource(settings_cls))
+        return (init_settings, _MappingEnvSource(settings_cls), _FileSource(settings_cls))
 
     def recipe(self, name: str | None = None) -> Recipe:
         from imgflow.errors import BadRecipe
@@ -175,12 +187,13 @@ def load_settings(
         data = _read_yaml(path)
         _load_watermark_images(data, path.parent)
         data["config_file"] = str(path)
-    data.update({k: v for k, v in overrides.items() if v is not None})
     source = str(path) if path else "environment"
     token = _ENVIRON.set(environ)
+    file_token = _FILE_DATA.set(data)
     try:
-        return Settings(**data)
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})
     except ValidationError as exc:
         raise ConfigError(_describe(exc, source)) from exc
     finally:
+        _FILE_DATA.reset(file_token)
         _ENVIRON.reset(token)
