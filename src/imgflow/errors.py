@@ -59,6 +59,12 @@ class CorruptImage(InputError):
     http_status = 422
 
 
+class ProcessingFailed(ImgflowError):
+    """The image decoded but a later stage (resize, watermark, encode) failed: not the image's fault."""
+
+    code = "processing_failed"
+
+
 class SizeMismatch(InputError):
     code = "size_mismatch"
     http_status = 422
@@ -94,9 +100,32 @@ class LeaseHeld(Conflict):
     retryable = True
 
 
+class LeaseLost(Conflict):
+    """A job's lease was retaken or the job is gone: the holder must stop."""
+
+    code = "lease_lost"
+
+
 class BadRequest(ImgflowError):
     code = "bad_request"
     http_status = 400
+
+
+class InvalidKey(BadRequest):
+    """An object key that could escape the store's root or that no store can hold."""
+
+    code = "invalid_key"
+
+
+class BadSignature(ImgflowError):
+    """A signed local URL or upload token was tampered with or made for something else."""
+
+    code = "bad_signature"
+    http_status = 403
+
+
+class SignatureExpired(BadSignature):
+    code = "signature_expired"
 
 
 class Unauthorized(ImgflowError):

@@ -1,0 +1,96 @@
+"""libvips, locked down at first use, and the one place its errors become imgflow errors.
+
+Nothing here runs at import: :func:`engine` applies the lockdown the first time a
+caller needs libvips (and again only when the accept-list or thread count changes).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pyvips
+
+from imgflow.errors import CorruptImage
+
+#: the libvips loader class (and its file/buffer/source subclasses) for each accepted format
+LOADER_CLASSES: dict[str, str] = {
+    "jpeg": "VipsForeignLoadJpeg",
+    "png": "VipsForeignLoadPng",
+    "webp": "VipsForeignLoadWebp",
+    "gif": "VipsForeignLoadNsgif",
+    "avif": "VipsForeignLoadHeif",
+    "tiff": "VipsForeignLoadTiff",
+}
+
+#: "error" is stricter than "truncated": it also stops libtiff's decoder errors (oss-fuzz crash files)
+FAIL_ON = "error"
+
+_lock = threading.Lock()
+_state: dict[str, Any] = {"locked": False, "accept": None, "threads": None}
+
+
+def engine(accept: tuple[str, ...], threads: int) -> None:
+    """Lock libvips down: every loader blocked but the accepted ones, no untrusted operations,
+    no operation cache, ``threads`` worker threads. Cheap after the first call."""
+    loaders = tuple(sorted({LOADER_CLASSES[f] for f in accept if f in LOADER_CLASSES}))
+    with _lock:
+        if not _state["locked"]:
+            pyvips.block_untrusted_set(True)
+            pyvips.cache_set_max(0)
+            pyvips.cache_set_max_mem(0)
+            pyvips.cache_set_max_files(0)
+            _state["locked"] = True
+        if _state["accept"] != loaders:
+            pyvips.operation_block_set("VipsForeignLoad", True)
+            for name in loaders:
+                pyvips.operation_block_set(name, False)
+            _state["accept"] = loaders
+        if _state["threads"] != threads:
+            pyvips.concurrency_set(threads)
+            _state["threads"] = threads
+
+
+_LOADERS: dict[str, Callable[..., pyvips.Image]] = {
+    "jpeg": pyvips.Image.jpegload_buffer,
+    "png": pyvips.Image.pngload_buffer,
+    "webp": pyvips.Image.webpload_buffer,
+    "gif": pyvips.Image.gifload_buffer,
+    "avif": pyvips.Image.heifload_buffer,
+    "tiff": pyvips.Image.tiffload_buffer,
+}
+
+
+def load(data: bytes, fmt: str, **options: Any) -> pyvips.Image:
+    """Open ``data`` with the loader of its sniffed format only (never libvips' autodetect).
+
+    Lazy: this reads the header; pixels are decoded when something asks for them.
+    """
+    with vips_errors(fmt):
+        return _LOADERS[fmt](data, fail_on=FAIL_ON, **options)
+
+
+_NOISE = ("source: bad seek", "unable to call", "unable to copy", "vips__", "load error")
+
+
+def describe(exc: pyvips.Error) -> str:
+    """The useful lines of a libvips error, short and on one line."""
+    text = f"{getattr(exc, 'message', '')}\n{getattr(exc, 'detail', '') or ''}"
+    lines: list[str] = []
+    for raw in text.splitlines():
+        line = raw.strip().strip(":").strip()
+        if not line or any(n in line for n in _NOISE) or line in lines:
+            continue
+        lines.append(line)
+    return "; ".join(lines[:3])[:300] or "the decoder gave up"
+
+
+@contextmanager
+def vips_errors(fmt: str) -> Iterator[None]:
+    """Turn a libvips error inside the block into :class:`CorruptImage`."""
+    try:
+        yield
+    except pyvips.Error as exc:
+        raise CorruptImage(f"the {fmt} image is corrupt or truncated ({describe(exc)})") from None

@@ -1,0 +1,106 @@
+"""Probe: what an image is, from its magic bytes and headers only, with the limits enforced.
+
+Nothing here decodes pixels: libvips loaders are lazy (a header read) and
+pillow-heif reads the HEIF container without decoding.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+import pyvips
+
+from imgflow.errors import CorruptImage, TooLarge, TooManyFrames, TooManyPixels, UnsupportedFormat
+from imgflow.facts import ImageFacts
+from imgflow.processing import engine, heif
+from imgflow.processing.exif import summarise
+from imgflow.processing.gifscan import gif_extent
+from imgflow.recipes import Limits
+from imgflow.sniff import SNIFF_BYTES, content_type, sniff
+
+
+@dataclass(frozen=True)
+class Probed:
+    facts: ImageFacts
+    #: the lazily loaded first frame (libvips formats); None for HEIF
+    header: pyvips.Image | None
+    #: page height of one frame as stored
+    page_height: int
+
+
+def _field(image: pyvips.Image, name: str, fields: list[str]) -> Any:
+    return image.get(name) if name in fields else None
+
+
+def _check_size(width: int, height: int, frames: int, limits: Limits, fmt: str) -> None:
+    if width < 1 or height < 1:
+        raise CorruptImage(f"the {fmt} image declares an empty size ({width}x{height})")
+    if max(width, height) > limits.max_dimension:
+        raise TooManyPixels(f"{width}x{height} exceeds the {limits.max_dimension} px limit on either side")
+    if frames > limits.max_frames:
+        raise TooManyFrames(f"{frames} frames exceed the limit of {limits.max_frames}")
+    pixels = width * height * frames
+    if pixels > limits.max_pixels:
+        raise TooManyPixels(
+            f"{width}x{height}"
+            + (f" x {frames} frames" if frames > 1 else "")
+            + f" = {pixels / 1e6:.1f} MP exceeds the {limits.max_pixels / 1e6:.1f} MP limit"
+        )
+
+
+def sniff_accepted(data: bytes, limits: Limits) -> str:
+    if len(data) > limits.max_bytes:
+        raise TooLarge(f"{len(data)} bytes exceed the limit of {limits.max_bytes}")
+    fmt = sniff(data[:SNIFF_BYTES])
+    if fmt is None:
+        raise UnsupportedFormat("not an image format imgflow recognises")
+    if fmt not in limits.accept:
+        raise UnsupportedFormat(f"{fmt} images are not accepted (accepted: {', '.join(limits.accept)})")
+    return fmt
+
+
+def inspect(data: bytes, limits: Limits) -> Probed:
+    fmt = sniff_accepted(data, limits)
+    if fmt == "gif":
+        extent = gif_extent(data)
+        _check_size(extent.width, extent.height, max(extent.frames, 1), limits, fmt)
+    base = {"sha256": hashlib.sha256(data).hexdigest(), "format": fmt, "content_type": content_type(fmt)}
+    if fmt == "heif":
+        info = heif.inspect(data)
+        _check_size(info.width, info.height, info.frames, limits, fmt)
+        facts = ImageFacts(
+            **base, bytes=len(data), width=info.width, height=info.height,
+            oriented_width=info.width, oriented_height=info.height, frames=info.frames,
+            bands=4 if info.has_alpha else 3, has_alpha=info.has_alpha, has_icc=info.has_icc,
+            interpretation="srgb", exif=summarise(info.exif),
+        )  # fmt: skip
+        return Probed(facts, None, info.height)
+    engine.engine(limits.accept, limits.threads)
+    image = engine.load(data, fmt)
+    with engine.vips_errors(fmt):
+        fields = image.get_fields()
+        frames = int(_field(image, "n-pages", fields) or 1)
+        width, page_height = image.width, image.get_page_height()
+        orientation = int(_field(image, "orientation", fields) or 1)
+        exif_blob = _field(image, "exif-data", fields)
+    if fmt == "avif":
+        orientation = 1  # libheif already applied the container's irot/imir
+    if orientation not in range(1, 9):
+        orientation = 1
+    _check_size(width, page_height, frames, limits, fmt)
+    swap = orientation >= 5
+    facts = ImageFacts(
+        **base, bytes=len(data), width=width, height=page_height,
+        oriented_width=page_height if swap else width, oriented_height=width if swap else page_height,
+        orientation=orientation, frames=frames, bands=image.bands, has_alpha=image.hasalpha(),
+        has_icc="icc-profile-data" in fields, interpretation=str(image.interpretation),
+        exif=summarise(exif_blob if isinstance(exif_blob, bytes) else None),
+    )  # fmt: skip
+    return Probed(facts, image, page_height)
+
+
+def probe(data: bytes, limits: Limits) -> ImageFacts:
+    """The image's facts from its headers, or an :class:`imgflow.errors.InputError`. No pixel decode."""
+    return inspect(data, limits).facts

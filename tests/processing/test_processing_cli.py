@@ -1,0 +1,106 @@
+"""``imgflow process`` end to end, and the example config that the docs point at."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from imgflow.cli.main import app
+from imgflow.settings import load_settings
+
+ROOT = Path(__file__).resolve().parents[2]
+
+SMALL_CONFIG = """
+default_recipe: small
+recipes:
+  small:
+    name: small
+    renditions:
+      - {name: thumb, width: 120, height: 120, format: jpeg}
+      - {name: thumb, width: 120, height: 120, format: webp}
+"""
+
+
+def _inputs(corpus: Path, tmp_path: Path) -> list[str]:
+    names = ["photos/coffee.png", "edge/jpeg/truncated.jpg", "edge/orientation/Portrait_6.jpg"]
+    paths = []
+    for name in names:
+        target = tmp_path / "in" / Path(name).name
+        target.parent.mkdir(exist_ok=True)
+        shutil.copy(corpus / name, target)
+        paths.append(str(target))
+    return paths
+
+
+def test_process_command_keeps_going_past_a_bad_file(corpus: Path, tmp_path: Path) -> None:
+    config = tmp_path / "imgflow.yaml"
+    config.write_text(SMALL_CONFIG, encoding="utf-8")
+    out = tmp_path / "out"
+    result = CliRunner().invoke(
+        app, ["process", *_inputs(corpus, tmp_path), "--out", str(out), "--config", str(config)]
+    )
+    assert result.exit_code == 1, result.output
+    assert sorted(p.name for p in (out / "coffee").iterdir()) == ["thumb.jpg", "thumb.webp"]
+    assert sorted(p.name for p in (out / "Portrait_6").iterdir()) == ["thumb.jpg", "thumb.webp"]
+    assert not (out / "truncated").exists()
+    assert "corrupt_image" in result.output
+    assert "corrupt or truncated" in result.output
+
+
+def test_process_command_json_report(corpus: Path, tmp_path: Path) -> None:
+    config = tmp_path / "imgflow.yaml"
+    config.write_text(SMALL_CONFIG, encoding="utf-8")
+    out = tmp_path / "out"
+    inputs = _inputs(corpus, tmp_path)
+    result = CliRunner().invoke(app, ["process", inputs[2], "--out", str(out), "--config", str(config), "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    (row,) = report["results"]
+    assert row["ok"] is True
+    assert row["facts"]["image"]["orientation"] == 6
+    renditions = row["facts"]["renditions"]
+    assert [(r["width"], r["height"]) for r in renditions] == [(80, 120), (80, 120)]
+    assert json.loads((out / "Portrait_6" / "facts.json").read_text(encoding="utf-8")) == row["facts"]
+
+
+def test_bad_config_and_unknown_recipe_exit_2(corpus: Path, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("limits: {max_pixels: -1}\n", encoding="utf-8")
+    photo = str(corpus / "edge/jpeg/hopper.jpg")
+    result = CliRunner().invoke(app, ["process", photo, "--out", str(tmp_path), "--config", str(bad)])
+    assert result.exit_code == 2
+    assert "max_pixels" in result.output
+    good = tmp_path / "good.yaml"
+    good.write_text(SMALL_CONFIG, encoding="utf-8")
+    result = CliRunner().invoke(app, ["process", photo, "--out", str(tmp_path), "--config", str(good), "-r", "nope"])
+    assert result.exit_code == 2
+    assert "nope" in result.output
+
+
+def test_example_config_loads_and_its_recipes_run(corpus: Path) -> None:
+    settings = load_settings(ROOT / "imgflow.example.yaml", environ={})
+    assert set(settings.recipes) == {"default", "gallery"}
+    from imgflow.processing import process_image
+
+    result = process_image((corpus / "edge/gif/chi.gif").read_bytes(), settings.recipe("gallery"), settings.limits)
+    hero, square, avatar = result.renditions
+    assert (hero.facts.format, hero.facts.frames) == ("webp", 31)
+    assert (square.facts.width, square.facts.height) == (320, 240)  # the 400 px box clipped: no upscale
+    assert (avatar.facts.width, avatar.facts.height, avatar.facts.format) == (128, 128, "avif")
+
+
+def test_the_recipe_in_docs_processing_md_runs(corpus: Path) -> None:
+    import yaml
+
+    from imgflow.processing import process_image
+    from imgflow.recipes import Limits, Recipe
+
+    text = (ROOT / "docs" / "processing.md").read_text(encoding="utf-8")
+    block = text.split("```yaml\n", 1)[1].split("```", 1)[0]
+    recipe = Recipe.model_validate(yaml.safe_load(block)["recipes"]["web"])
+    result = process_image((corpus / "photos/coffee.png").read_bytes(), recipe, Limits())
+    sizes = {r.facts.name: (r.facts.width, r.facts.height) for r in result.renditions}
+    assert sizes == {"large": (600, 400), "card": (600, 400), "icon": (64, 64)}

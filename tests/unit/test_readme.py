@@ -1,0 +1,41 @@
+"""The README's promises hold: it opens with the two commands, and CI calls the test one."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _first_block(text: str) -> str:
+    match = re.search(r"```(?:sh|bash)?\n(.*?)```", text, re.S)
+    assert match, "README has no code block"
+    return match.group(1)
+
+
+def test_readme_opens_with_run_and_test() -> None:
+    readme = (ROOT / "README.md").read_text()
+    first = _first_block(readme)
+    commands = [line.split("#")[0].strip() for line in first.splitlines() if line.strip()]
+    assert commands[:2] == ["make run", "make test"]
+    # the block is the first thing after the title
+    assert readme.index("```") < readme.index("\n\n", readme.index("# imgflow") + 10) + 3
+
+
+def test_ci_calls_the_readme_test_command() -> None:
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert re.search(r"^make test\b", ci, re.M)
+
+
+def test_make_targets_exist_and_install_everything() -> None:
+    for target in ("run", "test", "lint", "bench", "setup"):
+        out = subprocess.run(["make", "-n", target], cwd=ROOT, capture_output=True, text=True, check=False)
+        assert out.returncode == 0, out.stderr
+    makefile = (ROOT / "Makefile").read_text()
+    assert "apt-get update" in makefile
+    assert "apt-get install -y" in makefile
+    assert "pip install" in makefile
+    dry = subprocess.run(["make", "-n", "test"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    assert "pytest" in dry
