@@ -1,0 +1,272 @@
+"""The catalog in DynamoDB, through a low-level boto3 client passed in.
+
+Item = ``record.to_item()`` (numbers as Decimal), key ``image_id``. Every write is
+conditional: ``create`` on ``attribute_not_exists(image_id)``, ``transition`` on the
+:class:`~imgflow.ports.Expect` rules of :mod:`catalog_rules` (plus a version bump).
+Listing queries the ``owner-created_at`` GSI newest first. No request path scans:
+only ``stale()`` (the scheduled reconcile sweep) does, with a filter.
+"""
+
+from __future__ import annotations
+
+import builtins
+import time
+from collections.abc import Callable, Mapping
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import BotoCoreError, ClientError
+
+from imgflow.adapters import catalog_rules as rules
+from imgflow.adapters.dynamo_expr import Expression, condition_for
+from imgflow.errors import BadRequest, Conflict, NotFound, StorageError
+from imgflow.ports import Expect, Page
+from imgflow.records import ImageRecord, Status
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+GSI_NAME = "owner-created_at"
+TTL_ATTRIBUTE = "expires_at"
+
+#: what template.yaml must declare for the table (the AWS tests compare the two)
+TABLE_SCHEMA: dict[str, Any] = {
+    "KeySchema": [{"AttributeName": "image_id", "KeyType": "HASH"}],
+    "AttributeDefinitions": [
+        {"AttributeName": "image_id", "AttributeType": "S"},
+        {"AttributeName": "owner", "AttributeType": "S"},
+        {"AttributeName": "created_at", "AttributeType": "N"},
+    ],
+    "GlobalSecondaryIndexes": [
+        {
+            "IndexName": GSI_NAME,
+            "KeySchema": [
+                {"AttributeName": "owner", "KeyType": "HASH"},
+                {"AttributeName": "created_at", "KeyType": "RANGE"},
+            ],
+            "Projection": {"ProjectionType": "ALL"},
+        }
+    ],
+    "BillingMode": "PAY_PER_REQUEST",
+}
+
+_SER = TypeSerializer()
+_DE = TypeDeserializer()
+
+
+def create_table(client: DynamoDBClient, name: str) -> None:
+    """For tests and local development: the table as TABLE_SCHEMA says, with TTL on ``expires_at``."""
+    client.create_table(TableName=name, **TABLE_SCHEMA)
+    client.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 60})
+    client.update_time_to_live(
+        TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE}
+    )
+
+
+def _to_dynamo(value: Any) -> Any:
+    if isinstance(value, float):
+        return Decimal(repr(value))
+    if isinstance(value, dict):
+        return {k: _to_dynamo(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_to_dynamo(v) for v in value]
+    return value
+
+
+def _from_dynamo(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {k: _from_dynamo(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_from_dynamo(v) for v in value]
+    return value
+
+
+def serialize(item: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: _SER.serialize(_to_dynamo(v)) for k, v in item.items()}
+
+
+def deserialize(item: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: _from_dynamo(_DE.deserialize(v)) for k, v in item.items()}
+
+
+def _error_code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+class DynamoCatalog:
+    #: per method, the IAM actions the role running it needs (``list`` on the table's index ARN)
+    IAM_ACTIONS: Mapping[str, tuple[str, ...]] = {
+        "create": ("dynamodb:PutItem",),
+        "get": ("dynamodb:GetItem",),
+        "transition": ("dynamodb:UpdateItem", "dynamodb:GetItem"),
+        "list": ("dynamodb:Query",),
+        "delete": ("dynamodb:DeleteItem",),
+        "stale": ("dynamodb:Scan",),
+    }
+    #: every botocore operation this adapter calls -> the IAM actions it needs
+    BOTO_OPERATIONS: Mapping[str, tuple[str, ...]] = {
+        "PutItem": ("dynamodb:PutItem",),
+        "GetItem": ("dynamodb:GetItem",),
+        "UpdateItem": ("dynamodb:UpdateItem",),
+        "Query": ("dynamodb:Query",),
+        "DeleteItem": ("dynamodb:DeleteItem",),
+        "Scan": ("dynamodb:Scan",),
+    }
+
+    def __init__(self, client: DynamoDBClient, table_name: str, *, clock: Callable[[], float] = time.time) -> None:
+        self.client = client
+        self.table = table_name
+        self.clock = clock
+
+    def _fail(self, exc: Exception, what: str) -> StorageError:
+        code = _error_code(exc) if isinstance(exc, ClientError) else type(exc).__name__
+        return StorageError(f"DynamoDB {code} on {what}: {exc}")
+
+    def create(self, record: ImageRecord) -> ImageRecord:
+        try:
+            self.client.put_item(
+                TableName=self.table,
+                Item=serialize(record.to_item()),
+                ConditionExpression="attribute_not_exists(image_id)",
+            )
+        except ClientError as exc:
+            if _error_code(exc) == "ConditionalCheckFailedException":
+                raise Conflict(f"image {record.image_id} exists") from exc
+            raise self._fail(exc, f"create {record.image_id}") from exc
+        except BotoCoreError as exc:
+            raise self._fail(exc, f"create {record.image_id}") from exc
+        return record
+
+    def _get(self, image_id: str) -> dict[str, Any] | None:
+        try:
+            resp = self.client.get_item(TableName=self.table, Key={"image_id": {"S": image_id}}, ConsistentRead=True)
+        except (ClientError, BotoCoreError) as exc:
+            raise self._fail(exc, f"get {image_id}") from exc
+        return resp.get("Item")
+
+    def get(self, image_id: str) -> ImageRecord:
+        item = self._get(image_id)
+        if item is None:
+            raise NotFound(f"no image {image_id}")
+        return ImageRecord.from_item(deserialize(item))
+
+    def transition(self, image_id: str, expect: Expect, changes: Mapping[str, Any]) -> ImageRecord:
+        expr = Expression()
+        sets: list[str] = []
+        removes: list[str] = []
+        for name, value in rules.normalize_changes(changes).items():
+            if value is None:
+                removes.append(expr.name(name))
+            else:
+                sets.append(f"{expr.name(name)} = {expr.value(value)}")
+        if changes.get("updated_at") is None:
+            sets.append(f"{expr.name('updated_at')} = {expr.value(self.clock())}")
+        sets.append(f"{expr.name('version')} = {expr.name('version')} + {expr.value(1)}")
+        update = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
+        condition = condition_for(expect, expr)
+        try:
+            resp = self.client.update_item(
+                TableName=self.table,
+                Key={"image_id": {"S": image_id}},
+                UpdateExpression=update,
+                ConditionExpression=condition,
+                ExpressionAttributeNames=expr.names,
+                ExpressionAttributeValues=serialize(expr.values),
+                ReturnValues="ALL_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as exc:
+            if _error_code(exc) != "ConditionalCheckFailedException":
+                raise self._fail(exc, f"transition {image_id}") from exc
+            response: Mapping[str, Any] = exc.response
+            old = response.get("Item") or self._get(image_id)
+            if not old:
+                raise NotFound(f"no image {image_id}") from exc
+            status = deserialize(old).get("status")
+            raise Conflict(f"image {image_id} is {status}: condition failed") from exc
+        except BotoCoreError as exc:
+            raise self._fail(exc, f"transition {image_id}") from exc
+        return ImageRecord.from_item(deserialize(resp["Attributes"]))
+
+    def list(self, owner: str, *, status: Status | None = None, limit: int = 50, cursor: str | None = None) -> Page:
+        rules.check_limit(limit)
+        kwargs: dict[str, Any] = {
+            "TableName": self.table,
+            "IndexName": GSI_NAME,
+            "KeyConditionExpression": "#o = :o",
+            "ExpressionAttributeNames": {"#o": "owner"},
+            "ExpressionAttributeValues": {":o": {"S": owner}},
+            "ScanIndexForward": False,
+            # Limit counts items read before the filter: read a little more when filtering
+            "Limit": limit + 1 if status is None else min(1000, 4 * (limit + 1)),
+        }
+        if status is not None:
+            kwargs["FilterExpression"] = "#s = :s"
+            kwargs["ExpressionAttributeNames"]["#s"] = "status"
+            kwargs["ExpressionAttributeValues"][":s"] = {"S": status}
+        if cursor:
+            kwargs["ExclusiveStartKey"] = self._read_cursor(owner, cursor)
+        found: builtins.list[dict[str, Any]] = []
+        while len(found) <= limit:
+            try:
+                resp = self.client.query(**kwargs)
+            except (ClientError, BotoCoreError) as exc:
+                raise self._fail(exc, f"list {owner}") from exc
+            found.extend(resp.get("Items", []))
+            if "LastEvaluatedKey" not in resp:
+                break
+            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+        items = [ImageRecord.from_item(deserialize(i)) for i in found[:limit]]
+        next_cursor = None
+        if len(found) > limit:
+            last = found[limit - 1]
+            key = {"image_id": last["image_id"]["S"], "created_at": last["created_at"]["N"]}
+            next_cursor = rules.encode_cursor({"o": owner, "k": key})
+        return Page(items=items, cursor=next_cursor)
+
+    def _read_cursor(self, owner: str, cursor: str) -> dict[str, Any]:
+        data = rules.decode_cursor(cursor)
+        key = data.get("k")
+        if data.get("o") != owner or not isinstance(key, dict):
+            raise BadRequest("invalid cursor")
+        image_id, created = key.get("image_id"), key.get("created_at")
+        if not isinstance(image_id, str) or not isinstance(created, str):
+            raise BadRequest("invalid cursor")
+        try:
+            Decimal(created)
+        except ArithmeticError as exc:
+            raise BadRequest("invalid cursor") from exc
+        return {"image_id": {"S": image_id}, "owner": {"S": owner}, "created_at": {"N": created}}
+
+    def delete(self, image_id: str) -> None:
+        try:
+            self.client.delete_item(TableName=self.table, Key={"image_id": {"S": image_id}})
+        except (ClientError, BotoCoreError) as exc:
+            raise self._fail(exc, f"delete {image_id}") from exc
+
+    def stale(self, now: float, *, older_than: float, limit: int = 100) -> builtins.list[ImageRecord]:
+        """A filtered Scan: only the reconcile sweep calls this, never a request."""
+        kwargs: dict[str, Any] = {
+            "TableName": self.table,
+            "ConsistentRead": True,
+            "FilterExpression": "(#s = :p AND #l < :now) OR (#s IN (:a, :q) AND #u < :old)",
+            "ExpressionAttributeNames": {"#s": "status", "#l": "lease_expires_at", "#u": "updated_at"},
+            "ExpressionAttributeValues": serialize(
+                {":p": "processing", ":a": "awaiting_upload", ":q": "queued", ":now": now, ":old": older_than}
+            ),
+        }
+        found: builtins.list[ImageRecord] = []
+        while len(found) < limit:
+            try:
+                resp = self.client.scan(**kwargs)
+            except (ClientError, BotoCoreError) as exc:
+                raise self._fail(exc, "stale scan") from exc
+            found.extend(ImageRecord.from_item(deserialize(i)) for i in resp.get("Items", []))
+            if "LastEvaluatedKey" not in resp:
+                break
+            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+        found.sort(key=lambda r: r.updated_at)
+        return found[:limit]

@@ -1,0 +1,91 @@
+"""boto3 clients for moto server on loopback, and a hook that records which operations an adapter calls."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import boto3
+import httpx
+from botocore.config import Config
+
+CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing", "region_name": "us-east-1"}
+
+
+def client(service: str, endpoint: str) -> Any:
+    config = Config(retries={"max_attempts": 2, "mode": "standard"})
+    if service == "s3":
+        # the wiring must do the same: presigned URLs signed with SigV4, path-style for loopback endpoints
+        config = config.merge(Config(signature_version="s3v4", s3={"addressing_style": "path"}))
+    return boto3.client(service, endpoint_url=endpoint, config=config, **CREDENTIALS)  # type: ignore[call-overload]
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:12]}"
+
+
+class OperationLog:
+    """Records every botocore operation a client makes (``before-call`` event)."""
+
+    def __init__(self, client: Any) -> None:
+        self.names: list[str] = []
+        client.meta.events.register("before-call.*.*", self._record)
+
+    def _record(self, model: Any, **_: Any) -> None:
+        self.names.append(model.name)
+
+
+#: moto server with one lock around every request. moto's own server runs requests on
+#: parallel threads with no lock, so two conditional writes to one item can interleave,
+#: which real DynamoDB never allows (it serializes writes to an item). Races are tested here.
+SERIAL_MOTO = """
+import sys, threading
+from werkzeug.serving import run_simple
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+
+app = DomainDispatcherApplication(create_backend_app)
+lock = threading.Lock()
+
+def serial(environ, start_response):
+    with lock:
+        return list(app(environ, start_response))
+
+run_simple("127.0.0.1", int(sys.argv[1]), serial, threaded=True, request_handler=MotoRequestHandler)
+"""
+
+
+@contextmanager
+def serial_moto(log: Path) -> Iterator[str]:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    with log.open("wb") as out:
+        proc = subprocess.Popen([sys.executable, "-c", SERIAL_MOTO, str(port)], stdout=out, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"serial moto exited with {proc.returncode}: {log.read_text()}")
+            try:
+                httpx.get(f"{url}/moto-api/", timeout=2)
+                break
+            except httpx.HTTPError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
