@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
-from imgflow.service.core import ImageService, Outcome, ReconcileReport, ServiceConfig
+from imgflow.service.core import ImageService
+from imgflow.service.types import IMMUTABLE, Outcome, ReconcileReport, ServiceConfig
 
-__all__ = ["ImageService", "Outcome", "ReconcileReport", "ServiceConfig"]
+__all__ = ["IMMUTABLE", "ImageService", "Outcome", "ReconcileReport", "ServiceConfig"]

@@ -1,59 +1,31 @@
-"""CONTRACT SKELETON — the service helper replaces the bodies; keep the signatures.
+"""The use cases, behind one class that the API, the AWS handlers and the local workers call.
 
-Other parts (API, AWS handlers, local workers) call exactly these.
+Each use case lives in a small module of this package; this class holds the ports and the policy.
 """
 
 from __future__ import annotations
 
+import logging
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Literal
+from collections.abc import Callable
 
+from imgflow.errors import BadRecipe
 from imgflow.ports import Catalog, ObjectStore, Page, PresignedUpload, Processor
-from imgflow.recipes import Limits, Recipe
 from imgflow.records import ImageRecord, Status
+from imgflow.service import events, manage, uploads
+from imgflow.service import reconcile as sweep
+from imgflow.service.types import Outcome, ReconcileReport, ServiceConfig
 
+log = logging.getLogger("imgflow.service")
 
-@dataclass(frozen=True)
-class ServiceConfig:
-    """Policy, taken from Settings by the wiring function (the service never reads settings)."""
-
-    recipes: Mapping[str, Recipe]
-    default_recipe: str
-    limits: Limits
-    direct_upload_max_bytes: int = 4 * 1024 * 1024
-    upload_url_ttl: int = 900
-    download_url_ttl: int = 3600
-    upload_expiry_seconds: int = 24 * 3600
-    tombstone_ttl_seconds: int = 7 * 24 * 3600
-    lease_seconds: int = 900
-    max_attempts: int = 3
-    reconcile_grace_seconds: int = 120
-    cdn_base_url: str | None = None
-
-
-OutcomeKind = Literal["done", "failed", "ignored", "unchanged", "retry_later"]
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What handling one ObjectCreated event did. ``retry_later``: redeliver (lease held, transient)."""
-
-    kind: OutcomeKind
-    image_id: str | None = None
-    reason: str | None = None
-    record: ImageRecord | None = None
-
-
-@dataclass(frozen=True)
-class ReconcileReport:
-    redriven: list[str] = field(default_factory=list)
-    failed: list[str] = field(default_factory=list)
-    expired: list[str] = field(default_factory=list)
+__all__ = ["ImageService", "Outcome", "ReconcileReport", "ServiceConfig"]
 
 
 class ImageService:
+    """``on_queued`` is called after the service itself moves a record to ``queued`` (direct
+    upload, upload completed, reprocess) for runtimes whose catalog does not enqueue by itself;
+    an error there is logged, and the reconcile sweep picks the record up later."""
+
     def __init__(
         self,
         *,
@@ -63,6 +35,7 @@ class ImageService:
         config: ServiceConfig,
         processor: Processor | None = None,
         clock: Callable[[], float] = time.time,
+        on_queued: Callable[[ImageRecord], None] | None = None,
     ) -> None:
         self.originals = originals
         self.renditions = renditions
@@ -70,42 +43,91 @@ class ImageService:
         self.config = config
         self.processor = processor
         self.clock = clock
+        self.on_queued = on_queued
 
+    # --- arrival ---------------------------------------------------------------
     def create_upload(
         self, owner: str, *, filename: str | None, content_type: str, size: int, recipe: str | None = None
     ) -> tuple[ImageRecord, PresignedUpload]:
-        raise NotImplementedError
+        """Presigned path: a record ``awaiting_upload`` and where to POST the file.
+
+        Raises UnsupportedFormat (type not accepted), TooLarge, BadRequest (size < 1), BadRecipe."""
+        return uploads.create_upload(
+            self, owner, filename=filename, content_type=content_type, size=size, recipe=recipe
+        )
 
     def ingest(
-        self, owner: str, data: bytes, *, filename: str | None = None, content_type: str | None = None,
+        self,
+        owner: str,
+        data: bytes,
+        *,
+        filename: str | None = None,
+        content_type: str | None = None,
         recipe: str | None = None,
     ) -> ImageRecord:
-        """Direct path: create the record, store the original, then mark it ``queued``."""
-        raise NotImplementedError
+        """Direct path: create the record, store the original, then mark it ``queued``.
+
+        The bytes decide the type (``content_type`` is not trusted): TooLarge past
+        ``direct_upload_max_bytes``, UnsupportedFormat by magic bytes; nothing is stored then."""
+        return uploads.ingest(self, owner, data, filename=filename, recipe=recipe)
+
+    def check_direct(self, data: bytes) -> str:
+        """What :meth:`ingest` refuses before storing anything; returns the sniffed format."""
+        return uploads.check_direct(self, data)
 
     def upload_completed(self, key: str) -> ImageRecord | None:
-        """A presigned upload landed (locally: the upload route calls this): awaiting_upload -> queued."""
-        raise NotImplementedError
+        """A presigned upload landed (locally: the upload route calls this): awaiting_upload -> queued.
 
+        None when the key is not an original awaiting its upload."""
+        return uploads.upload_completed(self, key)
+
+    # --- processing ------------------------------------------------------------
     def handle_object_created(self, key: str, *, etag: str | None = None) -> Outcome:
-        """The processor's core: ignore foreign keys, HEAD, claim with a lease, process, record."""
-        raise NotImplementedError
+        """The processor's core: ignore foreign keys, HEAD, claim with a lease, process, record.
 
+        Never raises for a bad image or a storage hiccup: ``retry_later`` means redeliver.
+        The HEAD's ETag is the truth; ``etag`` (the event's) is informational, since events
+        may be merged or late."""
+        outcome = events.handle_object_created(self, key)
+        if etag is not None and outcome.record is not None and outcome.record.etag not in (None, etag):
+            log.info("event etag differs from the object's", extra={"key": key, "event_etag": etag})
+        return outcome
+
+    def reconcile(self, *, limit: int = 100) -> ReconcileReport:
+        return sweep.reconcile(self, limit=limit)
+
+    # --- the user's images -------------------------------------------------------
     def get(self, owner: str, image_id: str) -> ImageRecord:
-        raise NotImplementedError
+        return manage.get(self, owner, image_id)
 
     def list(self, owner: str, *, status: Status | None = None, limit: int = 50, cursor: str | None = None) -> Page:
-        raise NotImplementedError
+        return manage.list_images(self, owner, status=status, limit=limit, cursor=cursor)
 
     def delete(self, owner: str, image_id: str) -> None:
-        raise NotImplementedError
+        manage.delete(self, owner, image_id)
 
     def reprocess(self, owner: str, image_id: str, *, recipe: str | None = None) -> ImageRecord:
-        raise NotImplementedError
-
-    def reconcile(self) -> ReconcileReport:
-        raise NotImplementedError
+        return manage.reprocess(self, owner, image_id, recipe=recipe)
 
     def rendition_url(self, key: str) -> str:
         """A URL made at read time: CDN base, or the store's presigned/signed download URL."""
-        raise NotImplementedError
+        if self.config.cdn_base_url:
+            return f"{self.config.cdn_base_url.rstrip('/')}/{key}"
+        return self.renditions.download_url(key, expires_in=self.config.download_url_ttl)
+
+    # --- helpers the use-case modules share ----------------------------------------
+    def recipe_name(self, name: str | None) -> str:
+        key = name or self.config.default_recipe
+        if key not in self.config.recipes:
+            raise BadRecipe(f"no recipe named {key!r}; known: {', '.join(sorted(self.config.recipes))}")
+        return key
+
+    def notify_queued(self, record: ImageRecord) -> None:
+        if self.on_queued is None:
+            return
+        try:
+            self.on_queued(record)
+        except Exception:
+            log.exception(
+                "on_queued failed; the reconcile sweep will pick the record up", extra={"image_id": record.image_id}
+            )

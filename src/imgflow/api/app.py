@@ -1,0 +1,57 @@
+"""The HTTP API as one FastAPI app; OpenAPI at ``/docs`` and ``/openapi.json``."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.routing import APIRoute
+
+from imgflow import __version__
+from imgflow.adapters.fs_store import FsObjectStore
+from imgflow.api import problems
+from imgflow.api.auth import owner_dependency
+from imgflow.api.images import images_router
+from imgflow.api.local import local_router
+from imgflow.api.schemas import Health
+from imgflow.service import ImageService
+from imgflow.settings import Settings
+
+DESCRIPTION = """Upload images, get renditions. Errors are RFC 9457 problem documents
+(`application/problem+json`) with a stable `code`. See docs/api.md."""
+
+
+def create_app(service: ImageService, settings: Settings, *, local_store: FsObjectStore | None = None) -> FastAPI:
+    """The API over a built service. ``local_store``: the folder store, whose signed upload and
+    download URLs this app then serves (``/v1/local-uploads/{token}``, ``/v1/files/{key}``)."""
+    app = FastAPI(
+        title="imgflow",
+        version=__version__,
+        description=DESCRIPTION,
+        docs_url="/docs",
+        redoc_url=None,
+        openapi_url="/openapi.json",
+    )
+    problems.install(app)
+    app.state.service = service
+    app.state.settings = settings
+    app.state.owner_of = owner_dependency(settings)
+
+    @app.get("/healthz", response_model=Health, tags=["health"], summary="The API process answers")
+    def healthz() -> Health:
+        return Health(version=__version__)
+
+    routers = [images_router(service, settings)]
+    if local_store is not None:
+        routers.append(local_router(service, local_store))
+    for router in routers:
+        app.include_router(router)
+    # what a 405's Allow header lists
+    app.state.routes = [r for router in routers for r in router.routes if isinstance(r, APIRoute)]
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.cors_origins),
+            allow_methods=["GET", "POST", "DELETE"],
+            allow_headers=["authorization", "content-type"],
+        )
+    return app

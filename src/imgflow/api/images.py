@@ -1,0 +1,120 @@
+"""The image routes: uploads, the direct path, reads, delete, reprocess."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response
+from starlette.concurrency import run_in_threadpool
+
+from imgflow.api.auth import Owner
+from imgflow.api.body import read_capped
+from imgflow.api.problems import responses
+from imgflow.api.schemas import (
+    CreatedUpload,
+    ImageList,
+    ImageView,
+    ListableStatus,
+    ReprocessRequest,
+    UploadRequest,
+    UploadView,
+)
+from imgflow.records import ImageRecord
+from imgflow.service import ImageService
+from imgflow.settings import Settings
+
+_IMAGE_BODY = {
+    "requestBody": {
+        "required": True,
+        "description": "the image bytes; the magic bytes decide the type, not Content-Type",
+        "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+    }
+}
+
+
+def images_router(service: ImageService, settings: Settings) -> APIRouter:
+    router = APIRouter(prefix="/v1", tags=["images"])
+
+    def view(record: ImageRecord) -> ImageView:
+        return ImageView.of(record, service.rendition_url)
+
+    @router.post(
+        "/uploads",
+        status_code=201,
+        response_model=CreatedUpload,
+        summary="Start a presigned upload",
+        responses=responses(400, 401, 413, 415, 422, 503),
+    )
+    def create_upload(body: UploadRequest, owner: Owner, response: Response) -> CreatedUpload:
+        record, grant = service.create_upload(
+            owner, filename=body.filename, content_type=body.content_type, size=body.size, recipe=body.recipe
+        )
+        response.headers["Location"] = f"/v1/images/{record.image_id}"
+        return CreatedUpload(image=view(record), upload=UploadView.of(grant))
+
+    @router.post(
+        "/images",
+        status_code=202,
+        response_model=ImageView,
+        summary="Upload a small image as the request body",
+        openapi_extra=_IMAGE_BODY,
+        responses=responses(400, 401, 413, 415, 422, 503),
+    )
+    async def ingest(
+        request: Request,
+        owner: Owner,
+        response: Response,
+        filename: Annotated[str | None, Query(max_length=1024)] = None,
+        recipe: Annotated[str | None, Query(max_length=63)] = None,
+    ) -> ImageView:
+        cap = min(service.config.direct_upload_max_bytes, service.config.limits.max_bytes)
+        data = await read_capped(request, cap)
+        record = await run_in_threadpool(
+            service.ingest,
+            owner,
+            data,
+            filename=filename,
+            content_type=request.headers.get("content-type"),
+            recipe=recipe,
+        )
+        response.headers["Location"] = f"/v1/images/{record.image_id}"
+        return view(record)
+
+    @router.get("/images/{image_id}", response_model=ImageView, summary="One image", responses=responses(401, 404, 422))
+    def get_image(image_id: str, owner: Owner) -> ImageView:
+        return view(service.get(owner, image_id))
+
+    @router.get(
+        "/images", response_model=ImageList, summary="Your images, newest first", responses=responses(400, 401, 422)
+    )
+    def list_images(
+        owner: Owner,
+        status: ListableStatus | None = None,
+        cursor: Annotated[str | None, Query(max_length=2048)] = None,
+        limit: Annotated[int, Query(ge=1, le=100)] = 50,
+    ) -> ImageList:
+        page = service.list(owner, status=status, limit=limit, cursor=cursor)
+        return ImageList(items=[view(r) for r in page.items], cursor=page.cursor)
+
+    @router.delete(
+        "/images/{image_id}",
+        status_code=204,
+        response_class=Response,
+        summary="Delete an image, its original and its renditions",
+        responses=responses(401, 404, 409, 422, 503),
+    )
+    def delete_image(image_id: str, owner: Owner) -> Response:
+        service.delete(owner, image_id)
+        return Response(status_code=204)
+
+    @router.post(
+        "/images/{image_id}/reprocess",
+        status_code=202,
+        response_model=ImageView,
+        summary="Make the renditions again (a new generation)",
+        responses=responses(400, 401, 404, 409, 422, 503),
+    )
+    def reprocess(image_id: str, owner: Owner, body: ReprocessRequest | None = None) -> ImageView:
+        return view(service.reprocess(owner, image_id, recipe=body.recipe if body else None))
+
+    return router

@@ -1,0 +1,189 @@
+"""Routes only the one-machine backend has: what S3 does for presigned POSTs and GETs.
+
+``POST /v1/local-uploads/{token}`` takes the form a presigned upload describes (fields, then
+``file``) or the raw bytes, checks the HMAC-signed grant (key, content type, size, expiry),
+streams the file into the folder store under the cap, then tells the service the upload
+landed. ``GET /v1/files/{key}`` serves signed links; only renditions of image types are
+shown inline, everything else (originals above all) is an attachment.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated, Any, BinaryIO
+
+import anyio
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import FileResponse
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData, UploadFile
+from starlette.types import Message
+
+from imgflow.adapters.fs_store import FsObjectStore
+from imgflow.adapters.local_signing import UploadGrant, UploadSigner
+from imgflow.api.body import refuse_by_length
+from imgflow.api.problems import responses
+from imgflow.errors import BadRequest, BadSignature, ConfigError, TooLarge, UnsupportedFormat
+from imgflow.ports import ObjectInfo
+from imgflow.service import ImageService
+
+#: room for the form's other fields and multipart boundaries around the file
+FORM_SLACK = 64 * 1024
+_CHUNK = 256 * 1024
+_INLINE = frozenset({"image/jpeg", "image/png", "image/webp", "image/avif", "image/gif"})
+_SANDBOX = "default-src 'none'; sandbox"
+
+_FORM_BODY = {
+    "requestBody": {
+        "required": True,
+        "description": "the presigned form: every field of `upload.fields`, then the file as `file`; "
+        "or the raw bytes with the granted Content-Type",
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        "key": {"type": "string"},
+                        "Content-Type": {"type": "string"},
+                        "file": {"type": "string", "format": "binary"},
+                    },
+                    "required": ["file"],
+                }
+            },
+            "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
+        },
+    }
+}
+
+
+def _base_type(value: str | None) -> str:
+    return (value or "").split(";", 1)[0].strip().lower()
+
+
+async def _capped_form(request: Request, cap: int) -> FormData:
+    total = 0
+
+    async def counting() -> Message:
+        nonlocal total
+        message = await request.receive()
+        if message["type"] == "http.request":
+            total += len(message.get("body", b""))
+            if total > cap:
+                raise TooLarge(f"the form has more than {cap} bytes")
+        return message
+
+    return await Request(request.scope, counting).form(max_files=1, max_fields=32)
+
+
+def _file_chunks(file: BinaryIO) -> Iterator[bytes]:
+    while chunk := file.read(_CHUNK):
+        yield chunk
+
+
+def _check_form(form: FormData, grant: UploadGrant) -> UploadFile:
+    if form.get("key") not in (None, grant.key):
+        raise BadSignature("the form's key is not the one this upload was granted for")
+    declared = form.get("Content-Type")
+    if not isinstance(declared, str) or _base_type(declared) != grant.content_type:
+        raise UnsupportedFormat(f"this upload was granted for Content-Type {grant.content_type}")
+    file = form.get("file")
+    if not isinstance(file, UploadFile):
+        raise BadRequest("the form has no `file` part", code="missing_file")
+    return file
+
+
+async def _stream_body(request: Request, store: FsObjectStore, grant: UploadGrant) -> ObjectInfo:
+    stream = request.stream().__aiter__()
+
+    async def next_chunk() -> bytes | None:
+        try:
+            return await stream.__anext__()
+        except StopAsyncIteration:
+            return None
+
+    def chunks() -> Iterator[bytes]:
+        while (chunk := anyio.from_thread.run(next_chunk)) is not None:
+            yield chunk
+
+    def write() -> ObjectInfo:
+        return store.put_stream(
+            grant.key, chunks(), content_type=grant.content_type, max_bytes=grant.max_size, min_bytes=1
+        )
+
+    return await anyio.to_thread.run_sync(write)
+
+
+def local_router(service: ImageService, store: FsObjectStore) -> APIRouter:
+    router = APIRouter(prefix="/v1", tags=["local backend"])
+
+    def signer() -> UploadSigner:
+        if store.signer is None:
+            raise ConfigError("the folder store has no signer")
+        return store.signer
+
+    @router.post(
+        "/local-uploads/{token}",
+        status_code=204,
+        response_class=Response,
+        summary="Upload to a presigned local URL (the folder store's stand-in for S3)",
+        openapi_extra=_FORM_BODY,
+        responses=responses(400, 403, 413, 415, 422, 503),
+    )
+    async def local_upload(token: str, request: Request) -> Response:
+        grant = signer().verify_upload(token)
+        if _base_type(request.headers.get("content-type")) == "multipart/form-data":
+            refuse_by_length(request, grant.max_size + FORM_SLACK, "the form")
+            form = await _capped_form(request, grant.max_size + FORM_SLACK)
+            try:
+                file = _check_form(form, grant)
+                await run_in_threadpool(
+                    store.put_stream,
+                    grant.key,
+                    _file_chunks(file.file),
+                    content_type=grant.content_type,
+                    max_bytes=grant.max_size,
+                    min_bytes=1,
+                )
+            finally:
+                await form.close()
+        else:
+            if _base_type(request.headers.get("content-type")) != grant.content_type:
+                raise UnsupportedFormat(f"this upload was granted for Content-Type {grant.content_type}")
+            refuse_by_length(request, grant.max_size)
+            await _stream_body(request, store, grant)
+        await run_in_threadpool(service.upload_completed, grant.key)
+        return Response(status_code=204)
+
+    @router.get(
+        "/files/{key:path}",
+        response_class=FileResponse,
+        summary="A signed download link of the folder store",
+        responses={200: {"content": {"image/*": {}}}, **responses(400, 403, 404, 422)},
+    )
+    def download(
+        key: str,
+        exp: Annotated[str | None, Query(max_length=20)] = None,
+        sig: Annotated[str | None, Query(max_length=100)] = None,
+        filename: Annotated[str | None, Query(max_length=255)] = None,
+    ) -> Response:
+        if not exp or not sig:
+            raise BadSignature("this link needs exp and sig")
+        signer().verify_download(key, exp=exp, sig=sig, filename=filename)
+        path = store.local_path(key)
+        info = store.head(key)
+        inline = key.startswith("renditions/") and _base_type(info.content_type) in _INLINE
+        headers: dict[str, Any] = {
+            "X-Content-Type-Options": "nosniff",
+            "Content-Security-Policy": _SANDBOX,
+            "Cache-Control": (store.cache_control(key) if inline else None) or "private, no-store",
+        }
+        return FileResponse(
+            path,
+            media_type=info.content_type if inline else "application/octet-stream",
+            headers=headers,
+            filename=filename or key.rsplit("/", 1)[-1],
+            content_disposition_type="inline" if inline else "attachment",
+        )
+
+    router.add_api_route("/files/{key:path}", download, methods=["HEAD"], include_in_schema=False)
+    return router

@@ -1,0 +1,164 @@
+"""The one wiring function: settings in, a service (and an app) out. Production and tests alike.
+
+Nothing connects at import: boto3, the SQLite file and the image engine are reached only
+when :func:`build_service` runs, and the image engine only ``with_processor=True``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from imgflow.errors import ConfigError
+from imgflow.ports import Processor
+from imgflow.records import ImageRecord
+from imgflow.service import ImageService, ServiceConfig
+from imgflow.settings import Settings
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+SIGNING_KEY_FILE = "signing.key"
+OBJECTS_DIR = "objects"
+DB_FILE = "imgflow.db"
+
+
+@dataclass(frozen=True)
+class AwsClients:
+    """boto3 clients for the AWS backend (``s3``, ``dynamodb``); :func:`aws_clients` builds them."""
+
+    s3: Any
+    dynamodb: Any
+
+
+def service_config(settings: Settings) -> ServiceConfig:
+    return ServiceConfig(
+        recipes=dict(settings.recipes),
+        default_recipe=settings.default_recipe,
+        limits=settings.limits,
+        direct_upload_max_bytes=settings.direct_upload_max_bytes,
+        upload_url_ttl=settings.upload_url_ttl,
+        download_url_ttl=settings.download_url_ttl,
+        upload_expiry_seconds=settings.upload_expiry_seconds,
+        tombstone_ttl_seconds=settings.tombstone_ttl_seconds,
+        lease_seconds=settings.lease_seconds,
+        max_attempts=settings.max_attempts,
+        reconcile_grace_seconds=settings.reconcile_grace_seconds,
+        cdn_base_url=settings.cdn_base_url,
+    )
+
+
+def signing_key(settings: Settings) -> bytes:
+    """The local HMAC key: from settings, else ``data_dir/signing.key``, made once (mode 0600)."""
+    if settings.signing_key:
+        key = settings.signing_key.encode()
+        if len(key) < 16:
+            raise ConfigError("signing_key must be at least 16 characters")
+        return key
+    path = Path(settings.data_dir) / SIGNING_KEY_FILE
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".signing-")  # mkstemp files are 0600
+        try:
+            with os.fdopen(fd, "w", encoding="ascii") as f:
+                f.write(secrets.token_hex(32) + "\n")
+                f.flush()
+                os.fsync(f.fileno())
+            # link, not rename: when two processes race, the first key wins and both read it
+            with contextlib.suppress(FileExistsError):
+                os.link(tmp, path)
+        finally:
+            os.unlink(tmp)
+    key = path.read_text(encoding="ascii").strip().encode()
+    if len(key) < 16:
+        raise ConfigError(f"{path} holds no usable signing key; delete it to make a new one")
+    return key
+
+
+def aws_clients(settings: Settings) -> AwsClients:
+    import boto3
+    from botocore.config import Config
+
+    s3_config = Config(
+        signature_version="s3v4",
+        s3={"addressing_style": "path" if settings.aws_endpoint_url else "auto"},
+        retries={"mode": "standard"},
+    )
+    common: dict[str, Any] = {"region_name": settings.aws_region, "endpoint_url": settings.aws_endpoint_url}
+    return AwsClients(
+        s3=boto3.client("s3", config=s3_config, **common),
+        dynamodb=boto3.client("dynamodb", config=Config(retries={"mode": "standard"}), **common),
+    )
+
+
+def _processor() -> Processor:
+    from imgflow.processing import process_image
+
+    return process_image
+
+
+def build_service(
+    settings: Settings,
+    *,
+    with_processor: bool,
+    clients: AwsClients | None = None,
+    clock: Callable[[], float] | None = None,
+    on_queued: Callable[[ImageRecord], None] | None = None,
+) -> ImageService:
+    """``with_processor=True`` imports the image engine (workers, the processor Lambda);
+    the API builds without it. ``clients`` replaces the boto3 clients made from settings."""
+    now = clock or time.time
+    if settings.backend == "local":
+        from imgflow.adapters.fs_store import FsObjectStore
+        from imgflow.adapters.local_signing import UploadSigner
+        from imgflow.adapters.sqlite_catalog import SqliteCatalog
+
+        data_dir = Path(settings.data_dir)
+        signer = UploadSigner(signing_key(settings), clock=now)
+        store = FsObjectStore(
+            data_dir / OBJECTS_DIR, signer=signer, public_base_url=settings.public_base_url, clock=now
+        )
+        originals: Any = store
+        renditions: Any = store
+        catalog: Any = SqliteCatalog(data_dir / DB_FILE, clock=now)
+    else:
+        from imgflow.adapters.dynamo_catalog import DynamoCatalog
+        from imgflow.adapters.s3_store import S3ObjectStore
+
+        aws = clients or aws_clients(settings)
+        originals = S3ObjectStore(aws.s3, settings.uploads_bucket)
+        renditions = S3ObjectStore(aws.s3, settings.renditions_bucket)
+        catalog = DynamoCatalog(aws.dynamodb, settings.table_name)
+    return ImageService(
+        originals=originals,
+        renditions=renditions,
+        catalog=catalog,
+        config=service_config(settings),
+        processor=_processor() if with_processor else None,
+        clock=now,
+        on_queued=on_queued,
+    )
+
+
+def build_app(
+    settings: Settings,
+    *,
+    service: ImageService | None = None,
+    clients: AwsClients | None = None,
+    clock: Callable[[], float] | None = None,
+) -> FastAPI:
+    """The HTTP API over :func:`build_service` (without the image engine). On the local backend
+    the app also serves the folder store's signed upload and download URLs."""
+    from imgflow.adapters.fs_store import FsObjectStore
+    from imgflow.api import create_app
+
+    svc = service or build_service(settings, with_processor=False, clients=clients, clock=clock)
+    local_store = svc.originals if isinstance(svc.originals, FsObjectStore) else None
+    return create_app(svc, settings, local_store=local_store)

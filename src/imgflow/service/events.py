@@ -1,0 +1,120 @@
+"""The processor's core: one ObjectCreated event, handled at least once, in any order."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from imgflow.errors import ConfigError, Conflict, ImgflowError, NotFound
+from imgflow.ports import Expect, ObjectInfo
+from imgflow.records import ImageRecord, Status
+from imgflow.service.keys import image_id_from_key
+from imgflow.service.process import drop_renditions, failure_changes, process_claimed
+from imgflow.service.types import Outcome
+
+if TYPE_CHECKING:
+    from imgflow.service.core import ImageService
+
+log = logging.getLogger("imgflow.service")
+
+CLAIMABLE: frozenset[Status] = frozenset({"awaiting_upload", "queued"})
+FINISHED: frozenset[Status] = frozenset({"done", "failed"})
+_CLAIM_TRIES = 3
+
+
+def handle_object_created(svc: ImageService, key: str) -> Outcome:
+    image_id = image_id_from_key(key)
+    if image_id is None:
+        return Outcome("ignored", reason="not_an_original")
+    if svc.processor is None:
+        raise ConfigError("this service was built without a processor (build_service(with_processor=True))")
+    try:
+        return _handle(svc, image_id, key)
+    except ImgflowError as exc:
+        log.warning("event not handled; redeliver", extra={"image_id": image_id, "code": exc.code})
+        return Outcome("retry_later", image_id, reason=exc.code)
+    except Exception:
+        # The worker survives everything: a bug here must not drop the event.
+        log.exception("unexpected error handling an event; redeliver", extra={"image_id": image_id})
+        return Outcome("retry_later", image_id, reason="internal_error")
+
+
+def _handle(svc: ImageService, image_id: str, key: str) -> Outcome:
+    for _ in range(_CLAIM_TRIES):
+        try:
+            record: ImageRecord | None = svc.catalog.get(image_id)
+        except NotFound:
+            record = None
+        if record is not None and record.status == "deleted":
+            return Outcome("ignored", image_id, reason="deleted", record=record)
+        try:
+            head = svc.originals.head(key)
+        except NotFound:
+            return Outcome("ignored", image_id, reason="object_missing", record=record)
+        if record is None:
+            record = _adopt(svc, image_id, head)
+        outcome = _claim_and_process(svc, record, head)
+        if outcome is not None:
+            return outcome
+    return Outcome("retry_later", image_id, reason="contended")
+
+
+def _adopt(svc: ImageService, image_id: str, head: ObjectInfo) -> ImageRecord:
+    """An object put into originals/ without a record (an operator's copy): give it one."""
+    now = svc.clock()
+    record = ImageRecord(
+        image_id=image_id,
+        owner="system",
+        status="queued",
+        created_at=now,
+        updated_at=now,
+        size=head.size,
+        etag=head.etag,
+        generation=1,
+        recipe=svc.config.default_recipe,
+    )
+    try:
+        return svc.catalog.create(record)
+    except Conflict:
+        return svc.catalog.get(image_id)
+
+
+def _claim_and_process(svc: ImageService, record: ImageRecord, head: ObjectInfo) -> Outcome | None:
+    """None: the record changed under us; read it again."""
+    now = svc.clock()
+    image_id = record.image_id
+    new_object = record.status in FINISHED and record.etag != head.etag
+    if record.status in FINISHED and not new_object:
+        return Outcome("unchanged", image_id, reason=f"already_{record.status}", record=record)
+    lease_live = record.status == "processing" and (record.lease_expires_at or 0.0) >= now
+    if lease_live:
+        return Outcome("retry_later", image_id, reason="lease_held", record=record)
+    expect = Expect(
+        states=CLAIMABLE | FINISHED if new_object else CLAIMABLE, lease_expired_before=now, version=record.version
+    )
+    if not new_object and record.attempts >= svc.config.max_attempts:
+        message = f"gave up after {record.attempts} attempts"
+        try:
+            failed = svc.catalog.transition(image_id, expect, failure_changes("too_many_attempts", message))
+        except Conflict:
+            return None
+        drop_renditions(svc, image_id)
+        return Outcome("failed", image_id, reason="too_many_attempts", record=failed)
+    token = uuid.uuid4().hex
+    changes: dict[str, Any] = {
+        "status": "processing",
+        "attempts": 1 if new_object else record.attempts + 1,
+        "generation": record.generation + 1 if new_object else max(record.generation, 1),
+        "lease_token": token,
+        "lease_expires_at": now + svc.config.lease_seconds,
+        "etag": head.etag,
+        "size": head.size,
+        "error": None,
+        "expires_at": None,
+    }
+    try:
+        claimed = svc.catalog.transition(image_id, expect, changes)
+    except Conflict:
+        return None
+    return process_claimed(svc, claimed, head, token)

@@ -1,0 +1,80 @@
+"""Reads and changes a user makes to their own images. Someone else's image is NotFound."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from imgflow.errors import BadRequest, Conflict, NotFound
+from imgflow.ports import Expect, Page
+from imgflow.records import STATUSES, ImageRecord, Status
+from imgflow.service.process import drop_renditions
+
+if TYPE_CHECKING:
+    from imgflow.service.core import ImageService
+
+MAX_PAGE = 100
+_LIVE: frozenset[Status] = frozenset(s for s in STATUSES if s != "deleted")
+_TRIES = 3
+
+
+def get(svc: ImageService, owner: str, image_id: str) -> ImageRecord:
+    try:
+        record = svc.catalog.get(image_id)
+    except NotFound:
+        record = None
+    if record is None or record.owner != owner or record.status == "deleted":
+        raise NotFound(f"no image {image_id!r}")
+    return record
+
+
+def list_images(svc: ImageService, owner: str, *, status: Status | None, limit: int, cursor: str | None) -> Page:
+    if not 1 <= limit <= MAX_PAGE:
+        raise BadRequest(f"limit must be between 1 and {MAX_PAGE}", code="invalid_limit")
+    if status is not None and status not in _LIVE:
+        raise BadRequest(f"status must be one of {', '.join(sorted(_LIVE))}", code="invalid_status")
+    page = svc.catalog.list(owner, status=status, limit=limit, cursor=cursor)
+    items = [r for r in page.items if r.owner == owner and r.status != "deleted"]
+    return Page(items=items, cursor=page.cursor)
+
+
+def delete(svc: ImageService, owner: str, image_id: str) -> None:
+    """Tombstone first (a late event then changes nothing), then remove the original and renditions."""
+    for _ in range(_TRIES):
+        record = get(svc, owner, image_id)
+        now = svc.clock()
+        changes = {
+            "status": "deleted",
+            "expires_at": int(now + svc.config.tombstone_ttl_seconds),
+            "lease_token": None,
+            "lease_expires_at": None,
+            "facts": None,
+            "renditions": [],
+            "error": None,
+        }
+        try:
+            svc.catalog.transition(image_id, Expect(states=_LIVE, version=record.version), changes)
+        except Conflict:
+            continue
+        svc.originals.delete(record.key)
+        drop_renditions(svc, image_id)
+        return
+    raise Conflict(f"image {image_id!r} kept changing; try again")
+
+
+def reprocess(svc: ImageService, owner: str, image_id: str, *, recipe: str | None) -> ImageRecord:
+    record = get(svc, owner, image_id)
+    if record.status not in ("done", "failed"):
+        raise Conflict(f"image {image_id!r} is {record.status}; only done or failed images can be reprocessed")
+    if record.etag is None:
+        raise Conflict(f"image {image_id!r} has no original to reprocess", code="no_original")
+    name = svc.recipe_name(recipe or record.recipe)
+    changes = {
+        "status": "queued",
+        "generation": record.generation + 1,
+        "attempts": 0,
+        "recipe": name,
+        "error": None,
+    }
+    queued = svc.catalog.transition(image_id, Expect(states={"done", "failed"}, version=record.version), changes)
+    svc.notify_queued(queued)
+    return queued

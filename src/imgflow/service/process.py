@@ -1,0 +1,188 @@
+"""Process a claimed record: check, read with a cap, render, store, then one conditional ``done``."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from imgflow.errors import BadRecipe, Conflict, ImgflowError, InputError, NotFound
+from imgflow.facts import ProcessResult
+from imgflow.ports import Expect, ObjectInfo
+from imgflow.records import ImageRecord, StoredRendition, rendition_prefix
+from imgflow.service.keys import rendition_key
+from imgflow.service.types import IMMUTABLE, Outcome
+from imgflow.sniff import SNIFF_BYTES, content_type, sniff
+
+if TYPE_CHECKING:
+    from imgflow.service.core import ImageService
+
+log = logging.getLogger("imgflow.service")
+
+
+class _Failed(Exception):
+    """Internal: this attempt ends in ``failed`` with a code."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+class _Retry(Exception):
+    """Internal: release the lease and ask for redelivery."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def failure_changes(code: str, message: str) -> dict[str, Any]:
+    return {
+        "status": "failed",
+        "error": {"code": code, "message": " ".join(message.split())[:1024]},
+        "lease_token": None,
+        "lease_expires_at": None,
+        "facts": None,
+        "renditions": [],
+    }
+
+
+def drop_renditions(svc: ImageService, image_id: str, *, keep_prefix: str | None = None) -> None:
+    """Best effort: delete the image's rendition objects, except those under ``keep_prefix``."""
+    try:
+        for info in list(svc.renditions.list(rendition_prefix(image_id))):
+            if keep_prefix is None or not info.key.startswith(keep_prefix):
+                svc.renditions.delete(info.key)
+    except ImgflowError as exc:
+        log.warning("could not delete renditions", extra={"image_id": image_id, "code": exc.code})
+
+
+def process_claimed(svc: ImageService, record: ImageRecord, head: ObjectInfo, token: str) -> Outcome:
+    held = Expect(states={"processing"}, lease_token=token)
+    try:
+        result, sniffed = _render(svc, record, head)
+        stored = _store(svc, record, result)
+    except _Failed as failure:
+        drop_renditions(svc, record.image_id)
+        try:
+            failed = svc.catalog.transition(record.image_id, held, failure_changes(failure.code, failure.message))
+        except Conflict:
+            return _lease_lost(svc, record.image_id)
+        log.info("image failed", extra={"image_id": record.image_id, "code": failure.code})
+        return Outcome("failed", record.image_id, reason=failure.code, record=failed)
+    except _Retry as retry:
+        release(svc, record.image_id, token)
+        return Outcome("retry_later", record.image_id, reason=retry.reason, record=record)
+    changes = {
+        "status": "done",
+        "facts": result.facts.model_dump(mode="json"),
+        "renditions": [r.model_dump(mode="json") for r in stored],
+        "sniffed_type": sniffed,
+        "lease_token": None,
+        "lease_expires_at": None,
+        "error": None,
+    }
+    try:
+        done = svc.catalog.transition(record.image_id, held, changes)
+    except Conflict:
+        return _lease_lost(svc, record.image_id)
+    except ImgflowError as exc:
+        # The write may or may not have landed; the renditions stay (a retry rewrites the same keys).
+        release(svc, record.image_id, token)
+        return Outcome("retry_later", record.image_id, reason=exc.code, record=record)
+    drop_renditions(svc, record.image_id, keep_prefix=rendition_prefix(record.image_id, record.generation))
+    log.info("image done", extra={"image_id": record.image_id, "generation": record.generation})
+    return Outcome("done", record.image_id, record=done)
+
+
+def _render(svc: ImageService, record: ImageRecord, head: ObjectInfo) -> tuple[ProcessResult, str]:
+    limits = svc.config.limits
+    if record.declared_size is not None and head.size != record.declared_size:
+        raise _Failed("size_mismatch", f"declared {record.declared_size} bytes; the object has {head.size}")
+    if head.size > limits.max_bytes:
+        raise _Failed("too_large", f"the object has {head.size} bytes; at most {limits.max_bytes} are processed")
+    try:
+        data = svc.originals.get(record.key, max_bytes=limits.max_bytes, etag=head.etag)
+    except NotFound as exc:
+        raise _Failed("object_missing", "the original is gone") from exc
+    except Conflict as exc:
+        raise _Retry("object_changed") from exc
+    except InputError as exc:
+        raise _Failed(exc.code, exc.message) from exc
+    except ImgflowError as exc:
+        raise _Retry(exc.code) from exc
+    fmt = sniff(data[:SNIFF_BYTES])
+    if fmt is None or fmt not in limits.accept:
+        raise _Failed("unsupported_type", f"the object is {fmt or 'an unknown format'}; accepted: {limits.accept}")
+    sniffed = content_type(fmt)
+    if record.declared_type is not None and sniffed != record.declared_type:
+        raise _Failed("unsupported_type", f"declared {record.declared_type} but the bytes are {sniffed}")
+    recipe = svc.config.recipes.get(record.recipe)
+    if recipe is None:
+        raise _Failed("bad_recipe", f"no recipe named {record.recipe!r}")
+    assert svc.processor is not None  # checked before the claim
+    try:
+        result = svc.processor(data, recipe, limits)
+    except (InputError, BadRecipe) as exc:
+        raise _Failed(exc.code, exc.message) from exc
+    except ImgflowError as exc:
+        if exc.retryable:
+            raise _Retry(exc.code) from exc
+        raise _Failed(exc.code, exc.message) from exc
+    except Exception as exc:
+        log.exception("the processor raised", extra={"image_id": record.image_id})
+        raise _Failed("processing_error", f"{type(exc).__name__}: {exc}") from exc
+    return result, sniffed
+
+
+def _store(svc: ImageService, record: ImageRecord, result: ProcessResult) -> list[StoredRendition]:
+    stored: list[StoredRendition] = []
+    try:
+        for rendered in result.renditions:
+            facts = rendered.facts
+            key = rendition_key(record.image_id, record.generation, facts.name, facts.extension)
+            svc.renditions.put(key, rendered.data, content_type=facts.content_type, cache_control=IMMUTABLE)
+            stored.append(
+                StoredRendition(
+                    name=facts.name,
+                    key=key,
+                    format=facts.format,
+                    content_type=facts.content_type,
+                    width=facts.width,
+                    height=facts.height,
+                    bytes=facts.bytes,
+                )
+            )
+    except ImgflowError as exc:
+        for done in stored:
+            _quiet_delete(svc, done.key)
+        raise _Retry(exc.code) from exc
+    return stored
+
+
+def _quiet_delete(svc: ImageService, key: str) -> None:
+    try:
+        svc.renditions.delete(key)
+    except ImgflowError:
+        log.warning("could not delete a rendition", extra={"key": key})
+
+
+def release(svc: ImageService, image_id: str, token: str) -> None:
+    """Give the lease back (expired at once) so a redelivery or reconcile can claim again."""
+    try:
+        svc.catalog.transition(
+            image_id, Expect(states={"processing"}, lease_token=token), {"lease_token": None, "lease_expires_at": 0.0}
+        )
+    except ImgflowError as exc:
+        log.warning("could not release a lease; it will expire", extra={"image_id": image_id, "code": exc.code})
+
+
+def _lease_lost(svc: ImageService, image_id: str) -> Outcome:
+    """The record moved on without us (deleted, or our lease expired and another worker claimed it)."""
+    try:
+        current = svc.catalog.get(image_id)
+    except NotFound:
+        current = None
+    if current is None or current.status == "deleted":
+        drop_renditions(svc, image_id)
+    return Outcome("ignored", image_id, reason="lease_lost", record=current)

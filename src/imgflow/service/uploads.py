@@ -1,0 +1,124 @@
+"""How originals arrive: a presigned upload, or the image as a request body."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from imgflow.errors import BadRequest, Conflict, ImgflowError, NotFound, TooLarge, UnsupportedFormat
+from imgflow.ports import Expect, PresignedUpload
+from imgflow.records import ImageRecord, new_image_id
+from imgflow.service.keys import accepted_format, clean_filename, image_id_from_key
+from imgflow.sniff import CONTENT_TYPES, SNIFF_BYTES, sniff
+
+if TYPE_CHECKING:
+    from imgflow.service.core import ImageService
+
+log = logging.getLogger("imgflow.service")
+
+
+def _new_record(
+    svc: ImageService, owner: str, *, filename: str | None, declared_type: str, size: int, recipe: str | None
+) -> ImageRecord:
+    now = svc.clock()
+    return ImageRecord(
+        image_id=new_image_id(now),
+        owner=owner,
+        status="awaiting_upload",
+        created_at=now,
+        updated_at=now,
+        filename=clean_filename(filename),
+        declared_type=declared_type,
+        declared_size=size,
+        generation=1,
+        expires_at=int(now + svc.config.upload_expiry_seconds),
+        recipe=svc.recipe_name(recipe),
+    )
+
+
+def create_upload(
+    svc: ImageService, owner: str, *, filename: str | None, content_type: str, size: int, recipe: str | None
+) -> tuple[ImageRecord, PresignedUpload]:
+    limits = svc.config.limits
+    fmt = accepted_format(content_type, limits)
+    if size < 1:
+        raise BadRequest("size must be at least 1 byte", code="invalid_size")
+    if size > limits.max_bytes:
+        raise TooLarge(f"{size} bytes is more than the {limits.max_bytes} bytes an image may have")
+    record = _new_record(svc, owner, filename=filename, declared_type=CONTENT_TYPES[fmt], size=size, recipe=recipe)
+    record = svc.catalog.create(record)
+    upload = svc.originals.presign_upload(
+        record.key,
+        content_type=CONTENT_TYPES[fmt],
+        max_size=size,
+        expires_in=min(svc.config.upload_url_ttl, 900),
+    )
+    return record, upload
+
+
+def check_direct(svc: ImageService, data: bytes) -> str:
+    """What the direct path refuses without decoding: size, then magic bytes. Returns the format."""
+    cap = min(svc.config.direct_upload_max_bytes, svc.config.limits.max_bytes)
+    if len(data) > cap:
+        raise TooLarge(f"the body has {len(data)} bytes; this route takes at most {cap} (use POST /v1/uploads)")
+    if not data:
+        raise BadRequest("the body is empty; send the image bytes", code="empty_body")
+    fmt = sniff(data[:SNIFF_BYTES])
+    if fmt is None or fmt not in svc.config.limits.accept:
+        what = "an unknown format" if fmt is None else fmt
+        raise UnsupportedFormat(f"the body is {what}; accepted: {', '.join(svc.config.limits.accept)}")
+    return fmt
+
+
+def ingest(
+    svc: ImageService,
+    owner: str,
+    data: bytes,
+    *,
+    filename: str | None,
+    recipe: str | None,
+) -> ImageRecord:
+    fmt = check_direct(svc, data)
+    ctype = CONTENT_TYPES[fmt]
+    record = _new_record(svc, owner, filename=filename, declared_type=ctype, size=len(data), recipe=recipe)
+    record = svc.catalog.create(record.model_copy(update={"sniffed_type": ctype}))
+    try:
+        info = svc.originals.put(record.key, data, content_type=ctype)
+    except ImgflowError:
+        _forget(svc, record.image_id)
+        raise
+    changes = {"status": "queued", "etag": info.etag, "size": info.size, "expires_at": None}
+    try:
+        queued = svc.catalog.transition(record.image_id, Expect(states={"awaiting_upload"}), changes)
+    except Conflict:
+        # The store's own event reached a processor first: the record has moved on.
+        return svc.catalog.get(record.image_id)
+    svc.notify_queued(queued)
+    return queued
+
+
+def _forget(svc: ImageService, image_id: str) -> None:
+    try:
+        svc.catalog.delete(image_id)
+    except ImgflowError:
+        log.warning("could not remove the record of a failed direct upload", extra={"image_id": image_id})
+
+
+def upload_completed(svc: ImageService, key: str) -> ImageRecord | None:
+    image_id = image_id_from_key(key)
+    if image_id is None:
+        return None
+    try:
+        record = svc.catalog.get(image_id)
+        if record.status != "awaiting_upload":
+            return None
+        head = svc.originals.head(key)
+        queued = svc.catalog.transition(
+            image_id,
+            Expect(states={"awaiting_upload"}, version=record.version),
+            {"status": "queued", "etag": head.etag, "size": head.size, "expires_at": None},
+        )
+    except (NotFound, Conflict):
+        return None
+    svc.notify_queued(queued)
+    return queued

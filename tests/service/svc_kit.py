@@ -1,0 +1,131 @@
+"""Helpers for the service tests: in-memory fakes, a clock the test moves, a fake processor."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from imgflow.adapters.memory import MemoryCatalog, MemoryObjectStore
+from imgflow.facts import ImageFacts, ProcessResult, Rendered, RenditionFacts
+from imgflow.recipes import Limits, Recipe, Rendition
+from imgflow.records import ImageRecord
+from imgflow.service import ImageService, ServiceConfig
+from imgflow.sniff import EXTENSIONS, content_type
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + bytes(200)
+JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(300)
+GIF = b"GIF89a" + bytes(100)
+
+
+class Crash(BaseException):
+    """A worker dying mid-job: not an Exception, so nothing in the service catches it."""
+
+
+class Clock:
+    def __init__(self, now: float = 1_700_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@dataclass
+class FakeProcessor:
+    """Makes one tiny rendition per recipe entry without decoding anything."""
+
+    calls: int = 0
+    raises: BaseException | None = None
+    during: Callable[[], None] | None = None
+
+    def __call__(self, data: bytes, recipe: Recipe, limits: Limits) -> ProcessResult:
+        self.calls += 1
+        if self.during is not None:
+            self.during()
+        if self.raises is not None:
+            raise self.raises
+        fmt = "png" if data.startswith(b"\x89PNG") else "jpeg"
+        facts = ImageFacts(
+            sha256=hashlib.sha256(data).hexdigest(),
+            format=fmt,
+            content_type=content_type(fmt),
+            bytes=len(data),
+            width=40,
+            height=20,
+            oriented_width=40,
+            oriented_height=20,
+        )
+        out = []
+        for r in recipe.renditions:
+            ofmt = fmt if r.format == "same" else r.format
+            blob = f"{r.name}:{ofmt}:{len(data)}".encode()
+            rf = RenditionFacts(
+                name=r.name,
+                format=ofmt,
+                content_type=content_type(ofmt),
+                extension=EXTENSIONS[ofmt],
+                width=20,
+                height=10,
+                bytes=len(blob),
+            )
+            out.append(Rendered(facts=rf, data=blob))
+        return ProcessResult(facts=facts, renditions=tuple(out))
+
+
+RECIPE = Recipe(
+    name="default",
+    renditions=(Rendition(name="thumb", width=20, format="jpeg"), Rendition(name="thumb", width=20, format="webp")),
+)
+OTHER = Recipe(name="other", renditions=(Rendition(name="small", width=10, format="png"),))
+
+
+@dataclass
+class Kit:
+    clock: Clock
+    originals: MemoryObjectStore
+    renditions: MemoryObjectStore
+    catalog: MemoryCatalog
+    processor: FakeProcessor
+    service: ImageService
+    queued: list[str] = field(default_factory=list)
+
+    def rendition_keys(self, image_id: str) -> list[str]:
+        return [i.key for i in self.renditions.list(f"renditions/{image_id}/")]
+
+    def upload(self, owner: str = "alice", data: bytes = PNG, *, declared: str = "image/png") -> ImageRecord:
+        """The presigned path up to the object landing (no event yet)."""
+        record, grant = self.service.create_upload(owner, filename="cat.png", content_type=declared, size=len(data))
+        self.originals.accept_upload(grant.fields, data)
+        return record
+
+
+def make_kit(**config: object) -> Kit:
+    clock = Clock()
+    originals = MemoryObjectStore("uploads", clock=clock)
+    renditions = MemoryObjectStore("renditions", clock=clock)
+    catalog = MemoryCatalog(clock=clock)
+    processor = FakeProcessor()
+    settings: dict[str, object] = {
+        "recipes": {"default": RECIPE, "other": OTHER},
+        "default_recipe": "default",
+        "limits": Limits(max_bytes=10_000, accept=("jpeg", "png", "webp")),
+        "direct_upload_max_bytes": 5_000,
+        "lease_seconds": 60,
+        "max_attempts": 3,
+        "reconcile_grace_seconds": 30,
+        **config,
+    }
+    kit = Kit(clock, originals, renditions, catalog, processor, None)  # type: ignore[arg-type]
+    kit.service = ImageService(
+        originals=originals,
+        renditions=renditions,
+        catalog=catalog,
+        config=ServiceConfig(**settings),  # type: ignore[arg-type]
+        processor=processor,
+        clock=clock,
+        on_queued=lambda r: kit.queued.append(r.image_id),
+    )
+    return kit

@@ -1,0 +1,97 @@
+"""The sweep re-drives what no message will bring back, and expires abandoned uploads."""
+
+from __future__ import annotations
+
+import pytest
+from svc_kit import PNG, Crash, Kit
+
+from imgflow.errors import ConfigError, StorageError
+
+
+def test_a_crash_between_claim_and_done_is_finished_by_reconcile(kit: Kit) -> None:
+    record = kit.upload()
+    kit.processor.raises = Crash("worker killed")
+    with pytest.raises(Crash):
+        kit.service.handle_object_created(record.key)
+    kit.processor.raises = None
+    stuck = kit.catalog.get(record.image_id)
+    assert stuck.status == "processing"
+    # a redelivery inside the lease waits; so does a sweep
+    assert kit.service.handle_object_created(record.key).kind == "retry_later"
+    assert kit.service.reconcile().redriven == []
+    kit.clock.advance(kit.service.config.lease_seconds + 1)
+    report = kit.service.reconcile()
+    assert report.redriven == [record.image_id]
+    done = kit.catalog.get(record.image_id)
+    assert (done.status, done.attempts) == ("done", 2)
+
+
+def test_an_upload_whose_event_was_lost_is_redriven(kit: Kit) -> None:
+    record = kit.upload()
+    assert kit.service.reconcile().redriven == []  # inside the grace period
+    kit.clock.advance(kit.service.config.reconcile_grace_seconds + 1)
+    assert kit.service.reconcile().redriven == [record.image_id]
+    assert kit.catalog.get(record.image_id).status == "done"
+
+
+def test_a_queued_direct_upload_whose_job_was_lost_is_redriven(kit: Kit) -> None:
+    record = kit.service.ingest("alice", PNG)
+    kit.clock.advance(kit.service.config.reconcile_grace_seconds + 1)
+    assert kit.service.reconcile().redriven == [record.image_id]
+
+
+def test_abandoned_uploads_expire_and_keep_their_ttl(kit: Kit) -> None:
+    record, _ = kit.service.create_upload("alice", filename=None, content_type="image/png", size=10)
+    kit.clock.advance(kit.service.config.reconcile_grace_seconds + 1)
+    assert kit.service.reconcile().expired == []  # its upload URL still works
+    kit.clock.advance(kit.service.config.upload_url_ttl)
+    report = kit.service.reconcile()
+    assert report.expired == [record.image_id]
+    expired = kit.catalog.get(record.image_id)
+    assert expired.status == "failed"
+    assert expired.error is not None
+    assert expired.error.code == "upload_expired"
+    assert expired.expires_at == record.expires_at
+    assert kit.service.reconcile().expired == []
+
+
+def test_a_queued_record_without_its_object_fails(kit: Kit) -> None:
+    record = kit.service.ingest("alice", PNG)
+    kit.originals.delete(record.key)
+    kit.clock.advance(kit.service.config.reconcile_grace_seconds + 1)
+    assert kit.service.reconcile().failed == [record.image_id]
+    failed = kit.catalog.get(record.image_id)
+    assert failed.error is not None
+    assert failed.error.code == "object_missing"
+
+
+def test_reconcile_gives_up_after_max_attempts(kit: Kit) -> None:
+    record = kit.upload()
+    kit.processor.raises = StorageError("down")
+    for _ in range(3):
+        assert kit.service.handle_object_created(record.key).kind == "retry_later"
+    report = kit.service.reconcile()  # released leases are expired at once
+    assert report.failed == [record.image_id]
+    assert kit.catalog.get(record.image_id).status == "failed"
+
+
+def test_one_broken_record_does_not_stop_the_sweep(kit: Kit) -> None:
+    first = kit.service.ingest("alice", PNG)
+    kit.clock.advance(1)
+    second = kit.service.ingest("alice", PNG)
+    real_head = kit.originals.head
+
+    def broken_head(key: str) -> object:
+        if first.image_id in key:
+            raise RuntimeError("boom")
+        return real_head(key)
+
+    kit.originals.head = broken_head  # type: ignore[method-assign,assignment]
+    kit.clock.advance(kit.service.config.reconcile_grace_seconds + 1)
+    assert kit.service.reconcile().redriven == [second.image_id]
+
+
+def test_reconcile_needs_the_processor(kit: Kit) -> None:
+    kit.service.processor = None
+    with pytest.raises(ConfigError):
+        kit.service.reconcile()
