@@ -24,12 +24,26 @@ _BY_TYPE = {ctype: fmt for fmt, ctype in CONTENT_TYPES.items()}
 _MAX_FILENAME = 255
 
 
+#: an id must leave room for ``renditions/{id}/{generation}/{name}.{ext}`` under S3's 1024-byte key cap
+_MAX_ID_BYTES = 512
+
+
 def image_id_from_key(key: str) -> str | None:
-    """The image id of an original's key, or None for any other key (ours are never nested)."""
+    """The image id of an original's key, or None for any other key.
+
+    Ids we mint are ULIDs, but an operator may copy a file straight into
+    ``originals/`` under any single-segment name (spaces, ``+``, unicode): that
+    name becomes the id. Nested keys, dot-segments, control characters and
+    backslashes are never ids.
+    """
     if not key.startswith(ORIGINALS_PREFIX):
         return None
     image_id = key[len(ORIGINALS_PREFIX) :]
-    if not image_id or "/" in image_id or not (image_id.isascii() and image_id.isalnum()):
+    if not image_id or "/" in image_id or "\\" in image_id or image_id.startswith("."):
+        return None
+    if len(image_id.encode("utf-8", "surrogatepass")) > _MAX_ID_BYTES:
+        return None
+    if any(ord(c) < 32 or ord(c) == 127 or 0xD800 <= ord(c) <= 0xDFFF for c in image_id):
         return None
     return image_id
 

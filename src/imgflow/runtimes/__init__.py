@@ -1,0 +1,1 @@
+"""Where imgflow runs: ``aws`` (Lambda entry points) and ``local`` (one machine)."""

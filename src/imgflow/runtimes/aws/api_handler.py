@@ -1,0 +1,79 @@
+"""The HTTP API's Lambda entry point: the ASGI app through Mangum.
+
+Accepts API Gateway HTTP API (payload v2), REST API (v1) and function URL
+events. The owner is the JWT subject from the authorizer's claims, which the
+app reads from ``scope["aws.event"]``.
+"""
+
+from __future__ import annotations
+
+import binascii
+import json
+import warnings
+from base64 import b64decode
+from collections.abc import Mapping
+from http import HTTPStatus
+from typing import Any
+
+from imgflow.runtimes.aws.wiring import Lazy, aws_settings
+
+
+def _build() -> Any:
+    from mangum import Mangum
+    from mangum.adapter import DEFAULT_TEXT_MIME_TYPES
+
+    from imgflow.bootstrap import build_app
+
+    app = build_app(aws_settings())
+    with warnings.catch_warnings():
+        # Mangum asks asyncio for the current loop, which newer Pythons deprecate outside a loop.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        # problem documents are text too: answer them as text, not base64
+        return Mangum(app, lifespan="off", text_mime_types=[*DEFAULT_TEXT_MIME_TYPES, "application/problem+json"])
+
+
+wiring: Lazy[Any] = Lazy(_build)
+
+
+def problem(status: int, code: str, detail: str, instance: str | None) -> dict[str, Any]:
+    """The app's problem+json document, in the shape every API Gateway payload version accepts."""
+    from imgflow.api.problems import PROBLEM_TYPE, TYPE_PREFIX
+
+    body: dict[str, Any] = {
+        "type": TYPE_PREFIX + code,
+        "title": HTTPStatus(status).phrase,
+        "status": status,
+        "detail": detail,
+        "code": code,
+    }
+    if instance:
+        body["instance"] = instance
+    return {
+        "statusCode": status,
+        "headers": {"content-type": PROBLEM_TYPE},
+        "body": json.dumps(body),
+        "isBase64Encoded": False,
+    }
+
+
+def _bad_body(event: Mapping[str, Any]) -> str | None:
+    """Why the body cannot be decoded, or None. API Gateway marks binary bodies base64."""
+    body = event.get("body")
+    if not event.get("isBase64Encoded") or not body:
+        return None
+    if not isinstance(body, str):
+        return "the body is not a string"
+    try:
+        b64decode(body, validate=True)
+    except (binascii.Error, ValueError):
+        return "the body is marked base64-encoded but is not valid base64"
+    return None
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    reason = _bad_body(event)
+    if reason is not None:
+        path = event.get("rawPath") or event.get("path")
+        return problem(400, "bad_request", reason, path if isinstance(path, str) else None)
+    response: dict[str, Any] = wiring.get()(event, context)
+    return response

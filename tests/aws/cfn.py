@@ -1,0 +1,129 @@
+"""Read template.yaml and evaluate the intrinsic functions the provisioner needs.
+
+Enough CloudFormation for the tests: Ref, Fn::Sub, Fn::GetAtt, Fn::If,
+Fn::Equals, Fn::Not, Fn::FindInMap, Fn::Join. Resources resolve to what the
+provisioner made (``physical`` names and ``attributes``).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from samtranslator.yaml_helper import yaml_parse
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE = ROOT / "template.yaml"
+
+ACCOUNT = "123456789012"
+REGION = "us-east-1"
+
+
+class _NoValue:
+    def __repr__(self) -> str:
+        return "AWS::NoValue"
+
+
+NO_VALUE = _NoValue()
+
+
+def load_template(path: Path = TEMPLATE) -> dict[str, Any]:
+    """The template as plain data; CFN short tags (!Ref, !Sub, ...) become their long forms."""
+    data = yaml_parse(path.read_text(encoding="utf-8"))
+    assert isinstance(data, dict)
+    return data
+
+
+@dataclass
+class Evaluator:
+    template: dict[str, Any]
+    parameters: dict[str, str] = field(default_factory=dict)
+    stack_name: str = "imgflow-test"
+    #: logical id -> what Ref gives (a name, a URL)
+    physical: dict[str, str] = field(default_factory=dict)
+    #: (logical id, attribute) -> value
+    attributes: dict[tuple[str, str], str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        values: dict[str, str] = {}
+        for name, spec in self.template.get("Parameters", {}).items():
+            default = spec.get("Default")
+            values[name] = str(default) if default is not None else ""
+        values.update(self.parameters)
+        self.parameters = values
+        self.conditions = {name: bool(self.eval(expr)) for name, expr in self.template.get("Conditions", {}).items()}
+
+    def pseudo(self, name: str) -> str:
+        return {
+            "AWS::AccountId": ACCOUNT,
+            "AWS::Region": REGION,
+            "AWS::Partition": "aws",
+            "AWS::StackName": self.stack_name,
+            "AWS::URLSuffix": "amazonaws.com",
+        }[name]
+
+    def ref(self, name: str) -> Any:
+        if name == "AWS::NoValue":
+            return NO_VALUE
+        if name.startswith("AWS::"):
+            return self.pseudo(name)
+        if name in self.parameters:
+            spec = self.template["Parameters"][name]
+            if spec.get("Type") == "CommaDelimitedList":
+                return [p.strip() for p in self.parameters[name].split(",")]
+            return self.parameters[name]
+        return self.physical[name]
+
+    def getatt(self, logical: str, attribute: str) -> str:
+        return self.attributes[(logical, attribute)]
+
+    def sub(self, text: str) -> str:
+        def one(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if "." in name and not name.startswith("AWS::"):
+                logical, attribute = name.split(".", 1)
+                return self.getatt(logical, attribute)
+            return str(self.ref(name))
+
+        return re.sub(r"\$\{([^}!]+)\}", one, text)
+
+    def eval(self, node: Any) -> Any:
+        if isinstance(node, list):
+            return [v for v in (self.eval(n) for n in node) if v is not NO_VALUE]
+        if not isinstance(node, dict):
+            return node
+        if len(node) == 1:
+            ((key, arg),) = node.items()
+            if key == "Ref":
+                return self.ref(arg)
+            if key == "Fn::Sub":
+                return self.sub(arg)
+            if key == "Fn::GetAtt":
+                logical, attribute = arg if isinstance(arg, list) else arg.split(".", 1)
+                return self.getatt(logical, attribute)
+            if key == "Fn::If":
+                name, yes, no = arg
+                return self.eval(yes if self.conditions[name] else no)
+            if key == "Fn::Equals":
+                return self.eval(arg[0]) == self.eval(arg[1])
+            if key == "Fn::Not":
+                return not self.eval(arg[0])
+            if key == "Fn::FindInMap":
+                table, top, second = (self.eval(a) for a in arg)
+                return self.template["Mappings"][table][str(top)][second]
+            if key == "Fn::Join":
+                return str(arg[0]).join(str(v) for v in self.eval(arg[1]))
+        return {k: v for k, v in ((k, self.eval(v)) for k, v in node.items()) if v is not NO_VALUE}
+
+    def resources(self, type_name: str) -> dict[str, dict[str, Any]]:
+        """Logical id -> resource, for the resources of a type whose condition holds."""
+        found = {}
+        for logical, resource in self.template["Resources"].items():
+            if resource["Type"] != type_name:
+                continue
+            condition = resource.get("Condition")
+            if condition is None or self.conditions[condition]:
+                found[logical] = resource
+        return found

@@ -1,0 +1,157 @@
+"""The AWS shape on moto: resources from template.yaml, the Lambda handlers wired from its environment."""
+
+from __future__ import annotations
+
+import base64
+import functools
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from imgflow.runtimes.aws import api_handler, processor, reconciler
+from imgflow.service import ImageService
+
+from .cfn import ACCOUNT, REGION
+from .lambda_events import FakeContext, http_api_event, sqs_event
+from .provision import Stack, clients, provision
+from .test_template import FUNCTION_ADAPTERS
+
+HANDLERS = (api_handler, processor, reconciler)
+
+
+@dataclass
+class Guard:
+    """A botocore ``before-call`` hook on every adapter's client: operations outside BOTO_OPERATIONS fail."""
+
+    violations: list[str] = field(default_factory=list)
+    guarded: set[int] = field(default_factory=set)
+
+    def _check(self, adapter: str, allowed: frozenset[str], model: Any, **_: Any) -> None:
+        if model.name not in allowed:
+            self.violations.append(f"{adapter} called {model.name}, which it does not declare")
+            raise AssertionError(self.violations[-1])
+
+    def watch(self, service: ImageService, function: str) -> None:
+        adapters = (service.originals, service.renditions, service.catalog)
+        assert all(isinstance(a, FUNCTION_ADAPTERS[function]) for a in adapters), [type(a) for a in adapters]
+        for adapter in adapters:
+            if id(adapter) in self.guarded:
+                continue
+            self.guarded.add(id(adapter))
+            allowed = frozenset(getattr(type(adapter), "BOTO_OPERATIONS"))  # noqa: B009
+            hook = functools.partial(self._check, type(adapter).__name__, allowed)
+            client: Any = getattr(adapter, "client")  # noqa: B009
+            client.meta.events.register("before-call", hook)
+
+
+@dataclass
+class Deployed:
+    stack: Stack
+    guard: Guard
+    aws: dict[str, Any]
+    context: FakeContext = field(default_factory=FakeContext)
+
+    @property
+    def uploads(self) -> str:
+        return self.stack.buckets["UploadsBucket"]
+
+    @property
+    def renditions(self) -> str:
+        return self.stack.buckets["RenditionsBucket"]
+
+    @property
+    def queue_url(self) -> str:
+        return self.stack.queues["UploadsQueue"]
+
+    @property
+    def queue_arn(self) -> str:
+        name = self.queue_url.rsplit("/", 1)[-1]
+        return f"arn:aws:sqs:{REGION}:{ACCOUNT}:{name}"
+
+    @property
+    def service(self) -> ImageService:
+        return processor.wiring.get().service
+
+    def api(self, method: str, path: str, body: Any = None, sub: str | None = "user-1") -> tuple[int, Any]:
+        response = api_handler.handler(http_api_event(method, path, body=body, sub=sub), self.context)
+        text = response.get("body") or ""
+        if response.get("isBase64Encoded"):
+            text = base64.b64decode(text).decode()
+        return response["statusCode"], (httpx.Response(200, text=text).json() if text else None)
+
+    def upload(self, data: bytes, content_type: str, filename: str = "photo", sub: str = "user-1") -> str:
+        """POST /v1/uploads through the API handler, then the presigned form POST straight to S3."""
+        status, created = self.api(
+            "POST", "/v1/uploads", {"filename": filename, "content_type": content_type, "size": len(data)}, sub
+        )
+        assert status == 201, created
+        grant = created["upload"]
+        files = {grant["file_field"]: (filename, data, content_type)}
+        response = httpx.post(grant["url"], data=grant["fields"], files=files, timeout=30)
+        assert response.status_code in (200, 201, 204), response.text
+        image_id: str = created["image"]["image_id"]
+        return image_id
+
+    def receive(self, *, expect: int, tries: int = 20) -> list[dict[str, Any]]:
+        """Messages S3's notifications put on the queue (what the event source would poll)."""
+        got: list[dict[str, Any]] = []
+        for _ in range(tries):
+            resp = self.aws["sqs"].receive_message(
+                QueueUrl=self.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1, AttributeNames=["All"]
+            )
+            got += resp.get("Messages", [])
+            if len(got) >= expect:
+                break
+        return got
+
+    def deliver(self, messages: list[dict[str, Any]]) -> dict[str, Any]:
+        """Invoke the processor with these messages, then delete those it did not report (as Lambda does)."""
+        result = processor.handler(sqs_event(messages, self.queue_arn), self.context)
+        failed = {f["itemIdentifier"] for f in result["batchItemFailures"]}
+        for m in messages:
+            if m["MessageId"] not in failed:
+                self.aws["sqs"].delete_message(QueueUrl=self.queue_url, ReceiptHandle=m["ReceiptHandle"])
+        return result
+
+    def drain(self) -> None:
+        """Drop what is waiting (PurgeQueue is allowed once a minute only)."""
+        while True:
+            resp = self.aws["sqs"].receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0)
+            if not resp.get("Messages"):
+                return
+            for m in resp["Messages"]:
+                self.aws["sqs"].delete_message(QueueUrl=self.queue_url, ReceiptHandle=m["ReceiptHandle"])
+
+
+@pytest.fixture(scope="session")
+def deployed(
+    moto_endpoint: str, aws_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Deployed]:
+    prefix = "e2e" + uuid.uuid4().hex[:10]
+    stack = provision(
+        moto_endpoint, parameters={"NamePrefix": prefix, "RenditionDelivery": "presigned"}, stack_name=prefix
+    )
+    env = stack.function_environment("ProcessorFunction")
+    assert env == stack.function_environment("ApiFunction") == stack.function_environment("ReconcilerFunction")
+    workdir: Path = tmp_path_factory.mktemp("lambda-task")
+    with pytest.MonkeyPatch.context() as mp:
+        for name in [n for n in os.environ if n.startswith("IMGFLOW_")]:
+            mp.delenv(name)
+        for name, value in env.items():
+            mp.setenv(name, value)
+        mp.chdir(workdir)  # as in /var/task: no imgflow.yaml around, settings come from the environment
+        for module in HANDLERS:
+            module.wiring.reset()
+        guard = Guard()
+        guard.watch(processor.wiring.get().service, "ProcessorFunction")
+        guard.watch(reconciler.wiring.get(), "ReconcilerFunction")
+        guard.watch(api_handler.wiring.get().app.state.service, "ApiFunction")
+        yield Deployed(stack=stack, guard=guard, aws=clients(moto_endpoint))
+        for module in HANDLERS:
+            module.wiring.reset()

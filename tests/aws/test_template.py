@@ -1,0 +1,221 @@
+"""template.yaml: lint-clean, SAM-translatable, checkov-clean, and wired to the code it deploys."""
+
+from __future__ import annotations
+
+import copy
+import importlib
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from samtranslator.translator.transform import transform
+
+from imgflow.adapters.dynamo_catalog import TABLE_SCHEMA, DynamoCatalog
+from imgflow.adapters.s3_store import S3ObjectStore
+from imgflow.settings import Settings
+
+from .cfn import ROOT, TEMPLATE, Evaluator, load_template
+
+FUNCTIONS = ("ApiFunction", "ProcessorFunction", "ReconcilerFunction")
+#: the adapters each function's wiring builds (bootstrap.build_service on the aws backend;
+#: test_e2e checks the built wiring against this)
+FUNCTION_ADAPTERS: dict[str, tuple[type, ...]] = {
+    "ApiFunction": (S3ObjectStore, DynamoCatalog),
+    "ProcessorFunction": (S3ObjectStore, DynamoCatalog),
+    "ReconcilerFunction": (S3ObjectStore, DynamoCatalog),
+}
+#: AWS managed policies SAM attaches: logging for all, the SQS poller for the processor's event source
+MANAGED = {
+    "ApiFunction": {"AWSLambdaBasicExecutionRole"},
+    "ProcessorFunction": {"AWSLambdaBasicExecutionRole", "AWSLambdaSQSQueueExecutionRole"},
+    "ReconcilerFunction": {"AWSLambdaBasicExecutionRole"},
+}
+
+
+def declared_actions(adapters: tuple[type, ...]) -> set[str]:
+    return {a for adapter in adapters for actions in adapter.IAM_ACTIONS.values() for a in actions}
+
+
+@pytest.fixture(scope="module")
+def template() -> dict[str, Any]:
+    return load_template()
+
+
+class _NoManagedPolicies:
+    def load(self) -> dict[str, str]:
+        return {}
+
+
+@pytest.fixture(scope="module")
+def translated(template: dict[str, Any], monkeypatch_module: pytest.MonkeyPatch) -> dict[str, Any]:
+    """The template as ``sam deploy`` hands it to CloudFormation (CodeUri as ``sam package`` rewrites it)."""
+    monkeypatch_module.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    packaged = copy.deepcopy(template)
+    packaged["Globals"]["Function"]["CodeUri"] = "s3://artefacts/imgflow.zip"
+    out: dict[str, Any] = transform(packaged, {}, _NoManagedPolicies())
+    return out
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_module() -> Any:
+    with pytest.MonkeyPatch.context() as mp:
+        yield mp
+
+
+def test_cfn_lint_is_clean() -> None:
+    env = {**os.environ, "AWS_DEFAULT_REGION": "us-east-1"}
+    exe = Path(sys.executable).parent / "cfn-lint"
+    proc = subprocess.run([str(exe), str(TEMPLATE)], capture_output=True, text=True, env=env, timeout=180)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_checkov_is_clean() -> None:
+    exe = ROOT / ".venv-checkov" / "bin" / "checkov"
+    if not exe.exists():
+        pytest.fail("checkov is not installed in .venv-checkov (make setup installs it)")
+    cmd = [str(exe), "-f", str(TEMPLATE), "--framework", "cloudformation", "--skip-download", "-o", "json"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env={**os.environ, "LOG_LEVEL": "ERROR"})
+    report = json.loads(proc.stdout)
+    failed = [(c["check_id"], c["resource"]) for c in report.get("results", {}).get("failed_checks", [])]
+    assert not failed, failed
+    assert proc.returncode == 0, proc.stderr
+    skipped = report["results"]["skipped_checks"]
+    assert skipped, "checkov saw no skips: did it read the template?"
+    # every skip carries a written reason
+    assert all(len(c["check_result"].get("suppress_comment", "")) > 20 for c in skipped), [
+        c["check_id"] for c in skipped
+    ]
+
+
+def test_sam_translates_offline(translated: dict[str, Any]) -> None:
+    types = {r["Type"] for r in translated["Resources"].values()}
+    assert "AWS::Lambda::Function" in types
+    assert not any(t.startswith("AWS::Serverless::") for t in types)
+
+
+def _role_statements(translated: dict[str, Any], function: str) -> list[dict[str, Any]]:
+    role = translated["Resources"][f"{function}Role"]["Properties"]
+    return [s for policy in role.get("Policies", []) for s in policy["PolicyDocument"]["Statement"]]
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_each_function_gets_exactly_its_adapters_actions(translated: dict[str, Any], function: str) -> None:
+    statements = _role_statements(translated, function)
+    assert statements
+    assert all(s["Effect"] == "Allow" for s in statements)
+    granted = {a for s in statements for a in _as_list(s["Action"])}
+    assert granted == declared_actions(FUNCTION_ADAPTERS[function])
+    assert not any("*" in a for a in granted)
+    for s in statements:
+        for resource in _as_list(s["Resource"]):
+            assert resource != "*", s
+            text = json.dumps(resource)
+            if any(a.startswith("s3:") for a in _as_list(s["Action"])):
+                assert "UploadsBucket" in text or "RenditionsBucket" in text, s
+            else:
+                assert "ImagesTable" in text, s
+    role = translated["Resources"][f"{function}Role"]["Properties"]
+    managed = {json.dumps(arn).rsplit("/", 1)[-1].strip('"') for arn in role.get("ManagedPolicyArns", [])}
+    assert managed == MANAGED[function]
+
+
+def test_handlers_import_and_env_vars_are_settings(template: dict[str, Any]) -> None:
+    fields = set(Settings.model_fields)
+    env = template["Globals"]["Function"]["Environment"]["Variables"]
+    for function in FUNCTIONS:
+        props = template["Resources"][function]["Properties"]
+        module_name, _, attr = props["Handler"].rpartition(".")
+        module = importlib.import_module(module_name)
+        assert callable(getattr(module, attr))
+        names = {**env, **props.get("Environment", {}).get("Variables", {})}
+        for name in names:
+            if name.startswith("IMGFLOW_"):
+                assert name.removeprefix("IMGFLOW_").lower() in fields, name
+    assert env["IMGFLOW_BACKEND"] == "aws"
+
+
+def test_functions_build_through_the_makefile(template: dict[str, Any]) -> None:
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    for function in FUNCTIONS:
+        assert template["Resources"][function]["Metadata"]["BuildMethod"] == "makefile"
+        assert re.search(rf"^(build-\S+ )*build-{function}\b.*:", makefile, re.M), function
+
+
+def test_processor_event_source_and_queue(template: dict[str, Any]) -> None:
+    res = template["Resources"]
+    props = res["ProcessorFunction"]["Properties"]
+    assert props["MemorySize"] == 1769
+    assert props["Timeout"] == {"Ref": "ProcessorTimeout"}
+    source = props["Events"]["Uploads"]["Properties"]
+    assert source["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert source["ScalingConfig"]["MaximumConcurrency"] == {"Ref": "ProcessorMaxConcurrency"}
+    assert "ReservedConcurrentExecutions" not in props
+    assert template["Globals"]["Function"]["Runtime"] == "python3.12"
+    assert set(template["Parameters"]["Architecture"]["AllowedValues"]) == {"x86_64", "arm64"}
+    # visibility timeout = 6 x the function timeout, for every timeout the parameter allows
+    for timeout in template["Parameters"]["ProcessorTimeout"]["AllowedValues"]:
+        ev = Evaluator(template, parameters={"ProcessorTimeout": str(timeout)})
+        queue = ev.eval(res["UploadsQueue"]["Properties"]["VisibilityTimeout"])
+        assert int(queue) == 6 * int(timeout)
+        assert int(ev.eval({"Fn::FindInMap": ["ProcessorTimeouts", str(timeout), "LeaseSeconds"]})) > int(timeout)
+    assert res["UploadsQueue"]["Properties"]["RedrivePolicy"]["maxReceiveCount"] >= 5
+
+
+def test_uploads_notify_the_queue_without_a_cycle(template: dict[str, Any]) -> None:
+    res = template["Resources"]
+    bucket = res["UploadsBucket"]
+    assert bucket["DependsOn"] == "UploadsQueuePolicy"
+    (config,) = bucket["Properties"]["NotificationConfiguration"]["QueueConfigurations"]
+    assert config["Filter"]["S3Key"]["Rules"] == [{"Name": "prefix", "Value": "originals/"}]
+    (statement,) = res["UploadsQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    source_arn = statement["Condition"]["ArnEquals"]["aws:SourceArn"]
+    assert "UploadsBucket" not in json.dumps(source_arn)  # a name, not a reference to the bucket
+    ev = Evaluator(template)
+    assert ev.eval(source_arn) == "arn:aws:s3:::" + ev.eval(bucket["Properties"]["BucketName"])
+
+
+@pytest.mark.parametrize("bucket", ["UploadsBucket", "RenditionsBucket"])
+def test_buckets_are_private_encrypted_and_tls_only(template: dict[str, Any], bucket: str) -> None:
+    res = template["Resources"]
+    props = res[bucket]["Properties"]
+    assert all(props["PublicAccessBlockConfiguration"].values())
+    assert props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    rules = props["LifecycleConfiguration"]["Rules"]
+    assert any("AbortIncompleteMultipartUpload" in r for r in rules)
+    policy = res[f"{bucket}Policy"]["Properties"]
+    assert policy["Bucket"] == {"Ref": bucket}
+    deny = policy["PolicyDocument"]["Statement"][0]
+    assert deny["Effect"] == "Deny"
+    assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+
+
+def test_table_matches_the_adapter_schema(template: dict[str, Any]) -> None:
+    props = template["Resources"]["ImagesTable"]["Properties"]
+    for key in ("KeySchema", "GlobalSecondaryIndexes", "BillingMode"):
+        assert props[key] == TABLE_SCHEMA[key], key
+    assert sorted(props["AttributeDefinitions"], key=str) == sorted(TABLE_SCHEMA["AttributeDefinitions"], key=str)
+    assert props["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
+    assert props["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
+    assert props["SSESpecification"]["SSEEnabled"] is True
+
+
+def test_auth_and_delivery_switch(template: dict[str, Any]) -> None:
+    jwt = Evaluator(template, parameters={"AuthMode": "jwt"})
+    demo = Evaluator(template, parameters={"AuthMode": "none", "RenditionDelivery": "presigned"})
+    route = template["Resources"]["HttpApiDefaultRoute"]["Properties"]
+    assert jwt.eval(route["AuthorizationType"]) == "JWT"
+    assert demo.eval(route["AuthorizationType"]) == "NONE"
+    assert not demo.resources("AWS::CloudFront::Distribution")
+    assert jwt.resources("AWS::CloudFront::Distribution")
+    env = template["Globals"]["Function"]["Environment"]["Variables"]
+    assert demo.eval(env["IMGFLOW_AUTH"]) == "none"
+    assert demo.eval({"v": env["IMGFLOW_CDN_BASE_URL"]}) == {}
