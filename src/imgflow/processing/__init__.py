@@ -10,6 +10,7 @@ import pyvips
 from imgflow.errors import ProcessingFailed
 from imgflow.facts import ImageFacts, ProcessResult
 from imgflow.processing import engine
+from imgflow.processing.exif import credits
 from imgflow.processing.plan import plan
 from imgflow.processing.probe import inspect, probe
 from imgflow.processing.render import blurhash_of, decode_base, render
@@ -26,8 +27,10 @@ def process_image(data: bytes, recipe: Recipe, limits: Limits) -> ProcessResult:
     probed = inspect(data, limits)
     steps = plan(probed.facts, recipe)
     base = decode_base(data, probed, steps)
+    wanted = any(r.keep == "icc+copyright" for r in recipe.renditions)
+    credit = credits(probed.exif_blob) if wanted else ()
     try:
-        renditions = render(base, steps, recipe.background)
+        renditions = render(base, steps, recipe.background, credit)
         hash_ = blurhash_of(base)
     except pyvips.Error as exc:
         raise ProcessingFailed(f"making the renditions failed ({engine.describe(exc)})") from None

@@ -1,9 +1,12 @@
-"""Encode one rendition in memory. Outputs carry no metadata unless the rendition keeps ICC."""
+"""Encode one rendition in memory. Outputs carry no metadata unless the rendition keeps some:
+``icc`` the ICC profile, ``icc+copyright`` also an EXIF block holding only the source's
+Copyright and Artist (libvips builds it from the ``exif-ifd0-*`` fields we set; never GPS)."""
 
 from __future__ import annotations
 
 import pyvips
 
+from imgflow.processing.exif import Credits
 from imgflow.processing.plan import Step
 from imgflow.recipes import Rgb
 from imgflow.sniff import EXTENSIONS
@@ -23,13 +26,34 @@ def flatten(image: pyvips.Image, background: Rgb) -> pyvips.Image:
     return out.cast("uchar") if out.format != "uchar" else out
 
 
-def encode(image: pyvips.Image, step: Step, background: Rgb) -> bytes:
+def with_metadata(image: pyvips.Image, keep: str, credits: Credits) -> tuple[pyvips.Image, int]:
+    """The image to save and its ``keep`` flags. For credits, a copy whose only EXIF fields are
+    ``exif-ifd0-Copyright``/``-Artist``: libvips writes an EXIF block from exactly the fields
+    present (plus the structure every EXIF block has: resolution, orientation 1, Exif version)."""
+    flags = pyvips.enums.ForeignKeep
+    if keep == "none":
+        return image, flags.NONE
+    if keep != "icc+copyright" or not credits:
+        return image, flags.ICC
+    image = image.copy()
+    for name in image.get_fields():
+        if name.startswith("exif-") or "gps" in name.lower():  # never a field we did not put there
+            image.remove(name)
+    for name, text in credits:
+        # libvips reads these fields in its own "value (description)" form and drops a trailing
+        # " (...)": give it one, or "© Jane (CC-BY)" would lose "(CC-BY)"
+        image.set_type(pyvips.GValue.gstr_type, f"exif-ifd0-{name}", f"{text} (ASCII)")
+    return image, flags.ICC | flags.EXIF
+
+
+def encode(image: pyvips.Image, step: Step, background: Rgb, credits: Credits = ()) -> bytes:
     rendition = step.rendition
-    keep = pyvips.enums.ForeignKeep.ICC if rendition.keep != "none" else pyvips.enums.ForeignKeep.NONE
+    if step.format == "jpeg":
+        image = flatten(image, background)
+    image, keep = with_metadata(image, rendition.keep, credits)
     effort = rendition.effort
     if step.format == "jpeg":
-        flat = flatten(image, background)
-        data = flat.jpegsave_buffer(Q=rendition.quality, keep=keep, optimize_coding=True, subsample_mode="auto")
+        data = image.jpegsave_buffer(Q=rendition.quality, keep=keep, optimize_coding=True, subsample_mode="auto")
     elif step.format == "webp":
         data = image.webpsave_buffer(Q=rendition.quality, effort=min(effort if effort is not None else 4, 6), keep=keep)
     elif step.format == "png":

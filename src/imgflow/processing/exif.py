@@ -18,6 +18,10 @@ _IFD0 = {"make": 0x010F, "model": 0x0110, "software": 0x0131, "copyright": 0x829
 _TAKEN_AT = (0x9003, 0x9004)  # DateTimeOriginal, DateTimeDigitized (Exif IFD)
 _LENS = 0xA434  # LensModel (Exif IFD)
 _DATETIME = 0x0132
+#: the only EXIF fields ``keep: icc+copyright`` carries into an output: IFD0 tag -> libvips field suffix
+CREDIT_TAGS = {0x8298: "Copyright", 0x013B: "Artist"}
+
+Credits = tuple[tuple[str, str], ...]
 
 
 def clean(value: object) -> str | None:
@@ -26,6 +30,9 @@ def clean(value: object) -> str | None:
         value = value.decode("utf-8", errors="replace")
     if not isinstance(value, str):
         return None
+    # EXIF says ASCII, cameras and editors write UTF-8, Pillow reads it as Latin-1: undo that
+    with contextlib.suppress(UnicodeError):
+        value = value.encode("latin-1").decode("utf-8")
     text = "".join(ch for ch in value if ch.isprintable()).strip()
     return text[:_MAX] or None
 
@@ -54,3 +61,26 @@ def summarise(blob: bytes | None) -> ExifSummary:
         except Exception:  # corrupt EXIF: keep what was read before the damage
             pass
     return ExifSummary(had_gps=had_gps, **found)
+
+
+def credits(blob: bytes | None) -> Credits:
+    """The image's IFD0 Copyright and Artist as ``(field, cleaned text)`` pairs; nothing else is read.
+
+    Bad EXIF gives what could be read, never an error."""
+    if not blob:
+        return ()
+    from PIL import Image
+
+    found: list[tuple[str, str]] = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            exif = Image.Exif()
+            exif.load(blob)
+            for tag, name in CREDIT_TAGS.items():
+                text = clean(exif.get(tag))
+                if text:
+                    found.append((name, text))
+        except Exception:  # corrupt EXIF: keep what was read before the damage
+            pass
+    return tuple(found)

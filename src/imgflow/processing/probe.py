@@ -28,6 +28,8 @@ class Probed:
     header: pyvips.Image | None
     #: page height of one frame as stored
     page_height: int
+    #: the raw EXIF block, if any (only ever read for the credits ``keep: icc+copyright`` carries)
+    exif_blob: bytes | None = None
 
 
 def _field(image: pyvips.Image, name: str, fields: list[str]) -> Any:
@@ -76,7 +78,7 @@ def inspect(data: bytes, limits: Limits) -> Probed:
             bands=4 if info.has_alpha else 3, has_alpha=info.has_alpha, has_icc=info.has_icc,
             interpretation="srgb", exif=summarise(info.exif),
         )  # fmt: skip
-        return Probed(facts, None, info.height)
+        return Probed(facts, None, info.height, info.exif)
     engine.engine(limits.accept, limits.threads)
     image = engine.load(data, fmt)
     with engine.vips_errors(fmt):
@@ -84,7 +86,8 @@ def inspect(data: bytes, limits: Limits) -> Probed:
         frames = int(_field(image, "n-pages", fields) or 1)
         width, page_height = image.width, image.get_page_height()
         orientation = int(_field(image, "orientation", fields) or 1)
-        exif_blob = _field(image, "exif-data", fields)
+        exif_field = _field(image, "exif-data", fields)
+    exif_blob = exif_field if isinstance(exif_field, bytes) else None
     if fmt == "avif":
         orientation = 1  # libheif already applied the container's irot/imir
     if orientation not in range(1, 9):
@@ -96,9 +99,9 @@ def inspect(data: bytes, limits: Limits) -> Probed:
         oriented_width=page_height if swap else width, oriented_height=width if swap else page_height,
         orientation=orientation, frames=frames, bands=image.bands, has_alpha=image.hasalpha(),
         has_icc="icc-profile-data" in fields, interpretation=str(image.interpretation),
-        exif=summarise(exif_blob if isinstance(exif_blob, bytes) else None),
+        exif=summarise(exif_blob),
     )  # fmt: skip
-    return Probed(facts, image, page_height)
+    return Probed(facts, image, page_height, exif_blob)
 
 
 def probe(data: bytes, limits: Limits) -> ImageFacts:

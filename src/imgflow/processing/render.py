@@ -6,6 +6,7 @@ import pyvips
 
 from imgflow.facts import ImageFacts, Rendered, RenditionFacts
 from imgflow.processing import colour, encode, engine, heif
+from imgflow.processing.exif import Credits
 from imgflow.processing.plan import Plan, Step
 from imgflow.processing.probe import Probed
 from imgflow.processing.watermark import stamp
@@ -60,12 +61,12 @@ def _crop(image: pyvips.Image, step: Step) -> pyvips.Image:
     return colour.join_pages(frames, image)
 
 
-def _finish(scaled: pyvips.Image, step: Step, background: Rgb) -> Rendered:
+def _finish(scaled: pyvips.Image, step: Step, background: Rgb, credits: Credits) -> Rendered:
     image = _crop(scaled, step)
     if step.rendition.watermark is not None:
         frames = [stamp(f, step.rendition.watermark) for f in colour.pages(image)]
         image = colour.join_pages(frames, image)
-    data = encode.encode(image, step, background)
+    data = encode.encode(image, step, background, credits)
     frames_out = len(colour.pages(image)) if step.animated else 1
     facts = RenditionFacts(
         name=step.rendition.name,
@@ -80,8 +81,10 @@ def _finish(scaled: pyvips.Image, step: Step, background: Rgb) -> Rendered:
     return Rendered(facts=facts, data=data)
 
 
-def render(base: pyvips.Image, plan: Plan, background: Rgb) -> tuple[Rendered, ...]:
-    """Every step, largest first, each scaled from the previous un-watermarked intermediate."""
+def render(base: pyvips.Image, plan: Plan, background: Rgb, credits: Credits = ()) -> tuple[Rendered, ...]:
+    """Every step, largest first, each scaled from the previous un-watermarked intermediate.
+
+    ``credits`` (the source's Copyright/Artist) reach only ``keep: icc+copyright`` outputs."""
     first = colour.pages(base)[0]
     still = first.copy_memory() if first is not base else base
     current = {True: base, False: still}
@@ -94,7 +97,7 @@ def render(base: pyvips.Image, plan: Plan, background: Rgb) -> tuple[Rendered, .
         if scaled is not source:
             scaled = scaled.copy_memory()
         current[step.animated] = scaled
-        done[index] = _finish(scaled, step, background)
+        done[index] = _finish(scaled, step, background, credits)
     return tuple(done[i] for i in range(len(plan.steps)))
 
 
