@@ -6,4 +6,10 @@ import typer
 
 
 def register(app: typer.Typer) -> None:
-    pass
+    from imgflow.cli import process_cmd
+
+    process_cmd.register(app)
+
+    from imgflow.cli import serve_cmd
+
+    serve_cmd.register(app)

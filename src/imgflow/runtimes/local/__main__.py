@@ -1,0 +1,55 @@
+"""Child processes of ``imgflow serve``: ``python -m imgflow.runtimes.local worker|reconcile``.
+
+Settings come from the environment the supervisor passes (``IMGFLOW_DATA_DIR``,
+``IMGFLOW_CONFIG``, every other ``IMGFLOW_*``); the environment that libvips and
+prometheus-client read at import is set before they are imported.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from pathlib import Path
+
+from imgflow.errors import ImgflowError
+
+log = logging.getLogger("imgflow.worker")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    verb = args[0] if args else "worker"
+    if verb not in ("worker", "reconcile"):
+        print(f"usage: python -m imgflow.runtimes.local worker|reconcile (got {verb!r})", file=sys.stderr)
+        return 2
+    from imgflow.runtimes.local.env import WORKER_ENV, prepare_metrics_dir
+    from imgflow.runtimes.local.logs import setup_logging
+    from imgflow.settings import load_settings
+
+    for key, value in WORKER_ENV.items():
+        os.environ.setdefault(key, value)
+    setup_logging(f"imgflow-{verb}")
+    try:
+        settings = load_settings()
+    except ImgflowError as exc:
+        log.error("bad settings", extra={"code": exc.code, "error": exc.message})
+        return 2
+    if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+        prepare_metrics_dir(Path(settings.data_dir), clean=False)
+
+    from imgflow.runtimes.local import wiring
+
+    if verb == "reconcile":
+        report = wiring.run_reconcile(settings)
+        log.info(
+            "reconcile sweep",
+            extra={"redriven": len(report.redriven), "failed": len(report.failed), "expired": len(report.expired)},
+        )
+        return 0
+    wiring.run_worker(settings)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

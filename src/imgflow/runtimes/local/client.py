@@ -1,0 +1,100 @@
+"""A small HTTP client for an imgflow server (local or on AWS): what ``imgflow upload`` and
+``imgflow status`` use. The presigned path by default; ``direct`` posts the bytes to /v1/images."""
+
+from __future__ import annotations
+
+import mimetypes
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from imgflow.errors import BadRequest, ImgflowError, NotFound, Unauthorized
+
+FINAL = ("done", "failed", "deleted")
+
+
+class ServerError(ImgflowError):
+    code = "server_error"
+
+
+def _raise_for(resp: httpx.Response) -> None:
+    if resp.is_success:
+        return
+    try:
+        body = resp.json()
+        detail = str(body.get("detail") or body.get("title") or body)
+    except ValueError:
+        detail = resp.text[:300] or resp.reason_phrase
+    message = f"{resp.request.method} {resp.request.url.path}: HTTP {resp.status_code}: {detail}"
+    if resp.status_code == 401:
+        raise Unauthorized(message)
+    if resp.status_code == 404:
+        raise NotFound(message)
+    if 400 <= resp.status_code < 500:
+        raise BadRequest(message, code=f"http_{resp.status_code}")
+    raise ServerError(message)
+
+
+class Client:
+    def __init__(self, server: str, *, token: str | None = None, timeout: float = 60.0) -> None:
+        headers = {"authorization": f"Bearer {token}"} if token else {}
+        self.http = httpx.Client(base_url=server.rstrip("/"), headers=headers, timeout=timeout)
+
+    def close(self) -> None:
+        self.http.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def upload(self, path: Path, *, direct: bool = False, recipe: str | None = None) -> dict[str, Any]:
+        """Upload one file; the record as the server answered (``awaiting_upload`` or ``queued``)."""
+        data = path.read_bytes()
+        content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+        params = {"filename": path.name, **({"recipe": recipe} if recipe else {})}
+        if direct:
+            resp = self.http.post("/v1/images", content=data, params=params, headers={"content-type": content_type})
+            _raise_for(resp)
+            body: dict[str, Any] = resp.json()
+            return body
+        request: dict[str, Any] = {"filename": path.name, "content_type": content_type, "size": len(data)}
+        if recipe:
+            request["recipe"] = recipe
+        resp = self.http.post("/v1/uploads", json=request)
+        _raise_for(resp)
+        created: dict[str, Any] = resp.json()
+        upload: dict[str, Any] = created.get("upload") or created
+        form = {str(k): str(v) for k, v in (upload.get("fields") or {}).items()}
+        file_field = str(upload.get("file_field") or "file")
+        # A separate client: the upload URL may be another host (S3) and must not get our token.
+        with httpx.Client(timeout=self.http.timeout) as plain:
+            landed = plain.post(str(upload["url"]), data=form, files={file_field: (path.name, data, content_type)})
+        _raise_for(landed)
+        record: dict[str, Any] = created.get("image") or created
+        return record
+
+    def get(self, image_id: str) -> dict[str, Any]:
+        resp = self.http.get(f"/v1/images/{image_id}")
+        _raise_for(resp)
+        body: dict[str, Any] = resp.json()
+        return body
+
+    def wait(self, image_id: str, *, timeout: float = 300.0, interval: float = 0.5) -> dict[str, Any]:
+        """Poll until the image is done or failed (or ``timeout`` passes: the last record seen)."""
+        deadline = time.monotonic() + timeout
+        record = self.get(image_id)
+        while record.get("status") not in FINAL and time.monotonic() < deadline:
+            time.sleep(interval)
+            record = self.get(image_id)
+        return record
+
+
+def image_id_of(record: dict[str, Any]) -> str:
+    value = record.get("image_id") or record.get("id")
+    if not value:
+        raise ServerError(f"the server's answer has no image_id: {sorted(record)}")
+    return str(value)

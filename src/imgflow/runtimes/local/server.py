@@ -1,0 +1,132 @@
+"""``imgflow serve``: uvicorn on the local ASGI app, supervised workers, the reconcile timer.
+
+SIGINT/SIGTERM: uvicorn stops accepting and finishes in-flight requests, then the
+workers are asked to stop (each finishes or releases its job) and we exit 0. A second
+signal while waiting kills the workers at once.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from imgflow.errors import ConfigError
+from imgflow.runtimes.local.env import prepare_metrics_dir, worker_env
+from imgflow.runtimes.local.logs import setup_logging
+from imgflow.settings import Settings
+
+log = logging.getLogger("imgflow.serve")
+
+#: how long stopping workers may take to finish the job in hand
+STOP_GRACE_SECONDS = 30.0
+
+
+def is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_bind(settings: Settings) -> None:
+    """``auth: none`` only on a loopback address: anyone who can reach the port could upload."""
+    if settings.auth == "none" and not is_loopback(settings.host):
+        raise ConfigError(
+            f"refusing to serve on {settings.host} without authentication: with auth 'none' only a loopback "
+            "address (127.0.0.1, ::1, localhost) may be bound. Set IMGFLOW_AUTH=token and IMGFLOW_API_TOKEN=<secret> "
+            "(and add the host name clients use to IMGFLOW_ALLOWED_HOSTS), or bind 127.0.0.1."
+        )
+
+
+def worker_count(requested: int | None) -> int:
+    if requested:
+        return requested
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def module_command(verb: str) -> list[str]:
+    return [sys.executable, "-m", "imgflow.runtimes.local", verb]
+
+
+def serve(settings: Settings, *, announce: bool = True) -> int:
+    check_bind(settings)
+    data_dir = Path(settings.data_dir).resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    prepare_metrics_dir(data_dir, clean=True)
+    setup_logging("imgflow-serve")
+
+    # After PROMETHEUS_MULTIPROC_DIR is set: prometheus-client reads it at import.
+    import uvicorn
+
+    from imgflow.runtimes.local import metrics
+    from imgflow.runtimes.local.wiring import build_server_app, open_queue
+
+    queue = open_queue(settings)
+    app = build_server_app(settings, queue=queue, count_upload=lambda path: metrics.UPLOADS.labels(path).inc())
+    env = worker_env(data_dir, settings.config_file)
+    env["IMGFLOW_PUBLIC_BASE_URL"] = settings.public_base_url
+    count = worker_count(settings.workers)
+
+    from imgflow.runtimes.local.supervisor import Supervisor
+
+    def reconcile() -> None:
+        # In a child process with the worker's environment: the sweep may process images,
+        # and the server keeps the image engine out of its memory.
+        code = subprocess.call(module_command("reconcile"), env=env)
+        if code != 0:
+            log.warning("reconcile sweep exited with an error", extra={"returncode": code})
+
+    supervisor = Supervisor(
+        count,
+        module_command("worker"),
+        env,
+        reconcile=reconcile,
+        reconcile_interval=float(settings.reconcile_interval_seconds),
+        on_exit=metrics.process_exited,
+    )
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        access_log=False,
+        server_header=False,
+        timeout_graceful_shutdown=10,
+        lifespan="on",
+    )
+    server = uvicorn.Server(config)
+    signals: list[int] = []
+
+    def after_uvicorn(signum: int, frame: object) -> None:
+        # uvicorn re-raises the signal it caught once it has shut down; and a second one means hurry.
+        signals.append(signum)
+        if len(signals) > 1:
+            supervisor.kill_now()
+
+    signal.signal(signal.SIGINT, after_uvicorn)
+    signal.signal(signal.SIGTERM, after_uvicorn)
+    supervisor.start()
+    url = f"http://{settings.host if ':' not in settings.host else f'[{settings.host}]'}:{settings.port}/"
+    log.info("serving", extra={"url": url, "workers": count, "data_dir": str(data_dir)})
+    if announce:
+        print(f"imgflow is serving on {url} ({count} workers, data in {data_dir}); Ctrl+C stops it", flush=True)
+    try:
+        server.run()
+    finally:
+        supervisor.stop(STOP_GRACE_SECONDS)
+        queue.close()
+    if not server.started:
+        log.error("the server did not start (is the port in use?)", extra={"port": settings.port})
+        return 1
+    log.info("stopped")
+    return 0

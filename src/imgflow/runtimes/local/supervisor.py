@@ -1,0 +1,145 @@
+"""Keeps N worker processes alive and runs the reconcile sweep on a timer.
+
+A worker that exits while we are running is restarted after a backoff that
+doubles on each quick crash (reset once a worker stays up). ``stop`` asks every
+worker to finish (SIGTERM: finish or release the job in hand), waits, then kills.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+log = logging.getLogger("imgflow.supervisor")
+
+BACKOFF_START = 0.5
+BACKOFF_MAX = 30.0
+#: a worker that lived this long was healthy: its next crash restarts quickly again
+HEALTHY_AFTER = 60.0
+
+
+@dataclass
+class _Slot:
+    index: int
+    proc: subprocess.Popen[bytes] | None = None
+    started: float = 0.0
+    backoff: float = BACKOFF_START
+    restart_at: float = 0.0
+    restarts: int = 0
+    history: list[int] = field(default_factory=list)
+
+
+class Supervisor:
+    def __init__(
+        self,
+        count: int,
+        command: Sequence[str],
+        env: dict[str, str],
+        *,
+        reconcile: Callable[[], None] | None = None,
+        reconcile_interval: float = 300.0,
+        on_exit: Callable[[int], None] | None = None,
+    ) -> None:
+        self.slots = [_Slot(i) for i in range(count)]
+        self.command = list(command)
+        self.env = env
+        self.reconcile = reconcile
+        self.reconcile_interval = reconcile_interval
+        self.on_exit = on_exit
+        self._stopping = threading.Event()
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._run, name="imgflow-supervisor", daemon=True)
+
+    # --- public ---------------------------------------------------------------
+    def start(self) -> None:
+        with self._lock:
+            for slot in self.slots:
+                self._spawn(slot)
+        self._thread.start()
+
+    def pids(self) -> list[int]:
+        with self._lock:
+            return [s.proc.pid for s in self.slots if s.proc is not None and s.proc.poll() is None]
+
+    def stop(self, grace: float = 30.0) -> None:
+        """Stop restarting; SIGTERM the workers; SIGKILL any still running after ``grace`` seconds."""
+        self._stopping.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=5.0)
+        with self._lock:
+            procs = [s.proc for s in self.slots if s.proc is not None]
+        for proc in procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + grace
+        for proc in procs:
+            try:
+                proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                log.warning("worker did not stop in time; killing it", extra={"worker_pid": proc.pid})
+                proc.kill()
+                proc.wait()
+            self._exited(proc.pid)
+        log.info("workers stopped", extra={"workers": len(procs)})
+
+    def kill_now(self) -> None:
+        """A second interrupt: no more waiting."""
+        with self._lock:
+            for slot in self.slots:
+                if slot.proc is not None and slot.proc.poll() is None:
+                    slot.proc.kill()
+
+    # --- the loop ---------------------------------------------------------------
+    def _spawn(self, slot: _Slot) -> None:
+        slot.proc = subprocess.Popen(self.command, env=self.env)
+        slot.started = time.monotonic()
+        slot.history.append(slot.proc.pid)
+        log.info("worker started", extra={"worker_pid": slot.proc.pid, "slot": slot.index, "restarts": slot.restarts})
+
+    def _exited(self, pid: int) -> None:
+        if self.on_exit is not None:
+            try:
+                self.on_exit(pid)
+            except Exception:  # metrics bookkeeping must never take the supervisor down
+                log.exception("on_exit hook failed")
+
+    def _check(self, slot: _Slot, now: float) -> None:
+        proc = slot.proc
+        if proc is not None:
+            code = proc.poll()
+            if code is None:
+                return
+            self._exited(proc.pid)
+            lived = now - slot.started
+            slot.backoff = BACKOFF_START if lived >= HEALTHY_AFTER else min(BACKOFF_MAX, slot.backoff * 2)
+            slot.restart_at = now + slot.backoff
+            slot.proc = None
+            log.warning(
+                "worker exited; restarting",
+                extra={"worker_pid": proc.pid, "returncode": code, "slot": slot.index, "backoff_s": slot.backoff},
+            )
+            return
+        if now >= slot.restart_at:
+            slot.restarts += 1
+            self._spawn(slot)
+
+    def _run(self) -> None:
+        next_reconcile = time.monotonic() + self.reconcile_interval
+        while not self._stopping.wait(0.2):
+            now = time.monotonic()
+            with self._lock:
+                if self._stopping.is_set():
+                    return
+                for slot in self.slots:
+                    self._check(slot, now)
+            if self.reconcile is not None and now >= next_reconcile:
+                next_reconcile = now + self.reconcile_interval
+                try:
+                    self.reconcile()
+                except Exception:
+                    log.exception("reconcile sweep failed")

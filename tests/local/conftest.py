@@ -1,0 +1,153 @@
+"""A real ``imgflow serve`` process on a free port, driven over HTTP."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from conftest import ROOT, free_port, wait_http
+
+IMGFLOW = ROOT / ".venv" / "bin" / "imgflow"
+
+
+@dataclass
+class Server:
+    url: str
+    port: int
+    data_dir: Path
+    log_path: Path
+    proc: subprocess.Popen[bytes]
+    client: httpx.Client = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.client = httpx.Client(base_url=self.url, timeout=30.0)
+
+    def log_lines(self) -> list[dict[str, Any]]:
+        lines = []
+        for raw in self.log_path.read_text(encoding="utf-8", errors="replace").splitlines():
+            if raw.startswith("{"):
+                try:
+                    lines.append(json.loads(raw))
+                except ValueError:
+                    continue
+        return lines
+
+    def wait_log(self, pred: Callable[[dict[str, Any]], bool], timeout: float = 30.0) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for line in self.log_lines():
+                if pred(line):
+                    return line
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.05)
+        raise AssertionError(f"no matching log line within {timeout}s; log:\n{self.log_path.read_text()[-4000:]}")
+
+    def upload_direct(self, path: Path, content_type: str) -> dict[str, Any]:
+        resp = self.client.post(
+            "/v1/images",
+            content=path.read_bytes(),
+            params={"filename": path.name},
+            headers={"content-type": content_type},
+        )
+        assert resp.status_code == 202, resp.text
+        body: dict[str, Any] = resp.json()
+        return body
+
+    def upload_presigned(self, path: Path, content_type: str) -> dict[str, Any]:
+        data = path.read_bytes()
+        resp = self.client.post(
+            "/v1/uploads", json={"filename": path.name, "content_type": content_type, "size": len(data)}
+        )
+        assert resp.status_code == 201, resp.text
+        created: dict[str, Any] = resp.json()
+        upload = created["upload"]
+        landed = httpx.post(
+            upload["url"], data=upload["fields"], files={upload["file_field"]: (path.name, data, content_type)}
+        )
+        assert landed.status_code in (200, 201, 204), landed.text
+        image: dict[str, Any] = created["image"]
+        return image
+
+    def wait_final(self, image_id: str, timeout: float = 60.0) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while True:
+            record: dict[str, Any] = self.client.get(f"/v1/images/{image_id}").json()
+            if record["status"] in ("done", "failed") or time.monotonic() > deadline:
+                return record
+            time.sleep(0.1)
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 40.0) -> int:
+        self.client.close()
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        return int(self.proc.returncode)
+
+
+def server_env(**settings: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("IMGFLOW_", "PROMETHEUS_"))}
+    env.update({"IMGFLOW_RECONCILE_INTERVAL_SECONDS": "3600", "PYTHONUNBUFFERED": "1"})
+    env.update({f"IMGFLOW_{k.upper()}": v for k, v in settings.items()})
+    return env
+
+
+def start_server(
+    tmp: Path, *, workers: int = 2, args: tuple[str, ...] = (), data_dir: Path | None = None, **settings: str
+) -> Server:
+    tmp.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    data_dir = data_dir or tmp / "data"
+    log_path = tmp / "serve.log"
+    with log_path.open("wb") as out:
+        proc = subprocess.Popen(
+            [str(IMGFLOW), "serve", "--port", str(port), "--data-dir", str(data_dir), "--workers", str(workers), *args],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=server_env(**settings),
+            cwd=tmp,
+            start_new_session=True,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_http(f"{url}/healthz", timeout=30, proc=proc)
+    except RuntimeError as exc:
+        proc.kill()
+        raise AssertionError(f"{exc}\n{log_path.read_text()[-4000:]}") from exc
+    return Server(url, port, data_dir, log_path, proc)
+
+
+@pytest.fixture
+def make_server(tmp_path: Path) -> Iterator[Callable[..., Server]]:
+    started: list[Server] = []
+
+    def make(**kwargs: Any) -> Server:
+        server = start_server(tmp_path / f"s{len(started)}", **kwargs)
+        started.append(server)
+        return server
+
+    yield make
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    srv = start_server(tmp_path_factory.mktemp("serve"), workers=2)
+    yield srv
+    code = srv.stop()
+    assert code == 0, srv.log_path.read_text()[-4000:]
