@@ -32,10 +32,12 @@ DB_FILE = "imgflow.db"
 
 @dataclass(frozen=True)
 class AwsClients:
-    """boto3 clients for the AWS backend (``s3``, ``dynamodb``); :func:`aws_clients` builds them."""
+    """boto3 clients for the AWS backend (``s3``, ``dynamodb``, and ``sqs`` when a queue is
+    configured); :func:`aws_clients` builds them."""
 
     s3: Any
     dynamodb: Any
+    sqs: Any = None
 
 
 def service_config(settings: Settings) -> ServiceConfig:
@@ -95,6 +97,19 @@ def aws_clients(settings: Settings) -> AwsClients:
     return AwsClients(
         s3=boto3.client("s3", config=s3_config, **common),
         dynamodb=boto3.client("dynamodb", config=Config(retries={"mode": "standard"}), **common),
+        sqs=sqs_client(settings) if settings.queue_url else None,
+    )
+
+
+def sqs_client(settings: Settings) -> Any:
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client(
+        "sqs",
+        config=Config(retries={"mode": "standard"}),
+        region_name=settings.aws_region,
+        endpoint_url=settings.aws_endpoint_url,
     )
 
 
@@ -113,7 +128,9 @@ def build_service(
     on_queued: Callable[[ImageRecord], None] | None = None,
 ) -> ImageService:
     """``with_processor=True`` imports the image engine (workers, the processor Lambda);
-    the API builds without it. ``clients`` replaces the boto3 clients made from settings."""
+    the API builds without it. ``clients`` replaces the boto3 clients made from settings.
+    On the aws backend with ``settings.queue_url`` and no ``on_queued``, records the service
+    queues itself are announced on that queue (:class:`~imgflow.adapters.sqs_notifier.SqsNotifier`)."""
     now = clock or time.time
     if settings.backend == "local":
         from imgflow.adapters.fs_store import FsObjectStore
@@ -136,6 +153,11 @@ def build_service(
         originals = S3ObjectStore(aws.s3, settings.uploads_bucket)
         renditions = S3ObjectStore(aws.s3, settings.renditions_bucket)
         catalog = DynamoCatalog(aws.dynamodb, settings.table_name)
+        if on_queued is None and settings.queue_url:
+            from imgflow.adapters.sqs_notifier import SqsNotifier
+
+            sqs = aws.sqs if aws.sqs is not None else sqs_client(settings)
+            on_queued = SqsNotifier(sqs, settings.queue_url, bucket=settings.uploads_bucket)
     return ImageService(
         originals=originals,
         renditions=renditions,

@@ -67,6 +67,9 @@ class Settings(BaseSettings):
     aws_endpoint_url: str | None = None
     #: renditions served from here (CloudFront) instead of presigned GETs
     cdn_base_url: str | None = None
+    #: the processor's SQS queue: the service sends it a message when it queues a record
+    #: itself (reprocess, direct upload); None = only S3 events and the reconcile sweep
+    queue_url: str | None = None
 
     # --- the API ----------------------------------------------------------------
     auth: Literal["none", "token", "jwt"] = "none"

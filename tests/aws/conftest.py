@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import functools
 import os
 import uuid
@@ -38,8 +39,11 @@ class Guard:
             raise AssertionError(self.violations[-1])
 
     def watch(self, service: ImageService, function: str) -> None:
-        adapters = (service.originals, service.renditions, service.catalog)
-        assert all(isinstance(a, FUNCTION_ADAPTERS[function]) for a in adapters), [type(a) for a in adapters]
+        adapters: list[Any] = [service.originals, service.renditions, service.catalog]
+        if service.on_queued is not None:
+            adapters.append(service.on_queued)
+        # exactly the adapters whose IAM actions test_template grants the function's role
+        assert {type(a) for a in adapters} == set(FUNCTION_ADAPTERS[function]), [type(a) for a in adapters]
         for adapter in adapters:
             if id(adapter) in self.guarded:
                 continue
@@ -129,6 +133,14 @@ class Deployed:
                 self.aws["sqs"].delete_message(QueueUrl=self.queue_url, ReceiptHandle=m["ReceiptHandle"])
 
 
+@contextlib.contextmanager
+def _environment(stack: Stack, function: str) -> Iterator[None]:
+    with pytest.MonkeyPatch.context() as mp:
+        for name, value in stack.function_environment(function).items():
+            mp.setenv(name, value)
+        yield
+
+
 @pytest.fixture(scope="session")
 def deployed(
     moto_endpoint: str, aws_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
@@ -138,20 +150,25 @@ def deployed(
         moto_endpoint, parameters={"NamePrefix": prefix, "RenditionDelivery": "presigned"}, stack_name=prefix
     )
     env = stack.function_environment("ProcessorFunction")
-    assert env == stack.function_environment("ApiFunction") == stack.function_environment("ReconcilerFunction")
+    api_env = stack.function_environment("ApiFunction")
+    assert api_env.pop("IMGFLOW_QUEUE_URL") == stack.queues["UploadsQueue"]  # the API announces reprocessing
+    assert env == api_env == stack.function_environment("ReconcilerFunction")
     workdir: Path = tmp_path_factory.mktemp("lambda-task")
     with pytest.MonkeyPatch.context() as mp:
         for name in [n for n in os.environ if n.startswith("IMGFLOW_")]:
             mp.delenv(name)
-        for name, value in env.items():
-            mp.setenv(name, value)
         mp.chdir(workdir)  # as in /var/task: no imgflow.yaml around, settings come from the environment
         for module in HANDLERS:
             module.wiring.reset()
         guard = Guard()
+        # each function's wiring is built once, from its own environment, as in its own container
+        with _environment(stack, "ApiFunction"):
+            guard.watch(api_handler.wiring.get().app.state.service, "ApiFunction")
+        with _environment(stack, "ReconcilerFunction"):
+            guard.watch(reconciler.wiring.get(), "ReconcilerFunction")
+        for name, value in env.items():
+            mp.setenv(name, value)
         guard.watch(processor.wiring.get().service, "ProcessorFunction")
-        guard.watch(reconciler.wiring.get(), "ReconcilerFunction")
-        guard.watch(api_handler.wiring.get().app.state.service, "ApiFunction")
         yield Deployed(stack=stack, guard=guard, aws=clients(moto_endpoint))
         for module in HANDLERS:
             module.wiring.reset()

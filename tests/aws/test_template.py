@@ -17,18 +17,22 @@ from samtranslator.translator.transform import transform
 
 from imgflow.adapters.dynamo_catalog import TABLE_SCHEMA, DynamoCatalog
 from imgflow.adapters.s3_store import S3ObjectStore
+from imgflow.adapters.sqs_notifier import SqsNotifier
 from imgflow.settings import Settings
 
 from .cfn import ROOT, TEMPLATE, Evaluator, load_template
 
 FUNCTIONS = ("ApiFunction", "ProcessorFunction", "ReconcilerFunction")
 #: the adapters each function's wiring builds (bootstrap.build_service on the aws backend;
-#: test_e2e checks the built wiring against this)
+#: test_e2e checks the built wiring against this). Only the API queues records itself
+#: (reprocess, direct upload); the reconciler re-drives in-process and never queues.
 FUNCTION_ADAPTERS: dict[str, tuple[type, ...]] = {
-    "ApiFunction": (S3ObjectStore, DynamoCatalog),
+    "ApiFunction": (S3ObjectStore, DynamoCatalog, SqsNotifier),
     "ProcessorFunction": (S3ObjectStore, DynamoCatalog),
     "ReconcilerFunction": (S3ObjectStore, DynamoCatalog),
 }
+#: the resources an action's service may be granted on (logical ids in the statement's Resource)
+RESOURCES_BY_SERVICE = {"s3": ("UploadsBucket", "RenditionsBucket"), "dynamodb": ("ImagesTable",), "sqs": ("UploadsQueue",)}
 #: AWS managed policies SAM attaches: logging for all, the SQS poller for the processor's event source
 MANAGED = {
     "ApiFunction": {"AWSLambdaBasicExecutionRole"},
@@ -116,13 +120,11 @@ def test_each_function_gets_exactly_its_adapters_actions(translated: dict[str, A
     assert granted == declared_actions(FUNCTION_ADAPTERS[function])
     assert not any("*" in a for a in granted)
     for s in statements:
+        (service,) = {a.split(":", 1)[0] for a in _as_list(s["Action"])}  # one service per statement
         for resource in _as_list(s["Resource"]):
             assert resource != "*", s
             text = json.dumps(resource)
-            if any(a.startswith("s3:") for a in _as_list(s["Action"])):
-                assert "UploadsBucket" in text or "RenditionsBucket" in text, s
-            else:
-                assert "ImagesTable" in text, s
+            assert any(logical in text for logical in RESOURCES_BY_SERVICE[service]), s
     role = translated["Resources"][f"{function}Role"]["Properties"]
     managed = {json.dumps(arn).rsplit("/", 1)[-1].strip('"') for arn in role.get("ManagedPolicyArns", [])}
     assert managed == MANAGED[function]
@@ -219,3 +221,19 @@ def test_auth_and_delivery_switch(template: dict[str, Any]) -> None:
     env = template["Globals"]["Function"]["Environment"]["Variables"]
     assert demo.eval(env["IMGFLOW_AUTH"]) == "none"
     assert demo.eval({"v": env["IMGFLOW_CDN_BASE_URL"]}) == {}
+
+
+def test_api_announces_queued_records_on_the_processors_queue(template: dict[str, Any]) -> None:
+    """The API's own messages reach the queue the processor polls, and nothing in the queue's
+    policy denies them: within the account, the role's sqs:SendMessage grant is enough."""
+    res = template["Resources"]
+    api_env = res["ApiFunction"]["Properties"]["Environment"]["Variables"]
+    assert api_env["IMGFLOW_QUEUE_URL"] == {"Ref": "UploadsQueue"}
+    source = res["ProcessorFunction"]["Properties"]["Events"]["Uploads"]["Properties"]
+    assert source["Queue"] == {"Fn::GetAtt": ["UploadsQueue", "Arn"]}
+    for function in ("ProcessorFunction", "ReconcilerFunction"):  # neither queues a record itself
+        own = res[function]["Properties"].get("Environment", {}).get("Variables", {})
+        assert "IMGFLOW_QUEUE_URL" not in own, function
+    assert "IMGFLOW_QUEUE_URL" not in template["Globals"]["Function"]["Environment"]["Variables"]
+    for policy in Evaluator(template).resources("AWS::SQS::QueuePolicy").values():
+        assert all(s["Effect"] == "Allow" for s in policy["Properties"]["PolicyDocument"]["Statement"])
