@@ -32,7 +32,11 @@ FUNCTION_ADAPTERS: dict[str, tuple[type, ...]] = {
     "ReconcilerFunction": (S3ObjectStore, DynamoCatalog),
 }
 #: the resources an action's service may be granted on (logical ids in the statement's Resource)
-RESOURCES_BY_SERVICE = {"s3": ("UploadsBucket", "RenditionsBucket"), "dynamodb": ("ImagesTable",), "sqs": ("UploadsQueue",)}
+RESOURCES_BY_SERVICE = {
+    "s3": ("UploadsBucket", "RenditionsBucket"),
+    "dynamodb": ("ImagesTable",),
+    "sqs": ("UploadsQueue",),
+}
 #: AWS managed policies SAM attaches: logging for all, the SQS poller for the processor's event source
 MANAGED = {
     "ApiFunction": {"AWSLambdaBasicExecutionRole"},
