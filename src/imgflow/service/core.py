@@ -22,9 +22,11 @@ __all__ = ["ImageService", "Outcome", "ReconcileReport", "ServiceConfig"]
 
 
 class ImageService:
-    """``on_queued`` is called after the service itself moves a record to ``queued`` (direct
-    upload, upload completed, reprocess) for runtimes whose catalog does not enqueue by itself;
-    an error there is logged, and the reconcile sweep picks the record up later."""
+    """``on_queued`` announces a move to ``queued`` that no store event will announce (reprocess:
+    the original is already stored), for runtimes whose catalog does not enqueue by itself (AWS:
+    a message on the processor's queue). Direct and presigned uploads need no announcement: the
+    store's own ObjectCreated event (S3) or the catalog's job queue (SQLite) carries them. An
+    error in the hook is logged, and the reconcile sweep picks the record up later."""
 
     def __init__(
         self,

@@ -93,7 +93,6 @@ def ingest(
     except Conflict:
         # The store's own event reached a processor first: the record has moved on.
         return svc.catalog.get(record.image_id)
-    svc.notify_queued(queued)
     return queued
 
 
@@ -120,5 +119,4 @@ def upload_completed(svc: ImageService, key: str) -> ImageRecord | None:
         )
     except (NotFound, Conflict):
         return None
-    svc.notify_queued(queued)
     return queued
