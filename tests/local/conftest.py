@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from conftest import ROOT, free_port, wait_http
+from testkit import ROOT, free_port, wait_http
 
 IMGFLOW = ROOT / ".venv" / "bin" / "imgflow"
 

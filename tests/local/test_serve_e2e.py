@@ -14,8 +14,8 @@ import httpx
 import pytest
 from PIL import Image
 
-from conftest import ROOT, free_port
 from local.conftest import IMGFLOW, Server, server_env
+from testkit import ROOT, free_port
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
 

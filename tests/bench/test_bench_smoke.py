@@ -1,0 +1,50 @@
+"""The benchmark runs end to end and reports every engine. No time is asserted: figures are not tests."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+ENGINES = {"imgflow", "pillow-good", "pillow-tutorial", "floor", "floor-pillow"}
+#: the derived input is 4000x3000 stored with EXIF Orientation=6: every output must come out portrait
+UPRIGHT = {"large": (1536, 2048), "medium": (768, 1024), "thumb": (192, 256)}
+
+
+@pytest.mark.slow
+def test_quick_run_reports_every_engine(corpus: Path, tmp_path: Path) -> None:
+    command = [sys.executable, "-m", "bench.run", "--quick", "--rounds", "1", "--inputs", "12mp-exif6"]
+    command += ["--efforts", "0", "--results-dir", str(tmp_path)]
+    env = {"IMGFLOW_CORPUS": str(corpus), "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    [path] = tmp_path.glob("*.json")
+    result = json.loads(path.read_text())
+
+    assert {row["engine"] for row in result["results"]} == ENGINES
+    for row in result["results"]:
+        assert row["errors"] == [], (row["engine"], row["errors"])
+        assert row["input"] == "12mp-exif6"
+        assert row["threads"] == 1
+        assert row["median_ms"] > 0
+        assert row["mp_per_s"] > 0
+        assert row["peak_rss_mib"] >= row["baseline_rss_mib"] > 0
+        made = {(o["name"], o["format"]) for o in row["outputs"]}
+        assert made == {(n, f) for n in UPRIGHT for f in ("jpeg", "webp")}
+        assert all(o["bytes"] > 0 for o in row["outputs"])
+        if not row["engine"].startswith("floor"):  # the floors encode crops and do not rotate, by definition
+            assert {o["name"]: (o["width"], o["height"]) for o in row["outputs"]} == UPRIGHT, row["engine"]
+
+    [ratio] = result["ratios"]
+    assert all(ratio[k] > 0 for k in ("imgflow_vs_floor", "speedup_vs_pillow_good", "speedup_vs_pillow_tutorial"))
+    assert {t["met"] for t in result["targets"]} <= {True, False}
+    assert [(s["engine"], s["effort"]) for s in result["effort_sweep"]] == [("imgflow", 0), ("floor", 0)]
+    assert result["inputs"][0]["width"] == 4000
+    assert result["inputs"][0]["height"] == 3000
+    assert "imgflow" in done.stdout
+    # a quick run leaves the committed Markdown alone
+    assert not (tmp_path / "latest.md").exists()
