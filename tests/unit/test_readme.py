@@ -39,3 +39,27 @@ def test_make_targets_exist_and_install_everything() -> None:
     assert "pip install" in makefile
     dry = subprocess.run(["make", "-n", "test"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
     assert "pytest" in dry
+
+
+def test_readme_process_commands_run(corpus: Path, tmp_path: Path) -> None:
+    """Every `imgflow process` line in the README runs as written (photo names swapped for corpus files)."""
+    import shlex
+
+    readme = (ROOT / "README.md").read_text()
+    lines = [ln.split("#")[0].strip() for ln in readme.splitlines() if ln.startswith(".venv/bin/imgflow process")]
+    assert len(lines) >= 2
+    photo = corpus / "photos" / "coffee.png"
+    for line in lines:
+        argv = []
+        for word in shlex.split(line):
+            if word in ("photo.jpg",):
+                word = str(photo)
+            elif word == "scans/*.png":
+                word = str(corpus / "edge" / "png" / "transparent.png")
+            elif word == "out/":
+                word = str(tmp_path / "out")
+            argv.append(word)
+        argv[0] = str(ROOT / argv[0])
+        done = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, check=False, timeout=120)
+        assert done.returncode == 0, (line, done.stdout[-2000:], done.stderr[-2000:])
+        assert any((tmp_path / "out").rglob("*.webp")) or any((tmp_path / "out").rglob("*.avif"))
