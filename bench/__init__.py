@@ -1,0 +1,1 @@
+"""imgflow's benchmark: ``python -m bench.run`` (``make bench``). Figures, never tests."""

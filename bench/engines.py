@@ -1,0 +1,106 @@
+"""What every engine shares: the job (the default recipe's geometry and codecs), the output record,
+the registry, and a thread budget for engines that spread their encodes over threads.
+
+An engine module exposes ``prepare(threads) -> None`` (once per process, before any run) and
+``run(data, threads, webp_effort) -> list[Output]``. Engines import their image library lazily so
+that a worker process only pays for the library it benchmarks.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Generic, Protocol, TypeVar
+
+#: the default recipe: longest edge in px, contain, no upscale; each size as JPEG and WebP
+SIZES: tuple[tuple[str, int], ...] = (("large", 2048), ("medium", 1024), ("thumb", 256))
+JPEG_QUALITY = 82
+WEBP_QUALITY = 80
+#: libvips' and libwebp's default; Pillow calls it ``method``
+WEBP_EFFORT = 4
+
+#: name -> module, in the order tables list them
+ENGINES: dict[str, str] = {
+    "imgflow": "bench.engine_imgflow",
+    "pillow-good": "bench.engine_pillow",
+    "pillow-tutorial": "bench.engine_pillow_tutorial",
+    "floor": "bench.engine_floor",
+    "floor-pillow": "bench.engine_floor_pillow",
+}
+LABELS: dict[str, str] = {
+    "imgflow": "imgflow (default recipe)",
+    "pillow-good": "Pillow, well written",
+    "pillow-tutorial": "Pillow, tutorial",
+    "floor": "codec floor (libvips)",
+    "floor-pillow": "codec floor (Pillow's codecs)",
+}
+
+
+@dataclass(frozen=True)
+class Output:
+    name: str
+    format: str
+    width: int
+    height: int
+    bytes: int
+
+
+class EngineModule(Protocol):
+    def prepare(self, threads: int) -> None: ...
+
+    def run(self, data: bytes, threads: int, webp_effort: int) -> list[Output]: ...
+
+
+def load(engine: str) -> EngineModule:
+    module: EngineModule = importlib.import_module(ENGINES[engine])
+    return module
+
+
+def contain(width: int, height: int, edge: int) -> tuple[int, int]:
+    """The box a ``contain``, no-upscale rendition of ``edge`` px on the longest side gets."""
+    scale = min(1.0, edge / max(width, height))
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+T = TypeVar("T")
+
+
+class Budget(Generic[T]):
+    """Run tasks with at most ``threads`` threads busy, the calling thread included.
+
+    With one thread a task runs inline when submitted. Otherwise ``threads - 1`` pool workers take
+    tasks in order while the caller keeps working (say, on the next resize of a cascade); at
+    :meth:`gather` the caller runs whatever no worker has started yet (the not-yet-started future
+    is cancelled and the task run here), so the caller never idles and never adds a thread beyond
+    the budget. Pillow, pyvips (cffi) and the codecs release the GIL, so the threads run in parallel.
+    """
+
+    def __init__(self, threads: int) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=threads - 1) if threads > 1 else None
+        self._tasks: list[tuple[Future[T] | None, Callable[[], T], T | None]] = []
+
+    def submit(self, task: Callable[[], T]) -> None:
+        if self._pool is None:
+            self._tasks.append((None, task, task()))
+        else:
+            self._tasks.append((self._pool.submit(task), task, None))
+
+    def gather(self) -> list[T]:
+        """Results in submission order; the caller first runs every task no worker has started."""
+        results: list[T | None] = []
+        for future, task, done in self._tasks:
+            results.append(task() if future is not None and future.cancel() else done)
+        for index, (future, _task, _done) in enumerate(self._tasks):
+            if future is not None and not future.cancelled():
+                results[index] = future.result()
+        self._tasks.clear()
+        return results  # type: ignore[return-value]
+
+    def __enter__(self) -> Budget[T]:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
