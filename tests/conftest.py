@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import subprocess
@@ -12,6 +13,29 @@ from pathlib import Path
 import pytest
 
 from testkit import CORPUS, free_port, wait_http
+
+#: event loops set on the main thread (Mangum sets one per adapter, as it does in a Lambda
+#: container); held here so that a later ``asyncio.run`` dropping the policy's reference does
+#: not leave them to the garbage collector unclosed, and closed when the session ends
+_LOOPS: list[asyncio.AbstractEventLoop] = []
+
+
+@pytest.fixture(autouse=True)
+def _hold_event_loops() -> Iterator[None]:
+    yield
+    local = getattr(asyncio.get_event_loop_policy(), "_local", None)
+    loop = getattr(local, "_loop", None)
+    if isinstance(loop, asyncio.AbstractEventLoop) and loop not in _LOOPS:
+        _LOOPS.append(loop)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _close_event_loops() -> Iterator[None]:
+    yield
+    for loop in _LOOPS:
+        if not loop.is_running() and not loop.is_closed():
+            loop.close()
+
 
 __all__ = ["CORPUS", "free_port", "wait_http"]
 
