@@ -114,6 +114,8 @@ def test_corrupt_upload_fails_once(deployed: Deployed, capsys: pytest.CaptureFix
     assert _rendition_keys(d, image_id) == []
     lines = _lines(capsys.readouterr().out)
     assert any(x.get("message") == "image failed" and x.get("image_id") == image_id for x in lines)
+    # the service's own stdlib log lines are JSON too, with their extra fields
+    assert any(x.get("name") == "imgflow.service" and x.get("code") == "corrupt_image" for x in lines), lines
     emf = [x for x in lines if "_aws" in x]
     assert any(m["Name"] == "ImagesFailed" for blob in emf for m in blob["_aws"]["CloudWatchMetrics"][0]["Metrics"])
     assert not d.guard.violations

@@ -38,7 +38,23 @@ def logger() -> Logger:
     with _lock:
         if _logger is None:
             _logger = Logger(service=SERVICE, logger_handler=_StdoutHandler())
+            _route_library_logs(_logger)
         return _logger
+
+
+#: the package's own stdlib loggers; on Lambda their lines must be JSON too, not the runtime's plain text
+LIBRARY_LOGGERS = ("imgflow.service", "imgflow.api")
+
+
+def _route_library_logs(source: Logger) -> None:
+    """Send the service's and API's stdlib log records through the powertools handler (JSON lines
+    with their ``extra`` fields), once; powertools' own helper only reaches top-level loggers."""
+    source.append_keys(name="%(name)s")
+    for name in LIBRARY_LOGGERS:
+        std = logging.getLogger(name)
+        std.handlers = [source.registered_handler]
+        std.propagate = False
+        std.setLevel(source.log_level)
 
 
 def metrics() -> Metrics:
