@@ -78,7 +78,7 @@ def test_upload_notify_process(deployed: Deployed, corpus: Path, capsys: pytest.
     processed = [x for x in lines if x.get("message") == "image processed" and x.get("image_id") == image_id]
     assert processed
     assert processed[0]["status"] == "done"
-    assert processed[0]["duration_ms"] >= 0
+    assert isinstance(processed[0]["duration_ms"], int | float)
     assert processed[0]["key"] == f"originals/{image_id}"
     emf = [x for x in lines if "_aws" in x]
     assert emf

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -13,8 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-import httpx
 from botocore.config import Config
+
+from testkit import free_port, wait_http
 
 CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing", "region_name": "us-east-1"}
 
@@ -63,24 +62,12 @@ run_simple("127.0.0.1", int(sys.argv[1]), serial, threaded=True, request_handler
 
 @contextmanager
 def serial_moto(log: Path) -> Iterator[str]:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     with log.open("wb") as out:
         proc = subprocess.Popen([sys.executable, "-c", SERIAL_MOTO, str(port)], stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"serial moto exited with {proc.returncode}: {log.read_text()}")
-            try:
-                httpx.get(f"{url}/moto-api/", timeout=2)
-                break
-            except httpx.HTTPError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.1)
+        wait_http(f"{url}/moto-api/", proc=proc)
         yield url
     finally:
         proc.terminate()
