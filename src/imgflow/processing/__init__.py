@@ -9,11 +9,11 @@ import pyvips
 
 from imgflow.errors import ProcessingFailed
 from imgflow.facts import ImageFacts, ProcessResult
-from imgflow.processing import engine
+from imgflow.processing import blur, engine
 from imgflow.processing.exif import credits
 from imgflow.processing.plan import plan
 from imgflow.processing.probe import inspect, probe
-from imgflow.processing.render import blurhash_of, decode_base, render
+from imgflow.processing.render import decode_base, render
 from imgflow.recipes import Limits, Recipe
 
 __all__ = ["probe", "process_image"]
@@ -30,8 +30,8 @@ def process_image(data: bytes, recipe: Recipe, limits: Limits) -> ProcessResult:
     wanted = any(r.keep == "icc+copyright" for r in recipe.renditions)
     credit = credits(probed.exif_blob) if wanted else ()
     try:
-        renditions = render(base, steps, recipe.background, credit)
-        hash_ = blurhash_of(base)
+        renditions, smallest = render(base, steps, recipe.background, credit, limits.threads)
+        hash_ = blur.blurhash_of(smallest)
     except pyvips.Error as exc:
         raise ProcessingFailed(f"making the renditions failed ({engine.describe(exc)})") from None
     facts: ImageFacts = probed.facts.model_copy(update={"blurhash": hash_})

@@ -12,6 +12,9 @@ from imgflow.recipes import Rgb
 from imgflow.sniff import EXTENSIONS
 
 EXTENSION = {**EXTENSIONS, "jpeg": "jpg", "avif": "avif"}
+#: Huffman-optimised JPEGs (a second pass over the coefficients) up to this size only: ~2% smaller
+#: files for ~+3 ms at 1024x1024, but ~+15 ms (doubling the encode) for a 2048 px rendition
+OPTIMIZE_CODING_MAX_PIXELS = 1024 * 1024
 CONTENT_TYPE = {"jpeg": "image/jpeg", "png": "image/png", "webp": "image/webp", "avif": "image/avif"}
 
 
@@ -53,7 +56,8 @@ def encode(image: pyvips.Image, step: Step, background: Rgb, credits: Credits = 
     image, keep = with_metadata(image, rendition.keep, credits)
     effort = rendition.effort
     if step.format == "jpeg":
-        data = image.jpegsave_buffer(Q=rendition.quality, keep=keep, optimize_coding=True, subsample_mode="auto")
+        optimize = image.width * image.height <= OPTIMIZE_CODING_MAX_PIXELS
+        data = image.jpegsave_buffer(Q=rendition.quality, keep=keep, optimize_coding=optimize, subsample_mode="auto")
     elif step.format == "webp":
         data = image.webpsave_buffer(Q=rendition.quality, effort=min(effort if effort is not None else 4, 6), keep=keep)
     elif step.format == "png":

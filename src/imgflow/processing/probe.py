@@ -24,8 +24,6 @@ from imgflow.sniff import SNIFF_BYTES, content_type, sniff
 @dataclass(frozen=True)
 class Probed:
     facts: ImageFacts
-    #: the lazily loaded first frame (libvips formats); None for HEIF
-    header: pyvips.Image | None
     #: page height of one frame as stored
     page_height: int
     #: the raw EXIF block, if any (only ever read for the credits ``keep: icc+copyright`` carries)
@@ -78,7 +76,7 @@ def inspect(data: bytes, limits: Limits) -> Probed:
             bands=4 if info.has_alpha else 3, has_alpha=info.has_alpha, has_icc=info.has_icc,
             interpretation="srgb", exif=summarise(info.exif),
         )  # fmt: skip
-        return Probed(facts, None, info.height, info.exif)
+        return Probed(facts, info.height, info.exif)
     engine.engine(limits.accept, limits.threads)
     image = engine.load(data, fmt)
     with engine.vips_errors(fmt):
@@ -101,7 +99,7 @@ def inspect(data: bytes, limits: Limits) -> Probed:
         has_icc="icc-profile-data" in fields, interpretation=str(image.interpretation),
         exif=summarise(exif_blob),
     )  # fmt: skip
-    return Probed(facts, image, page_height, exif_blob)
+    return Probed(facts, page_height, exif_blob)
 
 
 def probe(data: bytes, limits: Limits) -> ImageFacts:

