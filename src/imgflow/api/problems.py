@@ -40,16 +40,22 @@ def problem(
     headers: dict[str, str] | None = None,
     extra: dict[str, Any] | None = None,
 ) -> ProblemResponse:
+    body = {**problem_document(status, code, detail, request.url.path), **(extra or {})}
+    return ProblemResponse(body, status_code=status, headers=headers)
+
+
+def problem_document(status: int, code: str, detail: str, instance: str | None) -> dict[str, Any]:
+    """An RFC 9457 problem document with imgflow's stable ``code``."""
     body: dict[str, Any] = {
         "type": TYPE_PREFIX + code,
         "title": HTTPStatus(status).phrase,
         "status": status,
         "detail": detail,
         "code": code,
-        "instance": request.url.path,
-        **(extra or {}),
     }
-    return ProblemResponse(body, status_code=status, headers=headers)
+    if instance:
+        body["instance"] = instance
+    return body
 
 
 def _field(loc: tuple[Any, ...] | list[Any]) -> str:

@@ -12,7 +12,6 @@ import json
 import warnings
 from base64 import b64decode
 from collections.abc import Mapping
-from http import HTTPStatus
 from typing import Any
 
 from imgflow.runtimes.aws.wiring import Lazy, aws_settings
@@ -37,17 +36,9 @@ wiring: Lazy[Any] = Lazy(_build)
 
 def problem(status: int, code: str, detail: str, instance: str | None) -> dict[str, Any]:
     """The app's problem+json document, in the shape every API Gateway payload version accepts."""
-    from imgflow.api.problems import PROBLEM_TYPE, TYPE_PREFIX
+    from imgflow.api.problems import PROBLEM_TYPE, problem_document
 
-    body: dict[str, Any] = {
-        "type": TYPE_PREFIX + code,
-        "title": HTTPStatus(status).phrase,
-        "status": status,
-        "detail": detail,
-        "code": code,
-    }
-    if instance:
-        body["instance"] = instance
+    body = problem_document(status, code, detail, instance)
     return {
         "statusCode": status,
         "headers": {"content-type": PROBLEM_TYPE},
