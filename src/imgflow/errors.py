@@ -139,3 +139,10 @@ class StorageError(ImgflowError):
     code = "storage_error"
     http_status = 503
     retryable = True
+
+
+class StorageForbidden(StorageError):
+    """The store or catalog refused this process's credentials (AccessDenied): a retry cannot help."""
+
+    code = "storage_forbidden"
+    retryable = False

@@ -15,7 +15,11 @@ from typing import Any
 import httpx
 import pytest
 
+from imgflow.adapters.dynamo_catalog import DynamoCatalog
+from imgflow.adapters.s3_store import S3ObjectStore
+from imgflow.adapters.sqs_notifier import SqsNotifier
 from imgflow.runtimes.aws import api_handler, processor, reconciler
+from imgflow.runtimes.aws.permissions import actions_on
 from imgflow.service import ImageService
 
 from .cfn import ACCOUNT, REGION
@@ -26,16 +30,46 @@ from .test_template import FUNCTION_ADAPTERS
 HANDLERS = (api_handler, processor, reconciler)
 
 
+#: every botocore operation the adapters call -> the IAM actions it needs
+OPERATIONS: dict[str, tuple[str, ...]] = {
+    op: actions
+    for adapter in (S3ObjectStore, DynamoCatalog, SqsNotifier)
+    for op, actions in adapter.BOTO_OPERATIONS.items()
+}
+
+
 @dataclass
 class Guard:
-    """A botocore ``before-call`` hook on every adapter's client: operations outside BOTO_OPERATIONS fail."""
+    """A botocore hook on every client of a function's wiring, before each call (and each presigned
+    URL) is built: it fails unless the function's role is granted the operation's IAM actions on
+    the resource the call names (imgflow.runtimes.aws.permissions, which test_template pins the
+    template's roles to)."""
 
+    stack: Stack
     violations: list[str] = field(default_factory=list)
     guarded: set[int] = field(default_factory=set)
+    hooked: set[int] = field(default_factory=set)
 
-    def _check(self, adapter: str, allowed: frozenset[str], model: Any, **_: Any) -> None:
-        if model.name not in allowed:
-            self.violations.append(f"{adapter} called {model.name}, which it does not declare")
+    def _resource(self, params: dict[str, Any]) -> str | None:
+        by_name = {
+            **{v: k for k, v in self.stack.buckets.items()},
+            **{v: k for k, v in self.stack.tables.items()},
+            **{v: k for k, v in self.stack.queues.items()},
+        }
+        for name in ("Bucket", "TableName", "QueueUrl"):
+            if name in params:
+                return by_name.get(params[name])
+        return None
+
+    def _check(self, function: str, model: Any, params: dict[str, Any], context: Any = None, **_: Any) -> None:
+        resource = self._resource(params)
+        name = model.name
+        if name == "CreateBucket" and (context or {}).get("is_presign_request"):
+            name = "PutObject"  # botocore builds a presigned POST on CreateBucket's model; S3 checks PutObject
+        needed = set(OPERATIONS.get(name, (f"undeclared:{name}",)))
+        granted = actions_on(function, resource) if resource is not None else frozenset()
+        if not needed <= granted:
+            self.violations.append(f"{function} called {name} on {resource}: needs {sorted(needed - granted)}")
             raise AssertionError(self.violations[-1])
 
     def watch(self, service: ImageService, function: str) -> None:
@@ -43,15 +77,14 @@ class Guard:
         if service.on_queued is not None:
             adapters.append(service.on_queued)
         # exactly the adapters whose IAM actions test_template grants the function's role
-        assert {type(a) for a in adapters} == set(FUNCTION_ADAPTERS[function]), [type(a) for a in adapters]
+        assert {type(a) for a in adapters} == FUNCTION_ADAPTERS[function], [type(a) for a in adapters]
         for adapter in adapters:
-            if id(adapter) in self.guarded:
-                continue
             self.guarded.add(id(adapter))
-            allowed = frozenset(getattr(type(adapter), "BOTO_OPERATIONS"))  # noqa: B009
-            hook = functools.partial(self._check, type(adapter).__name__, allowed)
             client: Any = getattr(adapter, "client")  # noqa: B009
-            client.meta.events.register("before-call", hook)
+            if id(client) in self.hooked:  # the two stores share one S3 client
+                continue
+            self.hooked.add(id(client))
+            client.meta.events.register("before-parameter-build", functools.partial(self._check, function))
 
 
 @dataclass
@@ -141,7 +174,7 @@ def _environment(stack: Stack, function: str) -> Iterator[None]:
         yield
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def deployed(
     moto_endpoint: str, aws_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Deployed]:
@@ -151,8 +184,11 @@ def deployed(
     )
     env = stack.function_environment("ProcessorFunction")
     api_env = stack.function_environment("ApiFunction")
+    sweep_env = stack.function_environment("ReconcilerFunction")
     assert api_env.pop("IMGFLOW_QUEUE_URL") == stack.queues["UploadsQueue"]  # the API announces reprocessing
-    assert env == api_env == stack.function_environment("ReconcilerFunction")
+    assert sweep_env.pop("IMGFLOW_QUEUE_URL") == stack.queues["UploadsQueue"]  # the sweep re-drives through it
+    assert int(sweep_env.pop("IMGFLOW_RECONCILE_GRACE_SECONDS")) > 0
+    assert env == api_env == sweep_env
     workdir: Path = tmp_path_factory.mktemp("lambda-task")
     with pytest.MonkeyPatch.context() as mp:
         for name in [n for n in os.environ if n.startswith("IMGFLOW_")]:
@@ -160,7 +196,7 @@ def deployed(
         mp.chdir(workdir)  # as in /var/task: no imgflow.yaml around, settings come from the environment
         for module in HANDLERS:
             module.wiring.reset()
-        guard = Guard()
+        guard = Guard(stack)
         # each function's wiring is built once, from its own environment, as in its own container
         with _environment(stack, "ApiFunction"):
             guard.watch(api_handler.wiring.get().app.state.service, "ApiFunction")

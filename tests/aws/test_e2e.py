@@ -7,12 +7,19 @@ declares; the handlers run in-process with the template's environment.
 from __future__ import annotations
 
 import json
+import time
+import uuid
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote_plus
 
 import pytest
 
+from imgflow.adapters.dynamo_catalog import DynamoCatalog
+from imgflow.adapters.sqs_notifier import EVENT_NAME, SqsNotifier
+from imgflow.records import ImageRecord
 from imgflow.runtimes.aws import reconciler
+from imgflow.runtimes.aws.redrive import QueueRedrive
 
 from .conftest import Deployed
 
@@ -138,8 +145,54 @@ def test_operator_copy_with_an_awkward_key(deployed: Deployed, corpus: Path) -> 
     assert not d.guard.violations
 
 
-def test_reconciler_runs_on_the_schedule_event(deployed: Deployed) -> None:
-    schedule_event = {"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}}
-    result = reconciler.handler(schedule_event, deployed.context)
-    assert set(result) == {"redriven", "failed", "expired"}
-    assert not deployed.guard.violations
+SCHEDULE_EVENT = {"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}}
+
+
+def test_the_sweep_redrives_through_the_queue(deployed: Deployed, corpus: Path) -> None:
+    """A queued record whose message was lost is announced again on the processors' queue, not
+    processed by the sweep; a queued record whose original is gone fails there and then."""
+    d = deployed
+    d.drain()
+    sweep = reconciler.wiring.get()
+    assert isinstance(sweep, QueueRedrive)
+    assert isinstance(sweep.on_queued, SqsNotifier)
+    assert sweep.on_queued.queue_url == d.queue_url
+    catalog = DynamoCatalog(d.aws["dynamodb"], d.stack.tables["ImagesTable"])  # unguarded: test set-up
+    lost, gone = (f"{what}{uuid.uuid4().hex.upper()}" for what in ("LOST", "GONE"))
+    data = (corpus / PHOTO).read_bytes()
+    put = d.aws["s3"].put_object(Bucket=d.uploads, Key=f"originals/{lost}", Body=data, ContentType="image/png")
+    d.drain()  # S3's own message: the one that got lost
+    long_ago = time.time() - 2 * sweep.config.reconcile_grace_seconds
+    for image_id in (lost, gone):
+        catalog.create(
+            ImageRecord(
+                image_id=image_id,
+                owner="user-1",
+                status="queued",
+                created_at=long_ago,
+                updated_at=long_ago,
+                size=len(data),
+                etag=put["ETag"].strip('"'),
+                generation=1,
+                recipe=sweep.config.default_recipe,
+            )
+        )
+
+    result = reconciler.handler(SCHEDULE_EVENT, d.context)
+    assert result == {"redriven": 0, "requeued": 1, "failed": 1, "expired": 0}
+    waiting = catalog.get(lost)
+    assert (waiting.status, waiting.attempts) == ("queued", 0)  # the sweep did not process it
+    failed = catalog.get(gone)
+    assert failed.status == "failed"
+    assert failed.error is not None
+    assert failed.error.code == "object_missing"
+
+    messages = d.receive(expect=1)
+    redriven = [r for m in messages for r in json.loads(m["Body"]).get("Records", [])]
+    assert [(r["eventName"], unquote_plus(r["s3"]["object"]["key"])) for r in redriven] == [
+        (EVENT_NAME, f"originals/{lost}")
+    ]
+    assert d.deliver(messages) == {"batchItemFailures": []}
+    done = catalog.get(lost)
+    assert (done.status, done.attempts) == ("done", 1)
+    assert not d.guard.violations

@@ -47,7 +47,7 @@ def test_api_wiring_announces_on_the_processors_queue(deployed: Deployed) -> Non
     assert isinstance(notifier, SqsNotifier)
     assert notifier.queue_url == deployed.queue_url
     assert notifier.bucket == deployed.uploads
-    assert id(notifier) in deployed.guard.guarded  # its client is under the before-call hook
+    assert id(notifier) in deployed.guard.guarded  # its client is under the guard's hook
     assert deployed.service.on_queued is None  # the processor never queues a record itself
 
 

@@ -18,18 +18,19 @@ from samtranslator.translator.transform import transform
 from imgflow.adapters.dynamo_catalog import TABLE_SCHEMA, DynamoCatalog
 from imgflow.adapters.s3_store import S3ObjectStore
 from imgflow.adapters.sqs_notifier import SqsNotifier
+from imgflow.runtimes.aws.permissions import FUNCTION_USES, actions_on, grants
 from imgflow.settings import Settings
 
 from .cfn import ROOT, TEMPLATE, Evaluator, load_template
 
 FUNCTIONS = ("ApiFunction", "ProcessorFunction", "ReconcilerFunction")
 #: the adapters each function's wiring builds (bootstrap.build_service on the aws backend;
-#: test_e2e checks the built wiring against this). Only the API queues records itself
-#: (reprocess, direct upload); the reconciler re-drives in-process and never queues.
-FUNCTION_ADAPTERS: dict[str, tuple[type, ...]] = {
-    "ApiFunction": (S3ObjectStore, DynamoCatalog, SqsNotifier),
-    "ProcessorFunction": (S3ObjectStore, DynamoCatalog),
-    "ReconcilerFunction": (S3ObjectStore, DynamoCatalog),
+#: the e2e guard checks the built wiring against this). The API and the reconciler send the
+#: processors' queue messages (reprocess; the sweep's re-drives); the processor never does.
+FUNCTION_ADAPTERS: dict[str, set[type]] = {
+    "ApiFunction": {S3ObjectStore, DynamoCatalog, SqsNotifier},
+    "ProcessorFunction": {S3ObjectStore, DynamoCatalog},
+    "ReconcilerFunction": {S3ObjectStore, DynamoCatalog, SqsNotifier},
 }
 #: the resources an action's service may be granted on (logical ids in the statement's Resource)
 RESOURCES_BY_SERVICE = {
@@ -43,10 +44,6 @@ MANAGED = {
     "ProcessorFunction": {"AWSLambdaBasicExecutionRole", "AWSLambdaSQSQueueExecutionRole"},
     "ReconcilerFunction": {"AWSLambdaBasicExecutionRole"},
 }
-
-
-def declared_actions(adapters: tuple[type, ...]) -> set[str]:
-    return {a for adapter in adapters for actions in adapter.IAM_ACTIONS.values() for a in actions}
 
 
 @pytest.fixture(scope="module")
@@ -115,23 +112,61 @@ def _as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
+def _arn(resource: Any) -> tuple[str, str]:
+    """(logical id, suffix) of a Resource: ``!GetAtt X.Arn`` or ``!Sub "${X.Arn}/..."``."""
+    if isinstance(resource, dict) and "Fn::GetAtt" in resource:
+        target = resource["Fn::GetAtt"]
+        logical, attribute = target if isinstance(target, list) else target.split(".", 1)
+        assert attribute == "Arn", resource
+        return logical, ""
+    if isinstance(resource, dict) and isinstance(resource.get("Fn::Sub"), str):
+        match = re.fullmatch(r"\$\{(\w+)\.Arn\}(/.*)?", resource["Fn::Sub"])
+        assert match, resource
+        return match[1], match[2] or ""
+    raise AssertionError(f"not an ARN of the stack's resources: {resource}")
+
+
+def _granted(statements: list[dict[str, Any]]) -> set[tuple[str, str, str]]:
+    return {(*_arn(r), a) for s in statements for r in _as_list(s["Resource"]) for a in _as_list(s["Action"])}
+
+
+def test_the_declared_uses_are_the_wired_adapters() -> None:
+    for function, uses in FUNCTION_USES.items():
+        assert {u.adapter for u in uses} == FUNCTION_ADAPTERS[function], function
+        for use in uses:
+            assert set(use.methods) <= set(use.adapter.IAM_ACTIONS), use  # methods the adapter has
+
+
 @pytest.mark.parametrize("function", FUNCTIONS)
-def test_each_function_gets_exactly_its_adapters_actions(translated: dict[str, Any], function: str) -> None:
+def test_each_function_gets_exactly_what_its_code_calls(translated: dict[str, Any], function: str) -> None:
+    """Per function and per resource (and per ARN: objects, bucket, table, index): the actions
+    imgflow.runtimes.aws.permissions derives from the adapter methods the function calls."""
     statements = _role_statements(translated, function)
     assert statements
     assert all(s["Effect"] == "Allow" for s in statements)
-    granted = {a for s in statements for a in _as_list(s["Action"])}
-    assert granted == declared_actions(FUNCTION_ADAPTERS[function])
-    assert not any("*" in a for a in granted)
+    assert _granted(statements) == set(grants(function))
     for s in statements:
-        (service,) = {a.split(":", 1)[0] for a in _as_list(s["Action"])}  # one service per statement
-        for resource in _as_list(s["Resource"]):
-            assert resource != "*", s
-            text = json.dumps(resource)
-            assert any(logical in text for logical in RESOURCES_BY_SERVICE[service]), s
+        actions = _as_list(s["Action"])
+        assert not any("*" in a for a in actions)
+        (service,) = {a.split(":", 1)[0] for a in actions}  # one service per statement
+        assert {_arn(r)[0] for r in _as_list(s["Resource"])} <= set(RESOURCES_BY_SERVICE[service]), s
     role = translated["Resources"][f"{function}Role"]["Properties"]
     managed = {json.dumps(arn).rsplit("/", 1)[-1].strip('"') for arn in role.get("ManagedPolicyArns", [])}
     assert managed == MANAGED[function]
+
+
+def test_least_privilege_where_it_matters() -> None:
+    """The review's cases, spelled out: no request path scans, the API never writes renditions,
+    the processor never deletes a record, only the sweep scans."""
+    assert "dynamodb:Scan" not in actions_on("ApiFunction", "ImagesTable")
+    assert "s3:PutObject" not in actions_on("ApiFunction", "RenditionsBucket")
+    assert not {"dynamodb:Scan", "dynamodb:DeleteItem"} & actions_on("ProcessorFunction", "ImagesTable")
+    assert not {"s3:PutObject", "s3:DeleteObject"} & actions_on("ProcessorFunction", "UploadsBucket")
+    assert "dynamodb:Scan" in actions_on("ReconcilerFunction", "ImagesTable")
+    assert not actions_on("ReconcilerFunction", "RenditionsBucket")
+    # a missing original must read as 404 (not 403) wherever the code checks for one
+    for function in ("ProcessorFunction", "ReconcilerFunction"):
+        assert ("UploadsBucket", "", "s3:ListBucket") in grants(function)
 
 
 def test_handlers_import_and_env_vars_are_settings(template: dict[str, Any]) -> None:
@@ -227,17 +262,39 @@ def test_auth_and_delivery_switch(template: dict[str, Any]) -> None:
     assert demo.eval({"v": env["IMGFLOW_CDN_BASE_URL"]}) == {}
 
 
-def test_api_announces_queued_records_on_the_processors_queue(template: dict[str, Any]) -> None:
-    """The API's own messages reach the queue the processor polls, and nothing in the queue's
-    policy denies them: within the account, the role's sqs:SendMessage grant is enough."""
+def test_api_and_sweep_announce_on_the_processors_queue(template: dict[str, Any]) -> None:
+    """The API's and the sweep's messages reach the queue the processor polls, and nothing in the
+    queue's policy denies them: within the account, the role's sqs:SendMessage grant is enough."""
     res = template["Resources"]
-    api_env = res["ApiFunction"]["Properties"]["Environment"]["Variables"]
-    assert api_env["IMGFLOW_QUEUE_URL"] == {"Ref": "UploadsQueue"}
+    for function in ("ApiFunction", "ReconcilerFunction"):
+        own = res[function]["Properties"]["Environment"]["Variables"]
+        assert own["IMGFLOW_QUEUE_URL"] == {"Ref": "UploadsQueue"}, function
     source = res["ProcessorFunction"]["Properties"]["Events"]["Uploads"]["Properties"]
     assert source["Queue"] == {"Fn::GetAtt": ["UploadsQueue", "Arn"]}
-    for function in ("ProcessorFunction", "ReconcilerFunction"):  # neither queues a record itself
-        own = res[function]["Properties"].get("Environment", {}).get("Variables", {})
-        assert "IMGFLOW_QUEUE_URL" not in own, function
+    own = res["ProcessorFunction"]["Properties"].get("Environment", {}).get("Variables", {})
+    assert "IMGFLOW_QUEUE_URL" not in own  # the processor never queues a record itself
     assert "IMGFLOW_QUEUE_URL" not in template["Globals"]["Function"]["Environment"]["Variables"]
     for policy in Evaluator(template).resources("AWS::SQS::QueuePolicy").values():
         assert all(s["Effect"] == "Allow" for s in policy["Properties"]["PolicyDocument"]["Statement"])
+
+
+def test_the_sweep_is_small_and_leaves_queued_messages_time(template: dict[str, Any]) -> None:
+    """It only sends messages: no processor-sized function, and a queued record is re-driven
+    only after twice the visibility timeout (its message had time to be received and retried)."""
+    res = template["Resources"]
+    props = res["ReconcilerFunction"]["Properties"]
+    assert props["MemorySize"] <= 512
+    assert isinstance(props["Timeout"], int)
+    assert props["Timeout"] <= 60
+    grace = props["Environment"]["Variables"]["IMGFLOW_RECONCILE_GRACE_SECONDS"]
+    for timeout in template["Parameters"]["ProcessorTimeout"]["AllowedValues"]:
+        ev = Evaluator(template, parameters={"ProcessorTimeout": str(timeout)})
+        visibility = int(ev.eval(res["UploadsQueue"]["Properties"]["VisibilityTimeout"]))
+        assert int(ev.eval(grace)) >= 2 * visibility
+
+
+def test_edges_stop_serving_a_deleted_image_within_a_day(template: dict[str, Any]) -> None:
+    config = template["Resources"]["RenditionsCachePolicy"]["Properties"]["CachePolicyConfig"]
+    assert config["MinTTL"] == 0  # the origin's Cache-Control may shorten it
+    assert config["MaxTTL"] <= 86400  # the longest an edge serves an object without asking S3
+    assert config["DefaultTTL"] <= config["MaxTTL"]

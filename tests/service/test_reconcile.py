@@ -95,3 +95,59 @@ def test_reconcile_needs_the_processor(kit: Kit) -> None:
     kit.service.processor = None
     with pytest.raises(ConfigError):
         kit.service.reconcile()
+
+
+def _dead_lease_without_original(kit: Kit) -> str:
+    """A worker killed mid-job, and the original gone meanwhile (operator, lifecycle rule)."""
+    record = kit.upload()
+    kit.processor.raises = Crash("worker killed")
+    with pytest.raises(Crash):
+        kit.service.handle_object_created(record.key)
+    kit.processor.raises = None
+    kit.originals.delete(record.key)
+    return record.image_id
+
+
+def test_a_dead_lease_whose_original_vanished_ends_failed(kit: Kit) -> None:
+    image_id = _dead_lease_without_original(kit)
+    key = kit.catalog.get(image_id).key
+    # inside the lease the worker may still be running: a redelivery leaves the record to it
+    assert kit.service.handle_object_created(key).reason == "object_missing"
+    assert kit.catalog.get(image_id).status == "processing"
+    kit.clock.advance(kit.service.config.lease_seconds + 1)
+    assert kit.service.reconcile().failed == [image_id]
+    failed = kit.catalog.get(image_id)
+    assert failed.status == "failed"
+    assert failed.error is not None
+    assert failed.error.code == "object_missing"
+    assert failed.lease_token is None
+    assert kit.catalog.stale(kit.clock.now, older_than=kit.clock.now) == []
+
+
+def test_150_dead_leases_without_originals_do_not_starve_a_lost_upload(kit: Kit) -> None:
+    stuck = [_dead_lease_without_original(kit) for _ in range(150)]
+    kit.clock.advance(kit.service.config.lease_seconds + 1)
+    lost = kit.upload()  # landed, but its event was lost
+    kit.clock.advance(kit.service.config.reconcile_grace_seconds + 1)
+    failed = kit.service.reconcile().failed + kit.service.reconcile().failed
+    assert sorted(failed) == sorted(stuck)
+    assert kit.catalog.get(lost.image_id).status == "done"
+
+
+def test_150_uploads_still_awaited_do_not_pin_the_sweep(kit: Kit) -> None:
+    # upload URLs handed out and not (yet) used: nothing to do for them until the URL dies
+    waiting = [
+        kit.service.create_upload("alice", filename=None, content_type="image/png", size=10)[0] for _ in range(150)
+    ]
+    kit.clock.advance(kit.service.config.reconcile_grace_seconds + 1)
+    lost = kit.upload()  # landed, but its event was lost
+    kit.clock.advance(kit.service.config.reconcile_grace_seconds + 1)
+    reports = [kit.service.reconcile() for _ in range(2)]
+    assert [r.redriven for r in reports] == [[], [lost.image_id]]
+    assert kit.catalog.get(lost.image_id).status == "done"
+    assert {kit.catalog.get(r.image_id).status for r in waiting} == {"awaiting_upload"}
+    # the URLs die: the touched records still expire, keeping their TTL
+    kit.clock.advance(kit.service.config.upload_url_ttl + kit.service.config.reconcile_grace_seconds)
+    expired = kit.service.reconcile().expired + kit.service.reconcile().expired
+    assert sorted(expired) == sorted(r.image_id for r in waiting)
+    assert all(kit.catalog.get(r.image_id).expires_at == r.expires_at for r in waiting)

@@ -20,7 +20,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from imgflow.adapters import catalog_rules as rules
 from imgflow.adapters.dynamo_expr import Expression, condition_for
-from imgflow.errors import BadRequest, Conflict, NotFound, StorageError
+from imgflow.adapters.s3_store import FORBIDDEN_CODES
+from imgflow.errors import BadRequest, Conflict, NotFound, StorageError, StorageForbidden
 from imgflow.ports import Expect, Page
 from imgflow.records import ImageRecord, Status
 
@@ -122,8 +123,10 @@ class DynamoCatalog:
         self.clock = clock
 
     def _fail(self, exc: Exception, what: str) -> StorageError:
+        """For the log only (the message names the table and role); AccessDenied is not retryable."""
         code = _error_code(exc) if isinstance(exc, ClientError) else type(exc).__name__
-        return StorageError(f"DynamoDB {code} on {what}: {exc}")
+        kind = StorageForbidden if code in FORBIDDEN_CODES else StorageError
+        return kind(f"DynamoDB {code} on {what}: {exc}")
 
     def create(self, record: ImageRecord) -> ImageRecord:
         try:

@@ -10,6 +10,7 @@ A key that is both a file and a folder on disk (``a`` and ``a/b``) is refused wi
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
@@ -22,7 +23,7 @@ from urllib.parse import quote, urlencode
 
 from imgflow.adapters.keys import RESERVED_PREFIX, check_presign_args, normalize_etag, validate_key, validate_prefix
 from imgflow.adapters.local_signing import UploadSigner
-from imgflow.errors import BadRequest, ConfigError, Conflict, InvalidKey, NotFound, TooLarge
+from imgflow.errors import BadRequest, ConfigError, Conflict, InvalidKey, NotFound, StorageError, TooLarge
 from imgflow.ports import ObjectInfo, PresignedUpload
 
 _META = f"{RESERVED_PREFIX}-meta"
@@ -36,6 +37,26 @@ def _fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _os_failure(exc: OSError, what: str, key: str) -> StorageError:
+    """An OSError (disk full, read-only, permissions, I/O) as a StorageError that names no path."""
+    name = errno.errorcode.get(exc.errno or 0, "")
+    reason = f"{name} ({os.strerror(exc.errno)})" if name and exc.errno else type(exc).__name__
+    return StorageError(f"the folder store could not {what} {key!r}: {reason}")
+
+
+@contextlib.contextmanager
+def _translated(what: str, key: str) -> Iterator[None]:
+    try:
+        yield
+    except OSError as exc:
+        raise _os_failure(exc, what, key) from exc
+
+
+def _walk_error(exc: OSError) -> None:
+    if not isinstance(exc, (FileNotFoundError, NotADirectoryError)):
+        raise exc
 
 
 class FsObjectStore:
@@ -92,41 +113,56 @@ class FsObjectStore:
         path = self._path(key)
         temps: list[str] = []
         try:
-            fd, data_tmp = tempfile.mkstemp(dir=self.root / _TMP, prefix="data-")
-            temps.append(data_tmp)
-            md5 = hashlib.md5(usedforsecurity=False)
-            size = 0
-            with os.fdopen(fd, "wb") as f:
-                for chunk in chunks:
-                    size += len(chunk)
-                    if max_bytes is not None and size > max_bytes:
-                        raise TooLarge(f"upload to {key!r} is larger than {max_bytes} bytes")
-                    md5.update(chunk)
-                    f.write(chunk)
-                f.flush()
-                os.fsync(f.fileno())
-                st = os.fstat(f.fileno())
-            if size < min_bytes:
-                raise BadRequest(f"upload to {key!r} is smaller than {min_bytes} bytes")
-            meta = {
-                "etag": md5.hexdigest(),
-                "content_type": content_type,
-                "cache_control": cache_control,
-                "size": size,
-                "ino": st.st_ino,
-            }
-            fd, meta_tmp = tempfile.mkstemp(dir=self.root / _TMP, prefix="meta-")
-            temps.append(meta_tmp)
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(meta, f)
-                f.flush()
-                os.fsync(f.fileno())
-            self._place(data_tmp, path, key)
-            self._place(meta_tmp, self._meta_path(key), key)
-        finally:
+            return self._write(path, key, chunks, temps, content_type, max_bytes, min_bytes, cache_control)
+        except OSError as exc:
+            raise _os_failure(exc, "write", key) from exc
+        finally:  # a failed write leaves no temp file behind
             for tmp in temps:
-                with contextlib.suppress(FileNotFoundError):
+                with contextlib.suppress(OSError):
                     os.unlink(tmp)
+
+    def _write(
+        self,
+        path: Path,
+        key: str,
+        chunks: Iterable[bytes],
+        temps: list[str],
+        content_type: str,
+        max_bytes: int | None,
+        min_bytes: int,
+        cache_control: str | None,
+    ) -> ObjectInfo:
+        fd, data_tmp = tempfile.mkstemp(dir=self.root / _TMP, prefix="data-")
+        temps.append(data_tmp)
+        md5 = hashlib.md5(usedforsecurity=False)
+        size = 0
+        with os.fdopen(fd, "wb") as f:
+            for chunk in chunks:
+                size += len(chunk)
+                if max_bytes is not None and size > max_bytes:
+                    raise TooLarge(f"upload to {key!r} is larger than {max_bytes} bytes")
+                md5.update(chunk)
+                f.write(chunk)
+            f.flush()
+            os.fsync(f.fileno())
+            st = os.fstat(f.fileno())
+        if size < min_bytes:
+            raise BadRequest(f"upload to {key!r} is smaller than {min_bytes} bytes")
+        meta = {
+            "etag": md5.hexdigest(),
+            "content_type": content_type,
+            "cache_control": cache_control,
+            "size": size,
+            "ino": st.st_ino,
+        }
+        fd, meta_tmp = tempfile.mkstemp(dir=self.root / _TMP, prefix="meta-")
+        temps.append(meta_tmp)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(meta, f)
+            f.flush()
+            os.fsync(f.fileno())
+        self._place(data_tmp, path, key)
+        self._place(meta_tmp, self._meta_path(key), key)
         return ObjectInfo(
             key=key, size=size, etag=str(meta["etag"]), content_type=content_type, last_modified=st.st_mtime
         )
@@ -178,7 +214,7 @@ class FsObjectStore:
         return ObjectInfo(key=key, size=st.st_size, etag=etag, content_type=content_type, last_modified=st.st_mtime)
 
     def get(self, key: str, *, max_bytes: int, etag: str | None = None) -> bytes:
-        with self._open(key) as f:
+        with _translated("read", key), self._open(key) as f:
             info = self._info(key, f)
             if etag is not None and normalize_etag(etag) != info.etag:
                 raise Conflict(f"object {key!r} changed (etag {info.etag} != {normalize_etag(etag)})")
@@ -190,18 +226,21 @@ class FsObjectStore:
         return data
 
     def head(self, key: str) -> ObjectInfo:
-        with self._open(key) as f:
+        with _translated("read", key), self._open(key) as f:
             return self._info(key, f)
 
     def cache_control(self, key: str) -> str | None:
-        with self._open(key) as f:
+        with _translated("read", key), self._open(key) as f:
             meta = self._read_meta(key, os.fstat(f.fileno()))
         return None if meta is None else meta.get("cache_control")
 
     def delete(self, key: str) -> None:
         path = self._path(key)
         for file in (path, self._meta_path(key)):
-            with contextlib.suppress(FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            with (
+                _translated("delete", key),
+                contextlib.suppress(FileNotFoundError, NotADirectoryError, IsADirectoryError),
+            ):
                 file.unlink()
                 self._prune(file.parent)
 
@@ -219,14 +258,12 @@ class FsObjectStore:
         validate_prefix(prefix)
         base = self.root.joinpath(*prefix.split("/")[:-1]) if "/" in prefix else self.root
         keys: list[str] = []
-        for dirpath, dirnames, filenames in os.walk(base):
-            if Path(dirpath) == self.root:
-                dirnames[:] = [d for d in dirnames if not d.startswith(RESERVED_PREFIX)]
-            rel = Path(dirpath).relative_to(self.root).as_posix()
-            for name in filenames:
-                key = name if rel == "." else f"{rel}/{name}"
-                if key.startswith(prefix):
-                    keys.append(key)
+        with _translated("list", prefix):
+            for dirpath, dirnames, filenames in os.walk(base, onerror=_walk_error):
+                if Path(dirpath) == self.root:
+                    dirnames[:] = [d for d in dirnames if not d.startswith(RESERVED_PREFIX)]
+                rel = Path(dirpath).relative_to(self.root).as_posix()
+                keys.extend(k for k in (n if rel == "." else f"{rel}/{n}" for n in filenames) if k.startswith(prefix))
         keys.sort(key=lambda k: k.encode())
         for key in keys:
             try:

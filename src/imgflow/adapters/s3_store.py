@@ -2,7 +2,8 @@
 
 The client is passed in (built by the wiring with the right endpoint and region);
 nothing connects at import. botocore errors become named errors: NoSuchKey/404 ->
-NotFound, 412 -> Conflict, anything else -> StorageError (retryable).
+NotFound, 412 -> Conflict, AccessDenied/403 -> StorageForbidden (not retryable), anything
+else -> StorageError (retryable). Their messages are for the log (they name buckets and roles).
 """
 
 from __future__ import annotations
@@ -21,13 +22,24 @@ from imgflow.adapters.keys import (
     validate_key,
     validate_prefix,
 )
-from imgflow.errors import Conflict, ImgflowError, NotFound, StorageError, TooLarge
+from imgflow.errors import Conflict, ImgflowError, NotFound, StorageError, StorageForbidden, TooLarge
 from imgflow.ports import ObjectInfo, PresignedUpload
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 _NOT_FOUND = {"NoSuchKey", "404", "NotFound"}
+#: error codes that mean "these credentials may not do this": a retry cannot help
+FORBIDDEN_CODES = frozenset(
+    {
+        "AccessDenied",
+        "AccessDeniedException",
+        "AllAccessDisabled",
+        "InvalidAccessKeyId",
+        "SignatureDoesNotMatch",
+        "UnrecognizedClientException",
+    }
+)
 
 
 def translate(exc: Exception, what: str) -> ImgflowError:
@@ -39,6 +51,8 @@ def translate(exc: Exception, what: str) -> ImgflowError:
             return NotFound(f"no object at {what}")
         if code == "PreconditionFailed" or status == 412:
             return Conflict(f"object {what} changed (ETag no longer matches)")
+        if code in FORBIDDEN_CODES or status == 403:
+            return StorageForbidden(f"S3 {code or status} on {what}: {error.get('Message', '')}")
         return StorageError(f"S3 {code or status} on {what}: {error.get('Message', '')}")
     return StorageError(f"S3 unreachable for {what}: {exc}")
 

@@ -11,6 +11,7 @@ from imgflow.adapters.fs_store import FsObjectStore
 from imgflow.api import problems
 from imgflow.api.auth import owner_dependency
 from imgflow.api.images import images_router
+from imgflow.api.limits import BodyCap
 from imgflow.api.local import local_router
 from imgflow.api.schemas import Health
 from imgflow.service import ImageService
@@ -47,6 +48,7 @@ def create_app(service: ImageService, settings: Settings, *, local_store: FsObje
         app.include_router(router)
     # what a 405's Allow header lists
     app.state.routes = [r for router in routers for r in router.routes if isinstance(r, APIRoute)]
+    app.add_middleware(BodyCap)  # inside CORS, so that a 413 carries the CORS headers
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

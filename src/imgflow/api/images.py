@@ -112,7 +112,7 @@ def images_router(service: ImageService, settings: Settings) -> APIRouter:
         status_code=202,
         response_model=ImageView,
         summary="Make the renditions again (a new generation)",
-        responses=responses(400, 401, 404, 409, 422, 503),
+        responses=responses(400, 401, 404, 409, 413, 422, 503),
     )
     def reprocess(image_id: str, owner: Owner, body: ReprocessRequest | None = None) -> ImageView:
         return view(service.reprocess(owner, image_id, recipe=body.recipe if body else None))

@@ -2,9 +2,10 @@
 
 ``POST /v1/local-uploads/{token}`` takes the form a presigned upload describes (fields, then
 ``file``) or the raw bytes, checks the HMAC-signed grant (key, content type, size, expiry),
-streams the file into the folder store under the cap, then tells the service the upload
-landed. ``GET /v1/files/{key}`` serves signed links; only renditions of image types are
-shown inline, everything else (originals above all) is an attachment.
+refuses it (409 ``upload_closed``) unless the image still awaits its upload, streams the file
+into the folder store under the cap, then tells the service the upload landed.
+``GET /v1/files/{key}`` serves signed links; only renditions of image types are shown
+inline, everything else (originals above all) is an attachment.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from imgflow.adapters.fs_store import FsObjectStore
 from imgflow.adapters.local_signing import UploadGrant, UploadSigner
 from imgflow.api.body import refuse_by_length
 from imgflow.api.problems import responses
-from imgflow.errors import BadRequest, BadSignature, ConfigError, TooLarge, UnsupportedFormat
+from imgflow.errors import BadRequest, BadSignature, ConfigError, Conflict, TooLarge, UnsupportedFormat
 from imgflow.ports import ObjectInfo
 from imgflow.service import ImageService
 
@@ -127,10 +128,13 @@ def local_router(service: ImageService, store: FsObjectStore) -> APIRouter:
         response_class=Response,
         summary="Upload to a presigned local URL (the folder store's stand-in for S3)",
         openapi_extra=_FORM_BODY,
-        responses=responses(400, 403, 413, 415, 422, 503),
+        responses=responses(400, 403, 409, 413, 415, 422, 503),
     )
     async def local_upload(token: str, request: Request) -> Response:
         grant = signer().verify_upload(token)
+        if not await run_in_threadpool(service.can_accept_upload, grant.key):
+            # a grant stays valid until it expires: reused, it must not replace a processed original
+            raise Conflict("this upload has already landed, or its image was deleted", code="upload_closed")
         if _base_type(request.headers.get("content-type")) == "multipart/form-data":
             refuse_by_length(request, grant.max_size + FORM_SLACK, "the form")
             form = await _capped_form(request, grant.max_size + FORM_SLACK)

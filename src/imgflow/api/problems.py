@@ -24,6 +24,9 @@ log = logging.getLogger("imgflow.api")
 PROBLEM_TYPE = "application/problem+json"
 TYPE_PREFIX = "urn:imgflow:problem:"
 
+#: the one ``detail`` a storage failure shows the client
+STORAGE_DETAIL = "storage is unavailable; retry later"
+
 _ROUTING_CODES = {404: "not_found", 405: "method_not_allowed", 400: "bad_request", 413: "too_large"}
 
 
@@ -75,7 +78,11 @@ async def _named(request: Request, exc: Exception) -> ProblemResponse:
     if isinstance(exc, Unauthorized):
         headers["WWW-Authenticate"] = "Bearer"
     if isinstance(exc, StorageError):
-        headers["Retry-After"] = "5"
+        # the real message names buckets, tables, roles or paths: the log gets it, the client does not
+        log.warning("storage failure (%s) answered with %s: %s", exc.code, status, exc.message)
+        if exc.retryable:
+            headers["Retry-After"] = "5"
+        return problem(request, status, exc.code, STORAGE_DETAIL, headers=headers)
     return problem(request, status, exc.code, exc.message, headers=headers)
 
 

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from imgflow.errors import BadRecipe
 from imgflow.ports import Catalog, ObjectStore, Page, PresignedUpload, Processor
 from imgflow.records import ImageRecord, Status
-from imgflow.service import events, manage, uploads
+from imgflow.service import events, manage, process, uploads
 from imgflow.service import reconcile as sweep
 from imgflow.service.types import Outcome, ReconcileReport, ServiceConfig
 
@@ -80,20 +80,32 @@ class ImageService:
     def upload_completed(self, key: str) -> ImageRecord | None:
         """A presigned upload landed (locally: the upload route calls this): awaiting_upload -> queued.
 
-        None when the key is not an original awaiting its upload."""
+        None when the key is not an original awaiting its upload (an upload that lands on a
+        deleted image's tombstone is removed)."""
         return uploads.upload_completed(self, key)
 
+    def can_accept_upload(self, key: str) -> bool:
+        """Whether an upload to ``key`` may be written: only while its record is ``awaiting_upload``
+        (a reused grant must not replace the original of a processed or deleted image)."""
+        return uploads.can_accept_upload(self, key)
+
     # --- processing ------------------------------------------------------------
-    def handle_object_created(self, key: str, *, etag: str | None = None) -> Outcome:
+    def handle_object_created(self, key: str, *, etag: str | None = None, lease_token: str | None = None) -> Outcome:
         """The processor's core: ignore foreign keys, HEAD, claim with a lease, process, record.
 
         Never raises for a bad image or a storage hiccup: ``retry_later`` means redeliver.
         The HEAD's ETag is the truth; ``etag`` (the event's) is informational, since events
-        may be merged or late."""
-        outcome = events.handle_object_created(self, key)
+        may be merged or late. ``lease_token``: the token to claim the record with (default: a
+        fresh one), for a caller that keeps the lease alive with :meth:`renew_lease`."""
+        outcome = events.handle_object_created(self, key, lease_token=lease_token)
         if etag is not None and outcome.record is not None and outcome.record.etag not in (None, etag):
             log.info("event etag differs from the object's", extra={"key": key, "event_etag": etag})
         return outcome
+
+    def renew_lease(self, image_id: str, lease_token: str) -> float | None:
+        """Extend a ``processing`` record's lease held with ``lease_token`` by ``lease_seconds``:
+        the new expiry, or None when the record is not (or no longer) processing under that token."""
+        return process.renew_lease(self, image_id, lease_token)
 
     def reconcile(self, *, limit: int = 100) -> ReconcileReport:
         return sweep.reconcile(self, limit=limit)

@@ -23,14 +23,14 @@ FINISHED: frozenset[Status] = frozenset({"done", "failed"})
 _CLAIM_TRIES = 3
 
 
-def handle_object_created(svc: ImageService, key: str) -> Outcome:
+def handle_object_created(svc: ImageService, key: str, *, lease_token: str | None = None) -> Outcome:
     image_id = image_id_from_key(key)
     if image_id is None:
         return Outcome("ignored", reason="not_an_original")
     if svc.processor is None:
         raise ConfigError("this service was built without a processor (build_service(with_processor=True))")
     try:
-        return _handle(svc, image_id, key)
+        return _handle(svc, image_id, key, lease_token or uuid.uuid4().hex)
     except ImgflowError as exc:
         log.warning("event not handled; redeliver", extra={"image_id": image_id, "code": exc.code})
         return Outcome("retry_later", image_id, reason=exc.code)
@@ -40,24 +40,50 @@ def handle_object_created(svc: ImageService, key: str) -> Outcome:
         return Outcome("retry_later", image_id, reason="internal_error")
 
 
-def _handle(svc: ImageService, image_id: str, key: str) -> Outcome:
+def _handle(svc: ImageService, image_id: str, key: str, token: str) -> Outcome:
     for _ in range(_CLAIM_TRIES):
         try:
             record: ImageRecord | None = svc.catalog.get(image_id)
         except NotFound:
             record = None
         if record is not None and record.status == "deleted":
+            # An upload that landed after its DELETE: neither resurrected nor left behind.
+            svc.originals.delete(key)
+            drop_renditions(svc, image_id)
             return Outcome("ignored", image_id, reason="deleted", record=record)
         try:
             head = svc.originals.head(key)
         except NotFound:
-            return Outcome("ignored", image_id, reason="object_missing", record=record)
+            outcome = _missing(svc, record)
+            if outcome is None:
+                continue
+            return outcome
         if record is None:
             record = _adopt(svc, image_id, head)
-        outcome = _claim_and_process(svc, record, head)
+        outcome = _claim_and_process(svc, record, head, token)
         if outcome is not None:
             return outcome
     return Outcome("retry_later", image_id, reason="contended")
+
+
+def _missing(svc: ImageService, record: ImageRecord | None) -> Outcome | None:
+    """No original. A record that should have one and that nobody works on (``queued``, or
+    ``processing`` past its lease: a worker died) ends ``failed``; others wait (an upload not yet
+    landed, a live lease). None: the record changed under us; read it again."""
+    now = svc.clock()
+    if record is None:
+        return Outcome("ignored", reason="object_missing")
+    lease_dead = record.status == "processing" and (record.lease_expires_at or 0.0) < now
+    if record.status != "queued" and not lease_dead:
+        return Outcome("ignored", record.image_id, reason="object_missing", record=record)
+    expect = Expect(states={"queued"}, lease_expired_before=now, version=record.version)
+    changes = failure_changes("object_missing", "the original is gone")
+    try:
+        failed = svc.catalog.transition(record.image_id, expect, changes)
+    except Conflict:
+        return None
+    drop_renditions(svc, record.image_id, below=record.generation + 1)
+    return Outcome("failed", record.image_id, reason="object_missing", record=failed)
 
 
 def _adopt(svc: ImageService, image_id: str, head: ObjectInfo) -> ImageRecord:
@@ -80,7 +106,7 @@ def _adopt(svc: ImageService, image_id: str, head: ObjectInfo) -> ImageRecord:
         return svc.catalog.get(image_id)
 
 
-def _claim_and_process(svc: ImageService, record: ImageRecord, head: ObjectInfo) -> Outcome | None:
+def _claim_and_process(svc: ImageService, record: ImageRecord, head: ObjectInfo, token: str) -> Outcome | None:
     """None: the record changed under us; read it again."""
     now = svc.clock()
     image_id = record.image_id
@@ -99,9 +125,8 @@ def _claim_and_process(svc: ImageService, record: ImageRecord, head: ObjectInfo)
             failed = svc.catalog.transition(image_id, expect, failure_changes("too_many_attempts", message))
         except Conflict:
             return None
-        drop_renditions(svc, image_id)
+        drop_renditions(svc, image_id, below=record.generation + 1)
         return Outcome("failed", image_id, reason="too_many_attempts", record=failed)
-    token = uuid.uuid4().hex
     changes: dict[str, Any] = {
         "status": "processing",
         "attempts": 1 if new_object else record.attempts + 1,

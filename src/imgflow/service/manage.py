@@ -6,8 +6,7 @@ from typing import TYPE_CHECKING
 
 from imgflow.errors import BadRequest, Conflict, NotFound
 from imgflow.ports import Expect, Page
-from imgflow.records import STATUSES, ImageRecord, Status
-from imgflow.service.process import drop_renditions
+from imgflow.records import STATUSES, ImageRecord, Status, rendition_prefix
 
 if TYPE_CHECKING:
     from imgflow.service.core import ImageService
@@ -38,9 +37,20 @@ def list_images(svc: ImageService, owner: str, *, status: Status | None, limit: 
 
 
 def delete(svc: ImageService, owner: str, image_id: str) -> None:
-    """Tombstone first (a late event then changes nothing), then remove the original and renditions."""
+    """Tombstone first (a late event then changes nothing), then remove the original and renditions.
+
+    Idempotent while the tombstone lives: deleting a deleted image removes its objects again
+    (a retry after a storage error must not be a 404 that leaves them behind forever)."""
     for _ in range(_TRIES):
-        record = get(svc, owner, image_id)
+        try:
+            record = svc.catalog.get(image_id)
+        except NotFound:
+            record = None
+        if record is None or record.owner != owner:
+            raise NotFound(f"no image {image_id!r}")
+        if record.status == "deleted":
+            _remove_objects(svc, record)
+            return
         now = svc.clock()
         changes = {
             "status": "deleted",
@@ -55,10 +65,16 @@ def delete(svc: ImageService, owner: str, image_id: str) -> None:
             svc.catalog.transition(image_id, Expect(states=_LIVE, version=record.version), changes)
         except Conflict:
             continue
-        svc.originals.delete(record.key)
-        drop_renditions(svc, image_id)
+        _remove_objects(svc, record)
         return
     raise Conflict(f"image {image_id!r} kept changing; try again")
+
+
+def _remove_objects(svc: ImageService, record: ImageRecord) -> None:
+    """Raises StorageError when an object stays: the client retries the DELETE, which comes back here."""
+    svc.originals.delete(record.key)
+    for info in list(svc.renditions.list(rendition_prefix(record.image_id))):
+        svc.renditions.delete(info.key)
 
 
 def reprocess(svc: ImageService, owner: str, image_id: str, *, recipe: str | None) -> ImageRecord:

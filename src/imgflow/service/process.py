@@ -31,9 +31,11 @@ class _Failed(Exception):
 class _Retry(Exception):
     """Internal: release the lease and ask for redelivery."""
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, partial: tuple[str, ...] = ()) -> None:
         super().__init__(reason)
         self.reason = reason
+        #: rendition keys this attempt wrote before it gave up
+        self.partial = partial
 
 
 def failure_changes(code: str, message: str) -> dict[str, Any]:
@@ -47,14 +49,34 @@ def failure_changes(code: str, message: str) -> dict[str, Any]:
     }
 
 
-def drop_renditions(svc: ImageService, image_id: str, *, keep_prefix: str | None = None) -> None:
-    """Best effort: delete the image's rendition objects, except those under ``keep_prefix``."""
+def drop_renditions(svc: ImageService, image_id: str, *, below: int | None = None) -> None:
+    """Best effort: delete the image's rendition objects; with ``below``, only those of generations
+    older than it (renditions never change within a generation, so a generation is safe to drop
+    once no record can point to it again; a key whose generation cannot be read is kept)."""
+    prefix = rendition_prefix(image_id)
     try:
-        for info in list(svc.renditions.list(rendition_prefix(image_id))):
-            if keep_prefix is None or not info.key.startswith(keep_prefix):
+        for info in list(svc.renditions.list(prefix)):
+            if below is None or _generation(info.key[len(prefix) :]) < below:
                 svc.renditions.delete(info.key)
     except ImgflowError as exc:
         log.warning("could not delete renditions", extra={"image_id": image_id, "code": exc.code})
+
+
+def _generation(rest: str) -> float:
+    head = rest.split("/", 1)[0]
+    return int(head) if head.isdigit() else float("inf")
+
+
+def renew_lease(svc: ImageService, image_id: str, token: str) -> float | None:
+    """Push a held lease's expiry out by ``lease_seconds``; None when the lease is no longer ours."""
+    expires = svc.clock() + svc.config.lease_seconds
+    try:
+        svc.catalog.transition(
+            image_id, Expect(states={"processing"}, lease_token=token), {"lease_expires_at": expires}
+        )
+    except (Conflict, NotFound):
+        return None
+    return expires
 
 
 def process_claimed(svc: ImageService, record: ImageRecord, head: ObjectInfo, token: str) -> Outcome:
@@ -63,14 +85,20 @@ def process_claimed(svc: ImageService, record: ImageRecord, head: ObjectInfo, to
         result, sniffed = _render(svc, record, head)
         stored = _store(svc, record, result)
     except _Failed as failure:
-        drop_renditions(svc, record.image_id)
+        # The record first, under our lease: only then can no record point to this generation.
         try:
             failed = svc.catalog.transition(record.image_id, held, failure_changes(failure.code, failure.message))
         except Conflict:
             return _lease_lost(svc, record.image_id)
+        drop_renditions(svc, record.image_id, below=record.generation + 1)
         log.info("image failed", extra={"image_id": record.image_id, "code": failure.code})
         return Outcome("failed", record.image_id, reason=failure.code, record=failed)
     except _Retry as retry:
+        # Drop a partial write only inside a lease just renewed: once our lease is lost, another
+        # worker holding the same generation may have written those keys into its ``done`` record.
+        if retry.partial and renew_lease(svc, record.image_id, token) is not None:
+            for key in retry.partial:
+                _quiet_delete(svc, key)
         release(svc, record.image_id, token)
         return Outcome("retry_later", record.image_id, reason=retry.reason, record=record)
     changes = {
@@ -90,7 +118,8 @@ def process_claimed(svc: ImageService, record: ImageRecord, head: ObjectInfo, to
         # The write may or may not have landed; the renditions stay (a retry rewrites the same keys).
         release(svc, record.image_id, token)
         return Outcome("retry_later", record.image_id, reason=exc.code, record=record)
-    drop_renditions(svc, record.image_id, keep_prefix=rendition_prefix(record.image_id, record.generation))
+    # Only older generations: a reprocess right after our write may already have a newer one.
+    drop_renditions(svc, record.image_id, below=record.generation)
     log.info("image done", extra={"image_id": record.image_id, "generation": record.generation})
     return Outcome("done", record.image_id, record=done)
 
@@ -154,9 +183,7 @@ def _store(svc: ImageService, record: ImageRecord, result: ProcessResult) -> lis
                 )
             )
     except ImgflowError as exc:
-        for done in stored:
-            _quiet_delete(svc, done.key)
-        raise _Retry(exc.code) from exc
+        raise _Retry(exc.code, tuple(done.key for done in stored)) from exc
     return stored
 
 
@@ -178,7 +205,10 @@ def release(svc: ImageService, image_id: str, token: str) -> None:
 
 
 def _lease_lost(svc: ImageService, image_id: str) -> Outcome:
-    """The record moved on without us (deleted, or our lease expired and another worker claimed it)."""
+    """The record moved on without us (deleted, or our lease expired and another worker claimed it).
+
+    Nothing is deleted unless the record is gone or a tombstone: what we stored may be what the
+    other worker's record points to."""
     try:
         current = svc.catalog.get(image_id)
     except NotFound:

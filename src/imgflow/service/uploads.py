@@ -103,12 +103,33 @@ def _forget(svc: ImageService, image_id: str) -> None:
         log.warning("could not remove the record of a failed direct upload", extra={"image_id": image_id})
 
 
+def can_accept_upload(svc: ImageService, key: str) -> bool:
+    image_id = image_id_from_key(key)
+    if image_id is None:
+        return False
+    try:
+        return svc.catalog.get(image_id).status == "awaiting_upload"
+    except NotFound:
+        return False
+
+
+def _remove_late_upload(svc: ImageService, key: str) -> None:
+    try:
+        svc.originals.delete(key)
+    except ImgflowError as exc:
+        log.warning("could not remove an upload that landed after its delete", extra={"key": key, "code": exc.code})
+
+
 def upload_completed(svc: ImageService, key: str) -> ImageRecord | None:
+    """Only an ``awaiting_upload`` record moves; an upload landing on a tombstone is removed."""
     image_id = image_id_from_key(key)
     if image_id is None:
         return None
     try:
         record = svc.catalog.get(image_id)
+        if record.status == "deleted":
+            _remove_late_upload(svc, key)
+            return None
         if record.status != "awaiting_upload":
             return None
         head = svc.originals.head(key)

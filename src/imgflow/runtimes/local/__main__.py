@@ -10,11 +10,29 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from imgflow.errors import ImgflowError
 
+if TYPE_CHECKING:
+    from imgflow.settings import Settings
+
 log = logging.getLogger("imgflow.worker")
+
+
+def _purge_expired(settings: Settings) -> int:
+    """Remove records past their ``expires_at`` (tombstones, abandoned uploads): DynamoDB's TTL
+    does this on AWS; locally the sweep does, after the service's own reconcile."""
+    from imgflow.adapters.sqlite_catalog import SqliteCatalog
+    from imgflow.bootstrap import DB_FILE
+
+    catalog = SqliteCatalog(Path(settings.data_dir) / DB_FILE)
+    try:
+        return catalog.purge_expired(time.time())
+    finally:
+        catalog.close()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -42,9 +60,15 @@ def main(argv: list[str] | None = None) -> int:
 
     if verb == "reconcile":
         report = wiring.run_reconcile(settings)
+        purged = _purge_expired(settings)
         log.info(
             "reconcile sweep",
-            extra={"redriven": len(report.redriven), "failed": len(report.failed), "expired": len(report.expired)},
+            extra={
+                "redriven": len(report.redriven),
+                "failed": len(report.failed),
+                "expired": len(report.expired),
+                "purged": purged,
+            },
         )
         return 0
     wiring.run_worker(settings)

@@ -11,7 +11,6 @@ import ipaddress
 import logging
 import os
 import signal
-import subprocess
 import sys
 from pathlib import Path
 
@@ -79,18 +78,13 @@ def serve(settings: Settings, *, announce: bool = True) -> int:
 
     from imgflow.runtimes.local.supervisor import Supervisor
 
-    def reconcile() -> None:
-        # In a child process with the worker's environment: the sweep may process images,
-        # and the server keeps the image engine out of its memory.
-        code = subprocess.call(module_command("reconcile"), env=env)
-        if code != 0:
-            log.warning("reconcile sweep exited with an error", extra={"returncode": code})
-
+    # The sweep runs in a child process with the worker's environment: it may process images,
+    # and the server keeps the image engine out of its memory.
     supervisor = Supervisor(
         count,
         module_command("worker"),
         env,
-        reconcile=reconcile,
+        reconcile=module_command("reconcile"),
         reconcile_interval=float(settings.reconcile_interval_seconds),
         on_exit=metrics.process_exited,
     )

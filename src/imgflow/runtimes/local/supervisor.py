@@ -1,8 +1,10 @@
 """Keeps N worker processes alive and runs the reconcile sweep on a timer.
 
 A worker that exits while we are running is restarted after a backoff that
-doubles on each quick crash (reset once a worker stays up). ``stop`` asks every
-worker to finish (SIGTERM: finish or release the job in hand), waits, then kills.
+doubles on each quick crash (reset once a worker stays up). The sweep is a child
+process too, which the loop only polls: a long sweep never delays a restart, and
+a new sweep starts only once the last one has ended. ``stop`` asks every worker
+and the sweep to finish (SIGTERM: finish or release the job in hand), waits, then kills.
 """
 
 from __future__ import annotations
@@ -41,14 +43,17 @@ class Supervisor:
         command: Sequence[str],
         env: dict[str, str],
         *,
-        reconcile: Callable[[], None] | None = None,
+        reconcile: Sequence[str] | None = None,
         reconcile_interval: float = 300.0,
         on_exit: Callable[[int], None] | None = None,
     ) -> None:
         self.slots = [_Slot(i) for i in range(count)]
         self.command = list(command)
         self.env = env
-        self.reconcile = reconcile
+        #: the sweep's command, run with ``env`` every ``reconcile_interval`` seconds
+        self.reconcile = list(reconcile) if reconcile else None
+        self._sweep: subprocess.Popen[bytes] | None = None
+        self._next_sweep = 0.0
         self.reconcile_interval = reconcile_interval
         self.on_exit = on_exit
         self._stopping = threading.Event()
@@ -58,6 +63,7 @@ class Supervisor:
     # --- public ---------------------------------------------------------------
     def start(self) -> None:
         with self._lock:
+            self._next_sweep = time.monotonic() + self.reconcile_interval
             for slot in self.slots:
                 self._spawn(slot)
         self._thread.start()
@@ -66,13 +72,20 @@ class Supervisor:
         with self._lock:
             return [s.proc.pid for s in self.slots if s.proc is not None and s.proc.poll() is None]
 
+    def sweep_pid(self) -> int | None:
+        """The running reconcile sweep's pid, if one runs."""
+        with self._lock:
+            return self._sweep.pid if self._sweep is not None and self._sweep.poll() is None else None
+
     def stop(self, grace: float = 30.0) -> None:
-        """Stop restarting; SIGTERM the workers; SIGKILL any still running after ``grace`` seconds."""
+        """Stop restarting; SIGTERM the workers and the sweep; SIGKILL any still running after ``grace`` seconds."""
         self._stopping.set()
         if self._thread.is_alive():
             self._thread.join(timeout=5.0)
         with self._lock:
             procs = [s.proc for s in self.slots if s.proc is not None]
+            if self._sweep is not None:
+                procs.append(self._sweep)
         for proc in procs:
             if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)
@@ -81,7 +94,7 @@ class Supervisor:
             try:
                 proc.wait(timeout=max(0.0, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
-                log.warning("worker did not stop in time; killing it", extra={"worker_pid": proc.pid})
+                log.warning("child did not stop in time; killing it", extra={"worker_pid": proc.pid})
                 proc.kill()
                 proc.wait()
             self._exited(proc.pid)
@@ -90,9 +103,9 @@ class Supervisor:
     def kill_now(self) -> None:
         """A second interrupt: no more waiting."""
         with self._lock:
-            for slot in self.slots:
-                if slot.proc is not None and slot.proc.poll() is None:
-                    slot.proc.kill()
+            for proc in [s.proc for s in self.slots] + [self._sweep]:
+                if proc is not None and proc.poll() is None:
+                    proc.kill()
 
     # --- the loop ---------------------------------------------------------------
     def _spawn(self, slot: _Slot) -> None:
@@ -128,8 +141,27 @@ class Supervisor:
             slot.restarts += 1
             self._spawn(slot)
 
+    def _tick_sweep(self, now: float) -> None:
+        sweep = self._sweep
+        if sweep is not None:
+            code = sweep.poll()
+            if code is None:
+                return
+            self._sweep = None
+            self._exited(sweep.pid)
+            if code != 0:
+                log.warning("reconcile sweep exited with an error", extra={"sweep_pid": sweep.pid, "returncode": code})
+        if self.reconcile is None or now < self._next_sweep:
+            return
+        self._next_sweep = now + self.reconcile_interval
+        try:
+            self._sweep = subprocess.Popen(self.reconcile, env=self.env)
+        except OSError:
+            log.exception("could not start the reconcile sweep")
+            return
+        log.info("reconcile sweep started", extra={"sweep_pid": self._sweep.pid})
+
     def _run(self) -> None:
-        next_reconcile = time.monotonic() + self.reconcile_interval
         while not self._stopping.wait(0.2):
             now = time.monotonic()
             with self._lock:
@@ -137,9 +169,4 @@ class Supervisor:
                     return
                 for slot in self.slots:
                     self._check(slot, now)
-            if self.reconcile is not None and now >= next_reconcile:
-                next_reconcile = now + self.reconcile_interval
-                try:
-                    self.reconcile()
-                except Exception:
-                    log.exception("reconcile sweep failed")
+                self._tick_sweep(now)

@@ -24,7 +24,7 @@ from imgflow.ports import Expect, Processor
 from imgflow.recipes import Limits, Recipe
 from imgflow.records import original_key
 from imgflow.service.core import ImageService, Outcome
-from imgflow.service.process import failure_changes
+from imgflow.service.process import drop_renditions, failure_changes
 
 log = logging.getLogger("imgflow.worker")
 
@@ -36,10 +36,13 @@ QUEUE_LEASE_MARGIN = 1.0
 
 
 class _Heartbeat:
-    """Renews the job's lease every third of the lease until stopped (or the lease is lost)."""
+    """Renews the job's lease, and the record's lease (the service claims the record with the
+    job's token), every third of the lease until stopped (or the job's lease is lost). The
+    record's renewal is best effort: before the claim and after the final write there is no
+    lease to renew, and a lease lost to another worker shows in the service's conditional writes."""
 
-    def __init__(self, queue: SqliteJobQueue, job: Job, lease_seconds: float) -> None:
-        self.queue, self.job, self.lease = queue, job, lease_seconds
+    def __init__(self, service: ImageService, queue: SqliteJobQueue, job: Job, lease_seconds: float) -> None:
+        self.service, self.queue, self.job, self.lease = service, queue, job, lease_seconds
         self.lost = threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"heartbeat-{job.job_id}", daemon=True)
@@ -62,6 +65,10 @@ class _Heartbeat:
                 return
             except ImgflowError as exc:
                 log.warning("could not renew a job lease", extra={"job_id": self.job.job_id, "code": exc.code})
+            try:
+                self.service.renew_lease(self.job.image_id, self.job.token)
+            except ImgflowError as exc:
+                log.warning("could not renew a record lease", extra={"image_id": self.job.image_id, "code": exc.code})
 
 
 class Worker:
@@ -112,8 +119,8 @@ class Worker:
         start = time.monotonic()
         self._current = job
         try:
-            with _Heartbeat(self.queue, job, self.lease_seconds):
-                outcome = self.service.handle_object_created(key)
+            with _Heartbeat(self.service, self.queue, job, self.lease_seconds):
+                outcome = self.service.handle_object_created(key, lease_token=job.token)
         except Exception as exc:  # the service should not raise; never lose the job if it does
             log.exception("the service raised; job released", extra=fields)
             outcome = Outcome("retry_later", job.image_id, reason=type(exc).__name__)
@@ -160,9 +167,12 @@ class Worker:
             return
         expect = Expect(states={"awaiting_upload", "queued"}, lease_expired_before=self.service.clock())
         try:
-            self.service.catalog.transition(job.image_id, expect, failure_changes("dead_lettered", reason))
+            failed = self.service.catalog.transition(job.image_id, expect, failure_changes("dead_lettered", reason))
         except ImgflowError as exc:
             log.info("record not failed by the dead-letter", extra={"image_id": job.image_id, "code": exc.code})
+            return
+        # a failed record points to no rendition: drop what earlier attempts left (never a newer generation)
+        drop_renditions(self.service, job.image_id, below=failed.generation + 1)
 
     def _holding(self, inner: Processor, seconds: float) -> Processor:
         """Test-only: sleep after the record is claimed (inside processing), cut short on stop."""
