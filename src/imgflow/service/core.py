@@ -107,8 +107,14 @@ class ImageService:
         the new expiry, or None when the record is not (or no longer) processing under that token."""
         return process.renew_lease(self, image_id, lease_token)
 
-    def reconcile(self, *, limit: int = 100) -> ReconcileReport:
-        return sweep.reconcile(self, limit=limit)
+    def reconcile(self, *, limit: int = 100, requeue: Callable[[ImageRecord], None] | None = None) -> ReconcileReport:
+        """One sweep over at most ``limit`` stale records (see :mod:`imgflow.service.reconcile`).
+
+        Without ``requeue`` it processes what it re-drives (needs the processor); with it, it
+        calls ``requeue(record)`` instead (e.g. an SqsNotifier: the processors take it from the
+        queue) and needs no processor. Either way a missing original fails ``object_missing``
+        and an abandoned upload ``upload_expired``."""
+        return sweep.reconcile(self, limit=limit, requeue=requeue)
 
     # --- the user's images -------------------------------------------------------
     def get(self, owner: str, image_id: str) -> ImageRecord:

@@ -10,7 +10,7 @@ from imgflow.errors import ConfigError, Conflict, ImgflowError, NotFound
 from imgflow.ports import Expect, ObjectInfo
 from imgflow.records import ImageRecord, Status
 from imgflow.service.keys import image_id_from_key
-from imgflow.service.process import drop_renditions, failure_changes, process_claimed
+from imgflow.service.process import drop_renditions, failure_changes, process_claimed, unreadable_message
 from imgflow.service.types import Outcome
 
 if TYPE_CHECKING:
@@ -58,6 +58,13 @@ def _handle(svc: ImageService, image_id: str, key: str, token: str) -> Outcome:
             if outcome is None:
                 continue
             return outcome
+        except ImgflowError as exc:
+            if exc.retryable:
+                raise
+            outcome = _unreadable(svc, image_id, record, exc)
+            if outcome is None:
+                continue
+            return outcome
         if record is None:
             record = _adopt(svc, image_id, head)
         outcome = _claim_and_process(svc, record, head, token)
@@ -84,6 +91,25 @@ def _missing(svc: ImageService, record: ImageRecord | None) -> Outcome | None:
         return None
     drop_renditions(svc, record.image_id, below=record.generation + 1)
     return Outcome("failed", record.image_id, reason="object_missing", record=failed)
+
+
+def _unreadable(svc: ImageService, image_id: str, record: ImageRecord | None, exc: ImgflowError) -> Outcome | None:
+    """The HEAD failed for a reason a retry cannot fix (``storage_forbidden``). A record nobody
+    works on ends ``failed`` with the error's code; a finished record or a live lease is left
+    alone. None: the record changed under us; read it again."""
+    log.warning("the original cannot be read", extra={"image_id": image_id, "code": exc.code})
+    now = svc.clock()
+    if record is None or record.status in FINISHED:
+        return Outcome("ignored", image_id, reason=exc.code, record=record)
+    if record.status == "processing" and (record.lease_expires_at or 0.0) >= now:
+        return Outcome("retry_later", image_id, reason="lease_held", record=record)
+    expect = Expect(states=CLAIMABLE, lease_expired_before=now, version=record.version)
+    try:
+        failed = svc.catalog.transition(image_id, expect, failure_changes(exc.code, unreadable_message(exc.code)))
+    except Conflict:
+        return None
+    drop_renditions(svc, image_id, below=record.generation + 1)
+    return Outcome("failed", image_id, reason=exc.code, record=failed)
 
 
 def _adopt(svc: ImageService, image_id: str, head: ObjectInfo) -> ImageRecord:

@@ -49,6 +49,12 @@ def failure_changes(code: str, message: str) -> dict[str, Any]:
     }
 
 
+def unreadable_message(code: str) -> str:
+    """The record's message when reading the original failed for good: the error's own message is
+    for the log only (it names buckets and roles)."""
+    return f"the original could not be read ({code}); retrying cannot help"
+
+
 def drop_renditions(svc: ImageService, image_id: str, *, below: int | None = None) -> None:
     """Best effort: delete the image's rendition objects; with ``below``, only those of generations
     older than it (renditions never change within a generation, so a generation is safe to drop
@@ -139,7 +145,10 @@ def _render(svc: ImageService, record: ImageRecord, head: ObjectInfo) -> tuple[P
     except InputError as exc:
         raise _Failed(exc.code, exc.message) from exc
     except ImgflowError as exc:
-        raise _Retry(exc.code) from exc
+        if exc.retryable:
+            raise _Retry(exc.code) from exc
+        log.warning("the original cannot be read", extra={"image_id": record.image_id, "code": exc.code})
+        raise _Failed(exc.code, unreadable_message(exc.code)) from exc
     fmt = sniff(data[:SNIFF_BYTES])
     if fmt is None or fmt not in limits.accept:
         raise _Failed("unsupported_type", f"the object is {fmt or 'an unknown format'}; accepted: {limits.accept}")

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from imgflow.errors import ConfigError, Conflict, ImgflowError, NotFound
 from imgflow.ports import Expect
-from imgflow.records import ImageRecord
+from imgflow.records import ImageRecord, Status
 from imgflow.service.process import failure_changes
 from imgflow.service.types import ReconcileReport
 
@@ -16,24 +17,31 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("imgflow.service")
 
+Requeue = Callable[[ImageRecord], None]
+_REDRIVABLE: frozenset[Status] = frozenset({"awaiting_upload", "queued", "processing"})
 
-def reconcile(svc: ImageService, *, limit: int) -> ReconcileReport:
+
+def reconcile(svc: ImageService, *, limit: int, requeue: Requeue | None = None) -> ReconcileReport:
     """Re-drive expired leases and queued or uploaded-but-unannounced records; expire abandoned uploads.
 
     Re-driving runs the record through :meth:`ImageService.handle_object_created`, so the
-    service needs its processor. ``stale()`` answers the least recently updated records first,
-    ``limit`` at most: a record this sweep could not settle is touched (a conditional write of
-    nothing, which moves ``updated_at``) so that it goes to the back of the line instead of
-    filling every later sweep's page.
+    service needs its processor; with ``requeue``, it hands the record to ``requeue`` instead
+    (a queue's producer: the processors claim it from there) and needs no processor. Records
+    whose original is gone fail ``object_missing`` either way (a HEAD is enough).
+
+    ``stale()`` answers the least recently updated records first, ``limit`` at most: a record
+    this sweep could not settle, or only requeued, is touched (a conditional write of nothing,
+    which moves ``updated_at``) so that it goes to the back of the line instead of filling every
+    later sweep's page, and is requeued at most once per grace period.
     """
-    if svc.processor is None:
-        raise ConfigError("reconcile re-drives images: build the service with its processor")
+    if requeue is None and svc.processor is None:
+        raise ConfigError("reconcile re-drives images: build the service with its processor, or give requeue")
     now = svc.clock()
     report = ReconcileReport()
     for record in svc.catalog.stale(now, older_than=now - svc.config.reconcile_grace_seconds, limit=limit):
         settled = False
         try:
-            settled = _one(svc, record, now, report)
+            settled = _one(svc, record, now, report, requeue)
         except Exception:
             log.exception("reconcile could not handle a record", extra={"image_id": record.image_id})
         if not settled:
@@ -57,22 +65,47 @@ def _exists(svc: ImageService, key: str) -> bool:
     return True
 
 
-def _one(svc: ImageService, record: ImageRecord, now: float, report: ReconcileReport) -> bool:
+def _one(svc: ImageService, record: ImageRecord, now: float, report: ReconcileReport, requeue: Requeue | None) -> bool:
     """True when the record was written (settled, or moved on); False when it may be unchanged."""
-    if record.status in ("awaiting_upload", "queued") and not _exists(svc, record.key):
-        if record.status == "queued":
-            return _give_up(svc, record, "object_missing", "the original is gone", report.failed)
-        if _abandoned(svc, record, now):
-            return _give_up(svc, record, "upload_expired", "the upload never arrived", report.expired)
-        return False
-    if record.status not in ("awaiting_upload", "queued", "processing"):
+    if record.status not in _REDRIVABLE:
         return True
+    # Inline, handle_object_created HEADs a dead lease's original itself.
+    if (record.status != "processing" or requeue is not None) and not _exists(svc, record.key):
+        if record.status == "awaiting_upload":
+            if _abandoned(svc, record, now):
+                return _give_up(svc, record, "upload_expired", "the upload never arrived", report.expired)
+            return False
+        return _give_up(svc, record, "object_missing", "the original is gone", report.failed)
+    if requeue is not None:
+        return _requeue(svc, record, report, requeue)
     outcome = svc.handle_object_created(record.key)
     if outcome.kind == "done":
         report.redriven.append(record.image_id)
     elif outcome.kind == "failed":
         report.failed.append(record.image_id)
     return outcome.kind in ("done", "failed")
+
+
+def _requeue(svc: ImageService, record: ImageRecord, report: ReconcileReport, requeue: Requeue) -> bool:
+    """Hand the record to the queue without claiming it (no attempt is spent here).
+
+    A dead lease is ``stale()`` whatever its ``updated_at``, so a touch would not keep it from
+    being sent again by every sweep: it goes back to ``queued`` first (the processor claims it
+    from there as it would claim the dead lease). A send that fails raises: the record is touched
+    (or was just written) and a sweep after the grace period tries again."""
+    written = False
+    if record.status == "processing":
+        back = {"status": "queued", "lease_token": None, "lease_expires_at": None}
+        try:
+            record = svc.catalog.transition(
+                record.image_id, Expect(states={"processing"}, version=record.version), back
+            )
+        except Conflict:
+            return True  # someone else wrote it
+        written = True
+    requeue(record)
+    report.requeued.append(record.image_id)
+    return written
 
 
 def _abandoned(svc: ImageService, record: ImageRecord, now: float) -> bool:

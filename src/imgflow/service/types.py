@@ -46,6 +46,9 @@ class Outcome:
 
 @dataclass(frozen=True)
 class ReconcileReport:
+    """Ids per fate. ``requeued``: handed to the queue (``reconcile(requeue=...)``), not yet processed."""
+
     redriven: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
     expired: list[str] = field(default_factory=list)
+    requeued: list[str] = field(default_factory=list)

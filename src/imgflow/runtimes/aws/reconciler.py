@@ -1,8 +1,9 @@
 """The reconcile sweep's Lambda entry point, run on a schedule (every 5 minutes).
 
-With ``IMGFLOW_QUEUE_URL`` (the template sets it) the sweep re-drives a stale record by
-sending the processors' queue the message S3 would have sent
-(:class:`~imgflow.adapters.sqs_notifier.SqsNotifier`): it never processes an image itself,
+With ``IMGFLOW_QUEUE_URL`` (the template sets it) the service is built without the image
+engine and the sweep re-drives a stale record by sending the processors' queue the message
+S3 would have sent (``reconcile(requeue=...)`` with the service's
+:class:`~imgflow.adapters.sqs_notifier.SqsNotifier`): it never processes an image itself,
 so it neither competes with the processors during a burst nor costs an image an attempt
 when the sweep times out. Without a queue it falls back to processing a few images inline.
 """
@@ -12,10 +13,10 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from imgflow.errors import ConfigError
 from imgflow.runtimes.aws import telemetry
-from imgflow.runtimes.aws.redrive import QueueRedrive
 from imgflow.runtimes.aws.wiring import Lazy, aws_settings, processing_service
-from imgflow.service import ImageService
+from imgflow.service import ImageService, ReconcileReport
 
 #: records re-driven per sweep through the queue (a message each)
 QUEUE_BATCH = 50
@@ -29,23 +30,28 @@ def _build() -> ImageService:
         return processing_service(settings)
     from imgflow.bootstrap import build_service
 
-    return QueueRedrive.over(build_service(settings, with_processor=False))
+    service = build_service(settings, with_processor=False)
+    if service.on_queued is None:
+        raise ConfigError("re-driving through the queue needs the queue's notifier (IMGFLOW_QUEUE_URL)")
+    return service
 
 
 wiring: Lazy[ImageService] = Lazy(_build)
 
 
+def sweep(service: ImageService) -> ReconcileReport:
+    """One pass: through the queue when the service was built for it (no processor), else inline."""
+    if service.processor is None and service.on_queued is not None:
+        return service.reconcile(limit=QUEUE_BATCH, requeue=service.on_queued)
+    return service.reconcile(limit=INLINE_BATCH)
+
+
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    service = wiring.get()
     started = time.perf_counter()
-    requeued: list[str] = []
-    if isinstance(service, QueueRedrive):
-        report, requeued = service.sweep(limit=QUEUE_BATCH)
-    else:
-        report = service.reconcile(limit=INLINE_BATCH)
+    report = sweep(wiring.get())
     result = {
         "redriven": len(report.redriven),
-        "requeued": len(requeued),
+        "requeued": len(report.requeued),
         "failed": len(report.failed),
         "expired": len(report.expired),
     }
