@@ -161,7 +161,8 @@ def test_least_privilege_where_it_matters() -> None:
     assert "dynamodb:Scan" not in actions_on("ApiFunction", "ImagesTable")
     assert "s3:PutObject" not in actions_on("ApiFunction", "RenditionsBucket")
     assert not {"dynamodb:Scan", "dynamodb:DeleteItem"} & actions_on("ProcessorFunction", "ImagesTable")
-    assert not {"s3:PutObject", "s3:DeleteObject"} & actions_on("ProcessorFunction", "UploadsBucket")
+    # it never writes an original; it deletes one only when an upload lands after its DELETE
+    assert "s3:PutObject" not in actions_on("ProcessorFunction", "UploadsBucket")
     assert "dynamodb:Scan" in actions_on("ReconcilerFunction", "ImagesTable")
     assert not actions_on("ReconcilerFunction", "RenditionsBucket")
     # a missing original must read as 404 (not 403) wherever the code checks for one

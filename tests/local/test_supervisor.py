@@ -81,3 +81,13 @@ def test_stop_terminates_a_running_sweep(supervisor: Supervisor, tmp_path: Path)
     assert not any(alive(pid) for pid in workers)
     assert list(tmp_path.glob("sweep-ended-*")) == []  # it was stopped, it did not finish
     assert supervisor.sweep_pid() is None
+
+
+def test_a_hung_sweep_is_killed_and_the_next_one_starts(supervisor: Supervisor, tmp_path: Path) -> None:
+    wait_for("the sweep to start", lambda: bool(started(tmp_path)))
+    first = supervisor.sweep_pid()
+    assert first is not None
+    supervisor.sweep_timeout = 0.0  # from now on, any running sweep counts as hung
+    wait_for("a second sweep", lambda: len(started(tmp_path)) >= 2)
+    assert not alive(first) or Path(f"/proc/{first}/status").read_text().find("State:\tZ") >= 0
+    assert not (tmp_path / f"sweep-ended-{first}").exists()  # killed, it never finished

@@ -47,8 +47,12 @@ def _handle(svc: ImageService, image_id: str, key: str, token: str) -> Outcome:
         except NotFound:
             record = None
         if record is not None and record.status == "deleted":
-            # An upload that landed after its DELETE: neither resurrected nor left behind.
-            svc.originals.delete(key)
+            # An upload that landed after its DELETE: neither resurrected nor left behind. Best
+            # effort: a tombstone never asks for redelivery (the reconcile sweep or the TTL remain).
+            try:
+                svc.originals.delete(key)
+            except ImgflowError as exc:
+                log.warning("could not delete a late original", extra={"image_id": image_id, "code": exc.code})
             drop_renditions(svc, image_id)
             return Outcome("ignored", image_id, reason="deleted", record=record)
         try:

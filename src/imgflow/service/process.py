@@ -102,9 +102,12 @@ def process_claimed(svc: ImageService, record: ImageRecord, head: ObjectInfo, to
     except _Retry as retry:
         # Drop a partial write only inside a lease just renewed: once our lease is lost, another
         # worker holding the same generation may have written those keys into its ``done`` record.
-        if retry.partial and renew_lease(svc, record.image_id, token) is not None:
-            for key in retry.partial:
-                _quiet_delete(svc, key)
+        if retry.partial:
+            if renew_lease(svc, record.image_id, token) is not None:
+                for key in retry.partial:
+                    _quiet_delete(svc, key)
+            else:
+                return _lease_lost(svc, record.image_id)  # drops them only if the image was deleted
         release(svc, record.image_id, token)
         return Outcome("retry_later", record.image_id, reason=retry.reason, record=record)
     changes = {

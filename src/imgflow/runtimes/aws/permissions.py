@@ -50,7 +50,8 @@ FUNCTION_USES: Mapping[str, tuple[Use, ...]] = {
     # handle_object_created: claim, read the original, write renditions, drop older generations
     "ProcessorFunction": (
         Use("ImagesTable", DynamoCatalog, ("get", "create", "transition")),
-        Use("UploadsBucket", S3ObjectStore, ("head", "get"), reads_missing_keys=True),
+        # delete: an upload that lands after its image was deleted is removed by its event
+        Use("UploadsBucket", S3ObjectStore, ("head", "get", "delete"), reads_missing_keys=True),
         Use("RenditionsBucket", S3ObjectStore, ("put", "list", "delete")),
     ),
     # the sweep: find stale records, check their originals, give up on them, or re-drive them

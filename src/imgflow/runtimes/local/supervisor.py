@@ -53,6 +53,9 @@ class Supervisor:
         #: the sweep's command, run with ``env`` every ``reconcile_interval`` seconds
         self.reconcile = list(reconcile) if reconcile else None
         self._sweep: subprocess.Popen[bytes] | None = None
+        self._sweep_started = 0.0
+        #: a sweep still running after this long is killed, so a hang never stops reconciliation
+        self.sweep_timeout = max(4 * reconcile_interval, 600.0)
         self._next_sweep = 0.0
         self.reconcile_interval = reconcile_interval
         self.on_exit = on_exit
@@ -145,6 +148,10 @@ class Supervisor:
         sweep = self._sweep
         if sweep is not None:
             code = sweep.poll()
+            if code is None and now - self._sweep_started > self.sweep_timeout:
+                log.warning("reconcile sweep hung; killing it", extra={"sweep_pid": sweep.pid})
+                sweep.kill()
+                code = sweep.wait()
             if code is None:
                 return
             self._sweep = None
@@ -156,6 +163,7 @@ class Supervisor:
         self._next_sweep = now + self.reconcile_interval
         try:
             self._sweep = subprocess.Popen(self.reconcile, env=self.env)
+            self._sweep_started = now
         except OSError:
             log.exception("could not start the reconcile sweep")
             return
