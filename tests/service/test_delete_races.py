@@ -73,3 +73,21 @@ def test_can_accept_upload_only_while_awaiting_it(kit: Kit) -> None:
     assert not kit.service.can_accept_upload(other.key)  # deleted
     assert not kit.service.can_accept_upload("originals/NOSUCHID")
     assert not kit.service.can_accept_upload(f"renditions/{record.image_id}/1/thumb.jpg")
+
+
+def test_a_different_object_landing_on_a_finished_image_starts_a_new_generation(kit: Kit) -> None:
+    """Two uploads racing on one grant: the second replaced the original after the first was
+    processed. As with a new ETag in an S3 event, the record follows the stored bytes."""
+    record = kit.upload()
+    done = kit.service.handle_object_created(record.key).record
+    assert done is not None
+    other = PNG[:-1] + b"\x01"  # the same size (the grant pins it), other bytes
+    kit.originals.put(record.key, other, content_type="image/png")
+    queued = kit.service.upload_completed(record.key)
+    assert queued is not None
+    assert (queued.status, queued.generation) == ("queued", done.generation + 1)
+    assert queued.etag == kit.originals.head(record.key).etag != done.etag
+    assert queued.size == len(other)
+    again = kit.service.handle_object_created(record.key).record
+    assert again is not None
+    assert (again.status, again.generation) == ("done", done.generation + 1), again.error

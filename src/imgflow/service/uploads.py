@@ -6,7 +6,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from imgflow.errors import BadRequest, Conflict, ImgflowError, NotFound, TooLarge, UnsupportedFormat
-from imgflow.ports import Expect, PresignedUpload
+from imgflow.ports import Expect, ObjectInfo, PresignedUpload
 from imgflow.records import ImageRecord, new_image_id
 from imgflow.service.keys import accepted_format, clean_filename, image_id_from_key
 from imgflow.sniff import CONTENT_TYPES, SNIFF_BYTES, sniff
@@ -121,7 +121,9 @@ def _remove_late_upload(svc: ImageService, key: str) -> None:
 
 
 def upload_completed(svc: ImageService, key: str) -> ImageRecord | None:
-    """Only an ``awaiting_upload`` record moves; an upload landing on a tombstone is removed."""
+    """An ``awaiting_upload`` record moves to ``queued``; an upload landing on a tombstone is
+    removed; a different object landing on a finished record (two uploads racing on one grant)
+    starts a new generation, as a new ETag does in an S3 event."""
     image_id = image_id_from_key(key)
     if image_id is None:
         return None
@@ -130,6 +132,8 @@ def upload_completed(svc: ImageService, key: str) -> ImageRecord | None:
         if record.status == "deleted":
             _remove_late_upload(svc, key)
             return None
+        if record.status in ("done", "failed"):
+            return _replaced(svc, record, svc.originals.head(key))
         if record.status != "awaiting_upload":
             return None
         head = svc.originals.head(key)
@@ -141,3 +145,17 @@ def upload_completed(svc: ImageService, key: str) -> ImageRecord | None:
     except (NotFound, Conflict):
         return None
     return queued
+
+
+def _replaced(svc: ImageService, record: ImageRecord, head: ObjectInfo) -> ImageRecord | None:
+    if head.etag == record.etag:
+        return None  # the same bytes again: nothing changes
+    changes = {
+        "status": "queued",
+        "generation": record.generation + 1,
+        "attempts": 0,
+        "error": None,
+        "etag": head.etag,
+        "size": head.size,
+    }
+    return svc.catalog.transition(record.image_id, Expect(states={"done", "failed"}, version=record.version), changes)
