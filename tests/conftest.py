@@ -5,14 +5,13 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from testkit import CORPUS, free_port, wait_http
+from testkit import CORPUS, free_port, running, wait_http
 
 #: event loops set on the main thread (Mangum sets one per adapter, as it does in a Lambda
 #: container); held here so that a later ``asyncio.run`` dropping the policy's reference does
@@ -55,18 +54,9 @@ def moto_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         pytest.fail("moto_server is not installed (make setup installs moto[server])")
     port = free_port()
     log = tmp_path_factory.mktemp("moto") / "moto.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen([exe, "-H", "127.0.0.1", "-p", str(port)], stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
-    try:
-        wait_http(f"{url}/moto-api/", proc=proc)
+    with running([exe, "-H", "127.0.0.1", "-p", str(port)], log, f"{url}/moto-api/"):
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 @pytest.fixture(scope="session")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
@@ -13,7 +12,7 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-from testkit import free_port, wait_http
+from testkit import free_port, running
 
 CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing", "region_name": "us-east-1"}
 
@@ -63,16 +62,6 @@ run_simple("127.0.0.1", int(sys.argv[1]), serial, threaded=True, request_handler
 @contextmanager
 def serial_moto(log: Path) -> Iterator[str]:
     port = free_port()
-    with log.open("wb") as out:
-        proc = subprocess.Popen([sys.executable, "-c", SERIAL_MOTO, str(port)], stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
-    try:
-        wait_http(f"{url}/moto-api/", proc=proc)
+    with running([sys.executable, "-c", SERIAL_MOTO, str(port)], log, f"{url}/moto-api/"):
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()

@@ -4,36 +4,22 @@ ObjectCreated event with the real image engine, read the record and a rendition 
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 import httpx
 import pytest
 from flow_kit import free_port, jpeg, serve
 
-from imgflow.adapters.dynamo_catalog import create_table
-from imgflow.bootstrap import aws_clients, build_app, build_service
-from imgflow.settings import Settings, load_settings
+from api.api_kit import aws_settings
+from imgflow.bootstrap import build_app, build_service
+from imgflow.settings import Settings
 
 pytestmark = pytest.mark.moto
 
 
 @pytest.fixture
 def settings(moto_endpoint: str, aws_env: dict[str, str]) -> Settings:
-    suffix = uuid.uuid4().hex[:10]
-    settings = load_settings(
-        environ={},
-        backend="aws",
-        aws_endpoint_url=moto_endpoint,
-        uploads_bucket=f"flow-up-{suffix}",
-        renditions_bucket=f"flow-out-{suffix}",
-        table_name=f"flow-{suffix}",
-    )
-    clients = aws_clients(settings)
-    clients.s3.create_bucket(Bucket=settings.uploads_bucket)
-    clients.s3.create_bucket(Bucket=settings.renditions_bucket)
-    create_table(clients.dynamodb, settings.table_name)
-    return settings
+    return aws_settings(moto_endpoint)
 
 
 def test_presigned_post_to_s3_then_event_then_done(settings: Settings) -> None:
