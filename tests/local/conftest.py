@@ -6,6 +6,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -15,9 +16,10 @@ from typing import Any
 import httpx
 import pytest
 
-from testkit import ROOT, free_port, wait_http
+from testkit import free_port, wait_http
 
-IMGFLOW = ROOT / ".venv" / "bin" / "imgflow"
+# The console script beside the interpreter running the tests (the project's virtualenv, wherever it is).
+IMGFLOW = Path(sys.executable).parent / "imgflow"
 
 
 @dataclass
