@@ -19,6 +19,9 @@ ROUTES = {
     ("/v1/images/{image_id}/reprocess", "post"): {"401", "404", "409", "422"},
     ("/v1/local-uploads/{token}", "post"): {"403", "413", "415"},
     ("/v1/files/{key}", "get"): {"403", "404"},
+    ("/v1/recipes", "get"): {"401"},
+    ("/v1/images/{image_id}/renditions/{file}", "get"): {"401", "404"},
+    ("/v1/images/{image_id}/renditions/{generation}/{file}", "get"): {"401", "404"},
 }
 
 

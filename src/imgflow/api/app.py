@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
+
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
@@ -13,12 +16,22 @@ from imgflow.api.auth import owner_dependency
 from imgflow.api.images import images_router
 from imgflow.api.limits import BodyCap
 from imgflow.api.local import local_router
+from imgflow.api.local_files import links_router, rendition_link
+from imgflow.api.recipes import recipes_router
 from imgflow.api.schemas import Health
 from imgflow.service import ImageService
 from imgflow.settings import Settings
 
 DESCRIPTION = """Upload images, get renditions. Errors are RFC 9457 problem documents
 (`application/problem+json`) with a stable `code`. See docs/api.md."""
+
+
+def _local_links(settings: Settings, local_store: FsObjectStore | None) -> Callable[[str], str] | None:
+    """Locally without auth, a rendition's link is unsigned and never expires (an earlier
+    generation's link redirects to the current one); otherwise links are made at read time."""
+    if local_store is None or settings.auth != "none" or settings.cdn_base_url:
+        return None
+    return partial(rendition_link, settings.public_base_url)
 
 
 def create_app(service: ImageService, settings: Settings, *, local_store: FsObjectStore | None = None) -> FastAPI:
@@ -41,9 +54,9 @@ def create_app(service: ImageService, settings: Settings, *, local_store: FsObje
     def healthz() -> Health:
         return Health(version=__version__)
 
-    routers = [images_router(service, settings)]
+    routers = [images_router(service, settings, url_for=_local_links(settings, local_store)), recipes_router(settings)]
     if local_store is not None:
-        routers.append(local_router(service, local_store))
+        routers += [local_router(service, local_store), links_router(service, local_store)]
     for router in routers:
         app.include_router(router)
     # what a 405's Allow header lists

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
@@ -32,11 +33,15 @@ _IMAGE_BODY = {
 }
 
 
-def images_router(service: ImageService, settings: Settings) -> APIRouter:
+def images_router(
+    service: ImageService, settings: Settings, *, url_for: Callable[[str], str] | None = None
+) -> APIRouter:
+    """``url_for``: a rendition key's URL in the record view (default: the service's, made at read time)."""
     router = APIRouter(prefix="/v1", tags=["images"])
+    link = url_for or service.rendition_url
 
     def view(record: ImageRecord) -> ImageView:
-        return ImageView.of(record, service.rendition_url)
+        return ImageView.of(record, link)
 
     @router.post(
         "/uploads",

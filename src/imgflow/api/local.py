@@ -4,14 +4,14 @@
 ``file``) or the raw bytes, checks the HMAC-signed grant (key, content type, size, expiry),
 refuses it (409 ``upload_closed``) unless the image still awaits its upload, streams the file
 into the folder store under the cap, then tells the service the upload landed.
-``GET /v1/files/{key}`` serves signed links; only renditions of image types are shown
-inline, everything else (originals above all) is an attachment.
+``GET /v1/files/{key}`` serves signed links (see :mod:`imgflow.api.local_files`); only renditions
+of image types are shown inline, everything else (originals above all) is an attachment.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Annotated, Any, BinaryIO
+from typing import Annotated, BinaryIO
 
 import anyio
 from fastapi import APIRouter, Query, Request, Response
@@ -23,6 +23,7 @@ from starlette.types import Message
 from imgflow.adapters.fs_store import FsObjectStore
 from imgflow.adapters.local_signing import UploadGrant, UploadSigner
 from imgflow.api.body import refuse_by_length
+from imgflow.api.local_files import serve_signed
 from imgflow.api.problems import responses
 from imgflow.errors import BadRequest, BadSignature, ConfigError, Conflict, TooLarge, UnsupportedFormat
 from imgflow.ports import ObjectInfo
@@ -31,8 +32,6 @@ from imgflow.service import ImageService
 #: room for the form's other fields and multipart boundaries around the file
 FORM_SLACK = 64 * 1024
 _CHUNK = 256 * 1024
-_INLINE = frozenset({"image/jpeg", "image/png", "image/webp", "image/avif", "image/gif"})
-_SANDBOX = "default-src 'none'; sandbox"
 
 _FORM_BODY = {
     "requestBody": {
@@ -162,10 +161,15 @@ def local_router(service: ImageService, store: FsObjectStore) -> APIRouter:
         "/files/{key:path}",
         response_class=FileResponse,
         summary="A signed download link of the folder store",
-        responses={200: {"content": {"image/*": {}}}, **responses(400, 403, 404, 422)},
+        responses={
+            200: {"content": {"image/*": {}}},
+            307: {"description": "a later generation replaced this rendition: its current link"},
+            **responses(400, 403, 404, 422),
+        },
     )
     def download(
         key: str,
+        request: Request,
         exp: Annotated[str | None, Query(max_length=20)] = None,
         sig: Annotated[str | None, Query(max_length=100)] = None,
         filename: Annotated[str | None, Query(max_length=255)] = None,
@@ -173,21 +177,7 @@ def local_router(service: ImageService, store: FsObjectStore) -> APIRouter:
         if not exp or not sig:
             raise BadSignature("this link needs exp and sig")
         signer().verify_download(key, exp=exp, sig=sig, filename=filename)
-        path = store.local_path(key)
-        info = store.head(key)
-        inline = key.startswith("renditions/") and _base_type(info.content_type) in _INLINE
-        headers: dict[str, Any] = {
-            "X-Content-Type-Options": "nosniff",
-            "Content-Security-Policy": _SANDBOX,
-            "Cache-Control": (store.cache_control(key) if inline else None) or "private, no-store",
-        }
-        return FileResponse(
-            path,
-            media_type=info.content_type if inline else "application/octet-stream",
-            headers=headers,
-            filename=filename or key.rsplit("/", 1)[-1],
-            content_disposition_type="inline" if inline else "attachment",
-        )
+        return serve_signed(request, service, store, key, filename=filename)
 
     router.add_api_route("/files/{key:path}", download, methods=["HEAD"], include_in_schema=False)
     return router
