@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import base64
+import json
 import os
 import shutil
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
-from local.conftest import Server
+from local.conftest import Server, start_server
 from testkit import ROOT
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e, pytest.mark.timeout(150)]
@@ -110,11 +113,19 @@ def test_upload_watch_and_delete_in_the_page(
     if os.environ.get("IMGFLOW_UPDATE_SCREENSHOT"):  # refresh the README's picture on purpose only
         shutil.copyfile(shot, ROOT / "docs" / "screenshot.png")
 
-    # delete the failure from the keyboard: a real button, focusable, Enter works
+    # delete the failure from the keyboard: a real button, focusable, Enter asks first
     failed_id = failed.get_attribute("data-image-id")
     assert failed_id
     failed.locator("button.delete").focus()
     page.keyboard.press("Enter")
+    dialog = page.get_by_role("dialog", name="Delete this image?")
+    expect(dialog).to_be_visible()
+    expect(dialog).to_contain_text("truncated.jpg")
+    expect(dialog.get_by_role("button", name="Keep it")).to_be_focused()  # the safe answer is the default
+    page.keyboard.press("Tab")
+    expect(dialog.get_by_role("button", name="Delete")).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(dialog).to_be_hidden()
     expect(page.locator(".card[data-status=failed]")).to_have_count(0)
     expect(cards).to_have_count(4)
     assert server.client.get(f"/v1/images/{failed_id}").status_code == 404
@@ -136,3 +147,223 @@ def test_upload_watch_and_delete_in_the_page(
     page.screenshot(path=str(tmp_path / "phone.png"), full_page=False)
     assert errors == []
     page.close()
+
+
+# ---- the page's everyday use --------------------------------------------------------------
+
+SEEDED = 130
+TINY = {"name": "tiny", "renditions": [{"name": "thumb", "width": 64, "height": 64, "format": "webp"}]}
+
+
+def picture(path: Path, width: int, height: int) -> Path:
+    """A real photo-like image (a gradient with noise) of the given size."""
+    from PIL import Image, ImageFilter
+
+    noise = Image.effect_noise((width, height), 40).convert("RGB")
+    gradient = Image.linear_gradient("L").resize((width, height)).convert("RGB")
+    Image.blend(noise, gradient, 0.6).filter(ImageFilter.SMOOTH).save(path, quality=90)
+    return path
+
+
+def new_page(browser: object, server: Server, **context: Any) -> Any:
+    from playwright.sync_api import Browser
+
+    assert isinstance(browser, Browser)
+    page = browser.new_context(**context).new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.errors = errors
+    page.goto(f"{server.url}/")
+    return page
+
+
+def test_upload_and_reprocess_choose_a_recipe(
+    browser: object, make_server: Callable[..., Server], corpus: Path, tmp_path: Path
+) -> None:
+    from playwright.sync_api import expect
+
+    from imgflow.recipes import default_recipe
+
+    config = tmp_path / "imgflow.yaml"
+    config.write_text(json.dumps({"recipes": {"default": default_recipe().model_dump(mode="json"), "tiny": TINY}}))
+    server = make_server(workers=1, args=("--config", str(config)))
+    page = new_page(browser, server, viewport={"width": 1200, "height": 900})
+    select = page.get_by_label("Recipe for new uploads")
+    expect(select.locator("option")).to_have_text(["default", "tiny"])
+    expect(select).to_have_value("default")
+    select.select_option("tiny")
+    expect(page.locator("#recipe-hint")).to_contain_text("thumb 64×64 (webp)")
+    page.set_input_files("#file-input", [corpus / "photos/coffee.png"])
+    card = page.locator(".card", has_text="coffee.png")
+    expect(card).to_have_attribute("data-status", "done", timeout=60_000)
+    image_id = card.get_attribute("data-image-id")
+    record = server.client.get(f"/v1/images/{image_id}").json()
+    assert (record["recipe"], [r["name"] for r in record["renditions"]]) == ("tiny", ["thumb"])
+    expect(card.locator(".renditions li")).to_have_count(1)
+
+    # the card offers the recipes for Reprocess, starting from the image's own
+    choice = card.get_by_label("Recipe for reprocessing coffee.png")
+    expect(choice).to_have_value("tiny")
+    choice.select_option("default")
+    card.get_by_role("button", name="Reprocess").click()
+    page.wait_for_function(
+        "id => fetch(`/v1/images/${id}`).then(r => r.json()).then(b => b.generation === 2 && b.status === 'done')",
+        arg=image_id,
+    )
+    expect(card.locator(".renditions li")).to_have_count(6)
+    expect(choice).to_have_value("default")
+    assert server.client.get(f"/v1/images/{image_id}").json()["recipe"] == "default"
+    assert page.errors == []
+
+
+def test_the_gallery_pages_past_one_hundred_images(browser: object, tmp_path: Path) -> None:
+    from playwright.sync_api import expect
+
+    from imgflow.adapters.sqlite_catalog import SqliteCatalog
+    from imgflow.bootstrap import DB_FILE
+    from imgflow.records import ErrorInfo, ImageRecord, new_image_id
+
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    catalog = SqliteCatalog(data_dir / DB_FILE)
+    now = time.time()
+    for i in range(SEEDED):  # quicker than uploading: records straight into the catalog
+        at = now - SEEDED + i
+        error = ErrorInfo(code="corrupt_image", message="seeded")
+        catalog.create(
+            ImageRecord(
+                image_id=new_image_id(at),
+                owner="local",
+                status="failed",
+                created_at=at,
+                updated_at=at,
+                filename=f"seed-{i:03}.jpg",
+                error=error,
+                generation=1,
+            )
+        )
+    catalog.close()
+    server = start_server(tmp_path / "serve", workers=1, data_dir=data_dir)
+    try:
+        page = new_page(browser, server, viewport={"width": 1200, "height": 900})
+        cards = page.locator("#gallery .card")
+        expect(cards).to_have_count(100)
+        expect(cards.first.locator(".name")).to_have_text(f"seed-{SEEDED - 1:03}.jpg")  # newest first
+        more = page.get_by_role("button", name="Show older images")
+        more.focus()
+        page.keyboard.press("Enter")
+        expect(cards).to_have_count(SEEDED)
+        expect(more).to_be_hidden()
+        expect(cards.last.locator(".name")).to_have_text("seed-000.jpg")
+        names = cards.locator(".name").all_text_contents()
+        assert sorted(names) == [f"seed-{i:03}.jpg" for i in range(SEEDED)]
+        # a refresh keeps the older pages and adds nothing twice
+        page.get_by_role("button", name="Refresh").click()
+        page.wait_for_timeout(300)
+        expect(cards).to_have_count(SEEDED)
+        assert page.errors == []
+    finally:
+        assert server.stop() == 0
+
+
+def test_delete_asks_first_and_refused_uploads_can_be_dismissed(
+    browser: object, make_server: Callable[..., Server], corpus: Path
+) -> None:
+    from playwright.sync_api import expect
+
+    server = make_server(workers=1)
+    page = new_page(browser, server, viewport={"width": 1200, "height": 900})
+    page.set_input_files("#file-input", [corpus / "photos/coffee.png"])
+    coffee = page.locator(".card", has_text="coffee.png")
+    expect(coffee).to_have_attribute("data-status", "done", timeout=60_000)
+    image_id = coffee.get_attribute("data-image-id")
+
+    # a type the server refuses: the card says why and can be dismissed, from the keyboard too
+    page.evaluate(DROP, ["scan.bmp", "image/bmp", base64.b64encode(b"BM" + bytes(64)).decode()])
+    refused = page.locator(".card", has_text="scan.bmp")
+    expect(refused).to_have_attribute("data-status", "error")
+    expect(refused.locator(".error")).not_to_be_empty()
+    expect(refused.get_by_role("button", name="Delete")).to_be_hidden()
+    refused.get_by_role("button", name="Dismiss").focus()
+    page.keyboard.press("Enter")
+    expect(refused).to_have_count(0)
+    expect(coffee.get_by_role("button", name="Reprocess")).to_be_focused()  # the keyboard stays in the gallery
+
+    dialog = page.get_by_role("dialog", name="Delete this image?")
+    delete = coffee.get_by_role("button", name="Delete")
+    delete.click()
+    expect(dialog).to_be_visible()
+    page.keyboard.press("Escape")  # Escape keeps the image
+    expect(dialog).to_be_hidden()
+    delete.click()
+    dialog.get_by_role("button", name="Keep it").click()
+    expect(dialog).to_be_hidden()
+    expect(delete).to_be_focused()
+    assert server.client.get(f"/v1/images/{image_id}").status_code == 200
+    expect(coffee).to_have_count(1)
+    delete.click()
+    dialog.get_by_role("button", name="Delete").click()
+    expect(coffee).to_have_count(0)
+    expect(page.locator("#empty")).to_be_visible()
+    assert server.client.get(f"/v1/images/{image_id}").status_code == 404
+    assert page.errors == []
+
+
+def test_portrait_images_keep_the_grid_even_and_phones_get_big_tap_targets(
+    browser: object, make_server: Callable[..., Server], tmp_path: Path
+) -> None:
+    from playwright.sync_api import expect
+
+    server = make_server(workers=2)
+    page = new_page(browser, server, viewport={"width": 1200, "height": 900})
+    shapes = [picture(tmp_path / f"{name}.jpg", w, h) for name, w, h in [("tall", 500, 1500), ("wide", 1500, 500)]]
+    page.set_input_files("#file-input", [*shapes, picture(tmp_path / "photo.jpg", 900, 600)])
+    expect(page.locator(".card[data-status=done]")).to_have_count(3, timeout=60_000)
+    page.wait_for_function("[...document.querySelectorAll('.thumb img')].every(i => i.complete && i.naturalWidth)")
+    boxes = page.locator(".thumb").evaluate_all(
+        "els => els.map(e => { const r = e.getBoundingClientRect(); return [r.top, r.width, r.height]; })"
+    )
+    assert len(boxes) == 3
+    assert len({round(b[0]) for b in boxes}) == 1, boxes  # one row
+    assert len({(round(b[1]), round(b[2])) for b in boxes}) == 1, boxes  # the same box for every shape
+    assert abs(boxes[0][1] / boxes[0][2] - 4 / 3) < 0.02, boxes
+    inside = page.locator(".thumb img").evaluate_all(
+        "els => els.every(i => { const r = i.getBoundingClientRect(), b = i.parentElement.getBoundingClientRect();"
+        " return r.height <= b.height + 0.5 && r.width <= b.width + 0.5; })"
+    )
+    assert inside
+
+    page.set_viewport_size({"width": 390, "height": 844})
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    targets = page.locator(".card a, .card button:visible, .card select:visible").evaluate_all(
+        "els => els.map(e => { const r = e.getBoundingClientRect();"
+        " return [e.textContent.trim() || e.getAttribute('aria-label'), r.width, r.height]; })"
+    )
+    assert len(targets) >= 3 * (6 + 2)
+    small = [t for t in targets if t[1] < 44 or t[2] < 44]
+    assert small == [], small
+    assert page.errors == []
+
+
+def test_the_thumbnail_is_sharp_at_the_device_pixel_ratio(
+    browser: object, make_server: Callable[..., Server], tmp_path: Path
+) -> None:
+    server = make_server(workers=1)
+    page = new_page(browser, server, viewport={"width": 1200, "height": 900}, device_scale_factor=2)
+    page.set_input_files("#file-input", [picture(tmp_path / "big.jpg", 2400, 1600)])
+    img = page.locator(".card .thumb img")
+    img.wait_for(timeout=60_000)
+    page.wait_for_function("i => i.complete && i.naturalWidth > 0", arg=img.element_handle())
+    srcset = img.get_attribute("srcset") or ""
+    widths = [int(c.rsplit(" ", 1)[1].rstrip("w")) for c in srcset.split(", ")]
+    assert widths == [256, 1024, 2048], srcset  # one candidate per width, crops left out
+    assert ".webp" in srcset  # the lighter format of each width
+    assert ".jpg" not in srcset
+    assert (img.get_attribute("sizes") or "").startswith("auto")
+    current, box = img.evaluate("i => [i.currentSrc, i.getBoundingClientRect().width]")
+    picked = {c.rsplit(" ", 1)[0]: w for c, w in zip(srcset.split(", "), widths, strict=True)}
+    picked = {url.rsplit("/", 1)[-1]: w for url, w in picked.items()}
+    # at DPR 2 the ~350 px box needs ~700 px: the 1024 one, not the blurry 256 nor the heavy 2048
+    assert current.endswith("/medium.webp"), current
+    assert picked["medium.webp"] >= 2 * box > picked["thumb.webp"], (picked, box)
+    assert page.errors == []

@@ -1,12 +1,20 @@
-// imgflow web page: upload (presigned form POST, direct POST fallback), live status, gallery.
-// Plain browser JavaScript, no build step.
+// imgflow web page: cards with live status, the gallery (paged), recipes, reprocess and delete.
+// Uploading is in upload.js. Plain browser JavaScript, no build step.
 "use strict";
 
-const DIRECT_MAX = 4 * 1024 * 1024;
 const POLL_MS = 700;
+const PAGE = 100; // the list API's largest page
 const FINAL = new Set(["done", "failed", "deleted"]);
+// The thumbnail box's width, for browsers without `sizes="auto"` (the grid: one column up to
+// ~646 px, two up to ~960 px, then three of at most ~350 px).
+const SIZES = "auto, (max-width: 646px) calc(100vw - 2rem), (max-width: 960px) calc(50vw - 1.5rem), 350px";
+const FORMAT_RANK = { webp: 0, avif: 1, jpeg: 2, png: 3 };
 const cards = new Map(); // image_id (or a temporary key) -> card element
 let tempIds = 0;
+let recipes = { default: "", items: [] };
+let nextCursor = null; // where the next older page starts; null: no older images
+let pagesLoaded = 0;
+let pendingDelete = null; // the card the confirmation dialog is about
 
 const $ = (sel, root = document) => root.querySelector(sel);
 
@@ -66,16 +74,32 @@ function humanBytes(n) {
 
 // ---- cards ---------------------------------------------------------------
 
-function newCard(key, name) {
+function newCard(key, name, { older = false } = {}) {
   const node = $("#card-template").content.firstElementChild.cloneNode(true);
   node.dataset.key = key;
   $(".name", node).textContent = name || "(unnamed)";
-  $(".delete", node).addEventListener("click", () => removeImage(node));
+  $(".delete", node).addEventListener("click", () => askDelete(node));
   $(".reprocess", node).addEventListener("click", () => reprocessImage(node));
-  $("#gallery").prepend(node);
+  $(".dismiss", node).addEventListener("click", () => dismiss(node));
+  $(".recipe-choice", node).addEventListener("change", (ev) => { ev.target.dataset.chosen = ev.target.value; });
+  if (older) $("#gallery").append(node); else $("#gallery").prepend(node);
   $("#empty").hidden = true;
   cards.set(key, node);
+  fillRecipeChoice(node);
   return node;
+}
+
+function forget(node) {
+  // keep the keyboard where it was: the next card, else the previous one, else the page's controls
+  const next = node.nextElementSibling || node.previousElementSibling;
+  const hadFocus = node.contains(document.activeElement);
+  node.remove();
+  cards.delete(node.dataset.key);
+  $("#empty").hidden = cards.size > 0;
+  if (hadFocus) {
+    const target = next && next.querySelector(".actions button:not([hidden]):not(:disabled)");
+    (target || $("#refresh")).focus();
+  }
 }
 
 function rekey(node, imageId) {
@@ -89,8 +113,13 @@ function setStatus(node, status, text) {
   node.dataset.status = status;
   $(".badge", node).textContent = text || status.replace("_", " ");
   const busy = !FINAL.has(status) && status !== "error";
+  const refused = status === "error" && !node.dataset.imageId; // the server kept nothing
   $(".reprocess", node).disabled = busy || !node.dataset.imageId;
   $(".delete", node).disabled = !node.dataset.imageId;
+  $(".reprocess", node).hidden = refused;
+  $(".delete", node).hidden = refused;
+  $(".dismiss", node).hidden = !refused;
+  fillRecipeChoice(node);
 }
 
 function setProgress(node, fraction) {
@@ -107,23 +136,66 @@ function setError(node, text) {
   el.textContent = text || "";
 }
 
-function pickThumb(renditions) {
-  if (!renditions.length) return null;
-  const named = renditions.find((r) => r.name === "thumb" || r.name === "thumbnail");
-  if (named) return named;
-  return [...renditions].sort((a, b) => a.width * a.height - b.width * b.height)[0];
+// The renditions that show the whole image (crops left out), one per width, the lightest format
+// first: the candidates of the thumbnail's srcset, narrowest first.
+function imageSet(rec) {
+  const facts = rec.facts || {};
+  const w = facts.oriented_width ?? facts.width;
+  const h = facts.oriented_height ?? facts.height;
+  const byWidth = new Map();
+  for (const r of rec.renditions || []) {
+    if (w && h && Math.abs(r.height - (r.width * h) / w) > 1.5) continue;
+    const have = byWidth.get(r.width);
+    const rank = (x) => FORMAT_RANK[x.format] ?? 9;
+    if (!have || rank(r) < rank(have)) byWidth.set(r.width, r);
+  }
+  const set = [...byWidth.values()].sort((a, b) => a.width - b.width);
+  if (set.length || !(rec.renditions || []).length) return set;
+  return [[...rec.renditions].sort((a, b) => a.width - b.width)[0]];
+}
+
+function showThumb(box, rec, name) {
+  const set = imageSet(rec);
+  if (!set.length) {
+    box.replaceChildren(Object.assign(document.createElement("span"), {
+      className: "placeholder", textContent: rec.status === "failed" ? "✕" : "…",
+    }));
+    box.setAttribute("aria-hidden", "true");
+    return;
+  }
+  box.removeAttribute("aria-hidden");
+  let img = $("img", box);
+  if (!img) {
+    img = document.createElement("img");
+    img.loading = "lazy"; // before sizes: `sizes="auto"` needs it
+    img.decoding = "async";
+    img.sizes = SIZES;
+    box.replaceChildren(img);
+  }
+  img.alt = `Thumbnail of ${name}`;
+  const srcset = set.map((r) => `${sameServer(r.url)} ${r.width}w`).join(", ");
+  if (img.getAttribute("srcset") !== srcset) {
+    img.srcset = srcset;
+    // browsers without srcset: the narrowest that fills a card
+    img.src = sameServer((set.find((r) => r.width >= 350) || set[set.length - 1]).url);
+  }
 }
 
 function render(node, rec) {
   const name = rec.filename || rec.image_id;
   $(".name", node).textContent = name;
   const previous = node.dataset.status;
+  if (node.dataset.recipe !== rec.recipe) {
+    node.dataset.recipe = rec.recipe;
+    $(".recipe-choice", node).dataset.chosen = "";
+  }
   setStatus(node, rec.status);
   setProgress(node, null);
   const facts = rec.facts;
-  $(".dims", node).textContent = facts
+  const size = facts
     ? `${facts.oriented_width ?? facts.width}×${facts.oriented_height ?? facts.height} · ${humanBytes(facts.bytes)}`
     : (rec.size ? humanBytes(rec.size) : "");
+  $(".dims", node).textContent = recipes.items.length > 1 ? `${size} · recipe ${rec.recipe}` : size;
   setError(node, rec.status === "failed" && rec.error ? `${rec.error.code}: ${rec.error.message}` : "");
 
   const list = $(".renditions", node);
@@ -143,19 +215,7 @@ function render(node, rec) {
     li.append(a, meta);
     list.append(li);
   }
-  const thumbBox = $(".thumb", node);
-  const thumb = pickThumb(renditions);
-  if (thumb) {
-    let img = $("img", thumbBox);
-    if (!img) { img = document.createElement("img"); thumbBox.replaceChildren(img); }
-    img.alt = `Thumbnail of ${name}`;
-    const src = sameServer(thumb.url);
-    if (img.getAttribute("src") !== src) img.src = src;
-  } else {
-    thumbBox.replaceChildren(Object.assign(document.createElement("span"), {
-      className: "placeholder", textContent: rec.status === "failed" ? "✕" : "…",
-    }));
-  }
+  showThumb($(".thumb", node), rec, name);
   if (previous !== rec.status && FINAL.has(rec.status)) {
     announce(`${name}: ${rec.status}${rec.error ? ` (${rec.error.message})` : ""}`);
   }
@@ -172,7 +232,7 @@ async function poll(node) {
       try {
         rec = await api(`/v1/images/${encodeURIComponent(id)}`);
       } catch (err) {
-        if (err.status === 404) { node.remove(); cards.delete(id); return; }
+        if (err.status === 404) { forget(node); return; }
         await new Promise((r) => setTimeout(r, POLL_MS * 3));
         continue;
       }
@@ -185,121 +245,52 @@ async function poll(node) {
   }
 }
 
-// ---- uploading -------------------------------------------------------------
-
-function xhrSend(method, url, body, headers, node) {
-  return new Promise((resolve, reject) => {
-    const xhr = new XMLHttpRequest();
-    xhr.open(method, url);
-    for (const [k, v] of Object.entries(headers)) xhr.setRequestHeader(k, v);
-    xhr.upload.addEventListener("progress", (ev) => {
-      node.dataset.progressEvents = String(Number(node.dataset.progressEvents || 0) + 1);
-      if (ev.lengthComputable) setProgress(node, ev.loaded / ev.total);
-    });
-    xhr.addEventListener("load", () => {
-      if (xhr.status >= 200 && xhr.status < 300) {
-        let parsed = null;
-        try { parsed = xhr.responseText ? JSON.parse(xhr.responseText) : null; } catch (_) { parsed = null; }
-        resolve(parsed);
-      } else {
-        let reason = `HTTP ${xhr.status}`;
-        try {
-          const b = JSON.parse(xhr.responseText);
-          reason = b.detail || b.title || b.message || reason;
-        } catch (_) { /* not JSON */ }
-        const err = new Error(reason);
-        err.status = xhr.status;
-        reject(err);
-      }
-    });
-    xhr.addEventListener("error", () => reject(new Error("network error")));
-    xhr.send(body);
-  });
-}
-
-async function uploadPresigned(file, node) {
-  const created = await api("/v1/uploads", {
-    method: "POST",
-    headers: { "Content-Type": "application/json" },
-    body: JSON.stringify({ filename: file.name, content_type: file.type || "application/octet-stream", size: file.size }),
-  });
-  const rec = created.image || created.record || created;
-  const upload = created.upload || created.presigned || created;
-  rekey(node, rec.image_id);
-  setStatus(node, "uploading");
-  const form = new FormData();
-  for (const [k, v] of Object.entries(upload.fields || {})) form.append(k, v);
-  form.append(upload.file_field || "file", file, file.name);
-  await xhrSend(upload.method || "POST", sameServer(upload.url), form, {}, node);
-}
-
-async function uploadDirect(file, node) {
-  const headers = authHeaders({ "Content-Type": file.type || "application/octet-stream" });
-  const query = file.name ? `?filename=${encodeURIComponent(file.name)}` : "";
-  const rec = await xhrSend("POST", `/v1/images${query}`, file, headers, node);
-  rekey(node, rec.image_id);
-}
-
-async function uploadOne(file) {
-  const node = newCard(`tmp-${++tempIds}`, file.name);
-  setStatus(node, "uploading");
-  setProgress(node, 0);
-  try {
-    try {
-      await uploadPresigned(file, node);
-    } catch (err) {
-      // the presigned path is the default; a server without it, or a file whose type the browser
-      // could not tell (the direct path sniffs the bytes), still goes directly when small
-      const retry = err.status === 404 || err.status === 405 || (err.status === 415 && !file.type);
-      if (node.dataset.imageId || !retry || file.size > DIRECT_MAX) throw err;
-      await uploadDirect(file, node);
-    }
-    setProgress(node, 1);
-    setStatus(node, "queued");
-    poll(node);
-  } catch (err) {
-    setProgress(node, null);
-    setStatus(node, "error", "upload failed");
-    setError(node, err.message);
-    announce(`${file.name}: upload failed (${err.message})`);
-    if (node.dataset.imageId) poll(node);
-  }
-}
-
-function uploadAll(files) {
-  const list = [...files];
-  if (!list.length) return;
-  announce(`Uploading ${list.length} file${list.length > 1 ? "s" : ""}`);
-  // a few at a time: the browser and the server stay responsive with hundreds of files
-  const queue = list.slice();
-  const lanes = Math.min(4, queue.length);
-  for (let i = 0; i < lanes; i++) {
-    (async () => { while (queue.length) await uploadOne(queue.shift()); })();
-  }
-}
-
 // ---- actions -----------------------------------------------------------------
+
+function askDelete(node) {
+  if (!node.dataset.imageId) return;
+  const dialog = $("#confirm-delete");
+  pendingDelete = node;
+  $("#confirm-text").textContent = `${$(".name", node).textContent}: the original and every rendition `
+    + "are removed and their links stop working. This cannot be undone.";
+  dialog.returnValue = "";
+  dialog.showModal();
+}
+
+function confirmClosed() {
+  const node = pendingDelete;
+  pendingDelete = null;
+  if (node && $("#confirm-delete").returnValue === "delete") removeImage(node);
+}
 
 async function removeImage(node) {
   const id = node.dataset.imageId;
   const name = $(".name", node).textContent;
-  if (!id) { node.remove(); return; }
   try {
     await api(`/v1/images/${encodeURIComponent(id)}`, { method: "DELETE" });
-    node.remove();
-    cards.delete(id);
-    $("#empty").hidden = cards.size > 0;
+    forget(node);
     announce(`${name} deleted`);
-    $("#refresh").focus();
   } catch (err) {
     setError(node, `delete failed: ${err.message}`);
   }
 }
 
+function dismiss(node) {
+  const name = $(".name", node).textContent;
+  forget(node);
+  announce(`${name} dismissed`);
+}
+
 async function reprocessImage(node) {
   const id = node.dataset.imageId;
+  const choice = $(".recipe-choice", node);
+  const body = choice.hidden || !choice.value ? {} : { recipe: choice.value };
   try {
-    const rec = await api(`/v1/images/${encodeURIComponent(id)}/reprocess`, { method: "POST" });
+    const rec = await api(`/v1/images/${encodeURIComponent(id)}/reprocess`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(body),
+    });
     render(node, rec);
     poll(node);
   } catch (err) {
@@ -307,25 +298,98 @@ async function reprocessImage(node) {
   }
 }
 
+// ---- recipes ---------------------------------------------------------------------
+
+function describeRecipe(name) {
+  const recipe = recipes.items.find((r) => r.name === name);
+  if (!recipe) return "";
+  const byName = new Map();
+  for (const r of recipe.renditions) {
+    const box = `${r.width ?? "any"}×${r.height ?? "any"}${r.fit === "contain" ? "" : ` ${r.fit}`}`;
+    const seen = byName.get(r.name) || { box, formats: [] };
+    seen.formats.push(r.format);
+    byName.set(r.name, seen);
+  }
+  return `Makes ${[...byName].map(([n, v]) => `${n} ${v.box} (${v.formats.join(", ")})`).join("; ")}.`;
+}
+
+function recipeOptions(selected) {
+  return recipes.items.map((r) => new Option(r.name, r.name, false, r.name === selected));
+}
+
+// A card's recipe choice for Reprocess: the image's own recipe until the user picks another.
+function fillRecipeChoice(node) {
+  const select = $(".recipe-choice", node);
+  const wanted = select.dataset.chosen || node.dataset.recipe || recipes.default;
+  if (select.options.length !== recipes.items.length) select.replaceChildren(...recipeOptions(wanted));
+  select.value = wanted;
+  select.hidden = recipes.items.length < 2 || !node.dataset.imageId;
+  select.setAttribute("aria-label", `Recipe for reprocessing ${$(".name", node).textContent}`);
+}
+
+async function loadRecipes() {
+  try {
+    const body = await api("/v1/recipes");
+    recipes = { default: body.default, items: body.items || [] };
+  } catch (err) {
+    return; // uploads still work with the server's default recipe
+  }
+  const select = $("#recipe-select");
+  select.replaceChildren(...recipeOptions(select.value || recipes.default));
+  $("#recipe-field").hidden = recipes.items.length < 2;
+  $("#recipe-hint").textContent = describeRecipe(select.value);
+  for (const node of cards.values()) fillRecipeChoice(node);
+}
+
+// ---- the gallery ---------------------------------------------------------------------
+
+function show(rec, options) {
+  let node = cards.get(rec.image_id);
+  if (!node) {
+    node = newCard(rec.image_id, rec.filename, options);
+    node.dataset.imageId = rec.image_id;
+  }
+  render(node, rec);
+  if (!FINAL.has(rec.status)) poll(node);
+  return node;
+}
+
+function showMore() {
+  $("#more").hidden = !nextCursor;
+  $("#empty").hidden = cards.size > 0;
+}
+
 async function loadGallery() {
   let page;
   try {
-    page = await api("/v1/images?limit=100");
+    page = await api(`/v1/images?limit=${PAGE}`);
   } catch (err) {
     announce(`Could not list images: ${err.message}`);
     return;
   }
-  const items = page.items || page.images || [];
-  for (const rec of [...items].reverse()) {
-    let node = cards.get(rec.image_id);
-    if (!node) {
-      node = newCard(rec.image_id, rec.filename);
-      node.dataset.imageId = rec.image_id;
-    }
-    render(node, rec);
-    if (!FINAL.has(rec.status)) poll(node);
+  for (const rec of [...(page.items || [])].reverse()) show(rec);
+  if (pagesLoaded <= 1) { nextCursor = page.cursor || null; pagesLoaded = 1; }
+  showMore();
+}
+
+async function loadOlder() {
+  if (!nextCursor) return;
+  const button = $("#more");
+  button.disabled = true;
+  try {
+    const page = await api(`/v1/images?limit=${PAGE}&cursor=${encodeURIComponent(nextCursor)}`);
+    const items = page.items || [];
+    const added = items.filter((rec) => !cards.has(rec.image_id)).map((rec) => show(rec, { older: true }));
+    nextCursor = page.cursor || null;
+    pagesLoaded += 1;
+    announce(`${added.length} older image${added.length === 1 ? "" : "s"} shown`);
+    if (!nextCursor && added.length) $("button:not([hidden]):not(:disabled)", added[0])?.focus();
+  } catch (err) {
+    announce(`Could not list images: ${err.message}`);
+  } finally {
+    button.disabled = false;
+    showMore();
   }
-  $("#empty").hidden = cards.size > 0;
 }
 
 function init() {
@@ -343,13 +407,18 @@ function init() {
   window.addEventListener("dragover", (ev) => ev.preventDefault());
   window.addEventListener("drop", (ev) => ev.preventDefault());
   $("#refresh").addEventListener("click", loadGallery);
+  $("#more").addEventListener("click", loadOlder);
+  $("#confirm-delete").addEventListener("close", confirmClosed);
+  $("#recipe-select").addEventListener("change", (ev) => {
+    $("#recipe-hint").textContent = describeRecipe(ev.target.value);
+  });
   $("#token-input").value = token();
   $("#token-save").addEventListener("click", () => {
     localStorage.setItem("imgflow.token", $("#token-input").value.trim());
     announce("Token saved");
-    loadGallery();
+    loadRecipes().then(loadGallery);
   });
-  loadGallery();
+  loadRecipes().then(loadGallery);
 }
 
 document.addEventListener("DOMContentLoaded", init);
