@@ -348,13 +348,21 @@ def test_portrait_images_keep_the_grid_even_and_phones_get_big_tap_targets(
 def test_the_thumbnail_is_sharp_at_the_device_pixel_ratio(
     browser: object, make_server: Callable[..., Server], tmp_path: Path
 ) -> None:
-    server = make_server(workers=1)
+    from imgflow.recipes import default_recipe
+
+    # the built-in renditions plus a square crop, which shows only part of the image
+    recipe = default_recipe().model_dump(mode="json")
+    recipe["renditions"].append({"name": "square", "width": 700, "height": 700, "fit": "cover", "format": "webp"})
+    config = tmp_path / "imgflow.yaml"
+    config.write_text(json.dumps({"recipes": {"default": recipe}}))
+    server = make_server(workers=1, args=("--config", str(config)))
     page = new_page(browser, server, viewport={"width": 1200, "height": 900}, device_scale_factor=2)
     page.set_input_files("#file-input", [picture(tmp_path / "big.jpg", 2400, 1600)])
     img = page.locator(".card .thumb img")
     img.wait_for(timeout=60_000)
     page.wait_for_function("i => i.complete && i.naturalWidth > 0", arg=img.element_handle())
     srcset = img.get_attribute("srcset") or ""
+    assert "square" not in srcset
     widths = [int(c.rsplit(" ", 1)[1].rstrip("w")) for c in srcset.split(", ")]
     assert widths == [256, 1024, 2048], srcset  # one candidate per width, crops left out
     assert ".webp" in srcset  # the lighter format of each width

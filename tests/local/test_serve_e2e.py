@@ -7,6 +7,7 @@ import json
 import re
 import shutil
 import subprocess
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -226,3 +227,24 @@ def test_the_docs_name_every_command_and_metric() -> None:
     readme = (ROOT / "README.md").read_text()
     assert "docs/local.md" in readme
     assert "imgflow upload" in readme
+
+
+def test_rendition_links_outlive_a_reprocess_until_the_delete(server: Server, corpus: Path) -> None:
+    image_id = server.upload_direct(corpus / "photos/coffee.png", "image/png")["image_id"]
+    first = server.wait_final(image_id)
+    thumb = next(r["url"] for r in first["renditions"] if r["name"] == "thumb" and r["format"] == "webp")
+    assert thumb == f"{server.url}/v1/images/{image_id}/renditions/1/thumb.webp"
+    assert server.client.post(f"/v1/images/{image_id}/reprocess").status_code == 202
+    deadline = time.monotonic() + 60
+    while server.client.get(f"/v1/images/{image_id}").json()["renditions"][0]["url"].find("/renditions/2/") < 0:
+        assert time.monotonic() < deadline, "the reprocess did not finish"
+        time.sleep(0.1)
+    moved = httpx.get(thumb)
+    assert (moved.status_code, moved.headers["location"]) == (307, f"/v1/images/{image_id}/renditions/2/thumb.webp")
+    landed = httpx.get(thumb, follow_redirects=True)
+    assert (landed.status_code, landed.headers["content-type"]) == (200, "image/webp")
+    by_name = httpx.get(f"{server.url}/v1/images/{image_id}/renditions/thumb.webp")
+    assert by_name.content == landed.content
+    assert server.client.delete(f"/v1/images/{image_id}").status_code == 204
+    for url in (thumb, f"{server.url}/v1/images/{image_id}/renditions/thumb.webp"):
+        assert httpx.get(url).status_code == 404
