@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
+from imgflow.api.admission import Admit
 from imgflow.api.auth import Owner
 from imgflow.api.body import read_capped
 from imgflow.api.problems import responses
@@ -32,7 +33,8 @@ _IMAGE_BODY = {
 }
 
 
-def images_router(service: ImageService, settings: Settings) -> APIRouter:
+def images_router(service: ImageService, settings: Settings, admit: Admit) -> APIRouter:
+    """``admit(owner)`` runs before a route adds work (upload, direct upload, reprocess): 429 when busy."""
     router = APIRouter(prefix="/v1", tags=["images"])
 
     def view(record: ImageRecord) -> ImageView:
@@ -43,9 +45,10 @@ def images_router(service: ImageService, settings: Settings) -> APIRouter:
         status_code=201,
         response_model=CreatedUpload,
         summary="Start a presigned upload",
-        responses=responses(400, 401, 413, 415, 422, 503),
+        responses=responses(400, 401, 413, 415, 422, 429, 503),
     )
     def create_upload(body: UploadRequest, owner: Owner, response: Response) -> CreatedUpload:
+        admit(owner)
         record, grant = service.create_upload(
             owner, filename=body.filename, content_type=body.content_type, size=body.size, recipe=body.recipe
         )
@@ -58,7 +61,7 @@ def images_router(service: ImageService, settings: Settings) -> APIRouter:
         response_model=ImageView,
         summary="Upload a small image as the request body",
         openapi_extra=_IMAGE_BODY,
-        responses=responses(400, 401, 413, 415, 422, 503),
+        responses=responses(400, 401, 408, 413, 415, 422, 429, 503),
     )
     async def ingest(
         request: Request,
@@ -67,6 +70,7 @@ def images_router(service: ImageService, settings: Settings) -> APIRouter:
         filename: Annotated[str | None, Query(max_length=1024)] = None,
         recipe: Annotated[str | None, Query(max_length=63)] = None,
     ) -> ImageView:
+        await run_in_threadpool(admit, owner)  # before a byte of the body is read
         cap = min(service.config.direct_upload_max_bytes, service.config.limits.max_bytes)
         data = await read_capped(request, cap)
         record = await run_in_threadpool(
@@ -112,9 +116,10 @@ def images_router(service: ImageService, settings: Settings) -> APIRouter:
         status_code=202,
         response_model=ImageView,
         summary="Make the renditions again (a new generation)",
-        responses=responses(400, 401, 404, 409, 413, 422, 503),
+        responses=responses(400, 401, 404, 409, 413, 422, 429, 503),
     )
     def reprocess(image_id: str, owner: Owner, body: ReprocessRequest | None = None) -> ImageView:
+        admit(owner)
         return view(service.reprocess(owner, image_id, recipe=body.recipe if body else None))
 
     return router
