@@ -102,6 +102,9 @@ def test_wrapped_app_serves_page_metrics_and_api_behind_the_edge(tmp_path: Path)
             assert counted == ["direct"]
             original = await client.get("/v1/files/originals/abc")
             assert original.headers["content-disposition"] == "attachment"
+            missing = await client.get("/web/nope.js")  # the outer app's own 404: a problem document too
+            assert (missing.status_code, missing.headers["content-type"]) == (404, "application/problem+json")
+            assert missing.json()["code"] == "not_found"
             evil = await client.get("/", headers={"host": "evil.example"})
             assert (evil.status_code, evil.headers["content-type"]) == (400, "application/problem+json")
             assert evil.json()["code"] == "host_not_allowed"

@@ -14,6 +14,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.applications import Starlette
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 from starlette.responses import Response
@@ -138,6 +139,12 @@ async def _client_gone(request: Request, exc: Exception) -> Response:
 async def _unexpected(request: Request, exc: Exception) -> ProblemResponse:
     log.exception("unexpected error", exc_info=exc)
     return problem(request, 500, "internal_error", "the server could not handle this request")
+
+
+def install_routing(app: Starlette) -> None:
+    """Routing refusals (404, 405) of an app around the API (the local server's page and
+    ``/metrics``) as the same problem documents."""
+    app.add_exception_handler(StarletteHTTPException, _routing)
 
 
 def install(app: FastAPI) -> None:

@@ -37,7 +37,10 @@ def serve(
     workers: Annotated[
         int | None, typer.Option("--workers", "-w", min=1, max=64, help="Worker processes [one per core]")
     ] = None,
-    host: Annotated[str | None, typer.Option("--host", help="Address to bind [127.0.0.1]; others need auth")] = None,
+    host: Annotated[
+        str | None,
+        typer.Option("--host", help="Address to bind [127.0.0.1]; others need a strong token and public_base_url"),
+    ] = None,
     config: Config = None,
 ) -> None:
     """Serve the web page, the API and /metrics, with worker processes on a local job queue."""

@@ -16,7 +16,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp
 
 from imgflow.api.auth import owner_dependency
-from imgflow.api.problems import ProblemResponse, problem_document
+from imgflow.api.problems import ProblemResponse, install_routing, problem_document
 from imgflow.errors import Unauthorized
 from imgflow.runtimes.local.middleware import HostAllowList, LocalEdge
 from imgflow.settings import Settings
@@ -84,5 +84,6 @@ def build_local_app(
         Mount("/", app=api),
     ]
     outer = Starlette(routes=routes)
+    install_routing(outer)  # a 404 under /web or a 405 on /metrics is a problem document too
     edge = LocalEdge(outer, count_upload)
     return HostAllowList(edge, [*allowed_hosts(settings), *extra_hosts])
