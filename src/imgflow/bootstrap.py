@@ -145,7 +145,9 @@ def build_service(
         originals: Any = store
         renditions: Any = store
         catalog: Any = SqliteCatalog(data_dir / DB_FILE, clock=now)
+        redrive = catalog.redrive
     else:
+        redrive = None
         from imgflow.adapters.dynamo_catalog import DynamoCatalog
         from imgflow.adapters.s3_store import S3ObjectStore
 
@@ -166,6 +168,7 @@ def build_service(
         processor=_processor() if with_processor else None,
         clock=now,
         on_queued=on_queued,
+        redrive=redrive,
     )
 
 
@@ -179,8 +182,10 @@ def build_app(
     """The HTTP API over :func:`build_service` (without the image engine). On the local backend
     the app also serves the folder store's signed upload and download URLs."""
     from imgflow.adapters.fs_store import FsObjectStore
+    from imgflow.adapters.sqlite_catalog import SqliteCatalog
     from imgflow.api import create_app
 
     svc = service or build_service(settings, with_processor=False, clients=clients, clock=clock)
     local_store = svc.originals if isinstance(svc.originals, FsObjectStore) else None
-    return create_app(svc, settings, local_store=local_store)
+    pending = svc.catalog.count_pending if isinstance(svc.catalog, SqliteCatalog) else None
+    return create_app(svc, settings, local_store=local_store, pending=pending)

@@ -133,6 +133,17 @@ class Unauthorized(ImgflowError):
     http_status = 401
 
 
+class Busy(ImgflowError):
+    """Too much of this caller's work is waiting: come back after ``retry_after`` seconds."""
+
+    code = "too_many_pending"
+    http_status = 429
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class StorageError(ImgflowError):
     """The store or catalog failed for a reason that is not the caller's."""
 

@@ -103,6 +103,18 @@ class Settings(BaseSettings):
     #: test-only: a worker sleeps this long after claiming a job
     test_hold_after_claim: float = Field(default=0.0, ge=0.0)
 
+    # --- hostile clients (the local server's edge) ----------------------------------
+    #: a request's headers must be complete this many seconds after the connection opens (or
+    #: after the previous answer on it); the connection is closed otherwise
+    header_timeout_seconds: float = Field(default=20.0, gt=0)
+    #: a request body is cut (408) when no byte of it arrives for this long, or when, past
+    #: this first window, it averages fewer than body_min_rate bytes a second
+    body_timeout_seconds: float = Field(default=30.0, gt=0)
+    body_min_rate: int = Field(default=1024, ge=0)
+    #: images of one owner queued or processing at most; past it new uploads and reprocess
+    #: requests get 429 with Retry-After (None: no limit)
+    max_pending_per_owner: int | None = Field(default=1000, ge=1)
+
     @model_validator(mode="after")
     def _check(self) -> Settings:
         if self.default_recipe not in self.recipes:

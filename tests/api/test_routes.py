@@ -162,7 +162,7 @@ def test_list_validation_names_the_field(api: Wiring, query: str, field: str) ->
 
 
 def test_bad_cursor_is_a_400(api: Wiring) -> None:
-    problem(api.client.get("/v1/images?cursor=!!!"), 400, "bad_request")
+    problem(api.client.get("/v1/images?cursor=!!!"), 400, "invalid_cursor")
 
 
 def test_delete_then_gone(api: Wiring) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from collections.abc import Mapping
 from functools import cache
 from typing import Any
@@ -27,6 +28,10 @@ from imgflow.records import ImageRecord
 #: fields a transition may not change (the catalog owns ``version``)
 FROZEN_FIELDS = frozenset({"image_id", "version"})
 MAX_LIMIT = 1000
+_MAX_CURSOR_ID = 512
+#: year 5138: no record is created later; keeps a cursor's time a plain, finite number
+_MAX_EPOCH = 1e11
+_DECIMAL = re.compile(r"[0-9]{1,20}(\.[0-9]{1,20})?([eE][+-]?[0-9]{1,3})?")
 
 
 def matches(record: ImageRecord, expect: Expect) -> bool:
@@ -109,15 +114,48 @@ def encode_cursor(data: Mapping[str, Any]) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
+def invalid_cursor() -> BadRequest:
+    return BadRequest("invalid cursor: pass back the `cursor` of the previous page unchanged", code="invalid_cursor")
+
+
 def decode_cursor(cursor: str) -> dict[str, Any]:
+    """A cursor is the client's input: anything but one we made is a 400 ``invalid_cursor``."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         data = json.loads(raw)
-    except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
-        raise BadRequest("invalid cursor") from exc
+    except (binascii.Error, ValueError, UnicodeDecodeError, RecursionError) as exc:
+        raise invalid_cursor() from exc
     if not isinstance(data, dict):
-        raise BadRequest("invalid cursor")
+        raise invalid_cursor()
     return data
+
+
+def cursor_id(value: Any) -> str:
+    """An image id from a cursor: text a store can hold (no lone surrogate), at most 512 bytes."""
+    if not isinstance(value, str) or not value or not value.isprintable():
+        raise invalid_cursor()
+    try:
+        size = len(value.encode("utf-8"))
+    except UnicodeEncodeError as exc:
+        raise invalid_cursor() from exc
+    if size > _MAX_CURSOR_ID:
+        raise invalid_cursor()
+    return value
+
+
+def cursor_time(value: Any) -> float:
+    """A ``created_at`` from a cursor: a finite epoch time (a JSON number, or its decimal text)."""
+    if isinstance(value, str) and not _DECIMAL.fullmatch(value):
+        raise invalid_cursor()
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise invalid_cursor()
+    try:
+        number = float(value)
+    except (ValueError, OverflowError) as exc:  # a 400-digit integer does not fit a float
+        raise invalid_cursor() from exc
+    if not 0 <= number < _MAX_EPOCH:  # NaN and infinities fail here too
+        raise invalid_cursor()
+    return number
 
 
 def position_cursor(owner: str, record: ImageRecord) -> str:
@@ -127,7 +165,6 @@ def position_cursor(owner: str, record: ImageRecord) -> str:
 
 def read_position(owner: str, cursor: str) -> tuple[float, str]:
     data = decode_cursor(cursor)
-    created, image_id = data.get("c"), data.get("i")
-    if data.get("o") != owner or not isinstance(created, int | float) or not isinstance(image_id, str):
-        raise BadRequest("invalid cursor")
-    return float(created), image_id
+    if data.get("o") != owner:
+        raise invalid_cursor()
+    return cursor_time(data.get("c")), cursor_id(data.get("i"))

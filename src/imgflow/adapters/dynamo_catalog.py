@@ -21,7 +21,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from imgflow.adapters import catalog_rules as rules
 from imgflow.adapters.dynamo_expr import Expression, condition_for
 from imgflow.adapters.s3_store import FORBIDDEN_CODES
-from imgflow.errors import BadRequest, Conflict, NotFound, StorageError, StorageForbidden
+from imgflow.errors import Conflict, NotFound, StorageError, StorageForbidden
 from imgflow.ports import Expect, Page
 from imgflow.records import ImageRecord, Status
 
@@ -233,15 +233,10 @@ class DynamoCatalog:
     def _read_cursor(self, owner: str, cursor: str) -> dict[str, Any]:
         data = rules.decode_cursor(cursor)
         key = data.get("k")
-        if data.get("o") != owner or not isinstance(key, dict):
-            raise BadRequest("invalid cursor")
-        image_id, created = key.get("image_id"), key.get("created_at")
-        if not isinstance(image_id, str) or not isinstance(created, str):
-            raise BadRequest("invalid cursor")
-        try:
-            Decimal(created)
-        except ArithmeticError as exc:
-            raise BadRequest("invalid cursor") from exc
+        if data.get("o") != owner or not isinstance(key, dict) or not isinstance(key.get("created_at"), str):
+            raise rules.invalid_cursor()
+        image_id, created = rules.cursor_id(key.get("image_id")), key["created_at"]
+        rules.cursor_time(created)
         return {"image_id": {"S": image_id}, "owner": {"S": owner}, "created_at": {"N": created}}
 
     def delete(self, image_id: str) -> None:

@@ -100,6 +100,19 @@ class SqliteCatalog:
         more = len(rows) > limit
         return Page(items=items, cursor=rules.position_cursor(owner, items[-1]) if more else None)
 
+    def redrive(self, record: ImageRecord) -> None:
+        """Queue the record's job again: run once more after the worker holding it finishes."""
+        with self.db.transaction() as conn:
+            enqueue_job(conn, record.image_id, record.generation, self.clock())
+
+    def count_pending(self, owner: str) -> int:
+        """Images of ``owner`` queued or processing: the local server's backpressure reads it."""
+        with self.db.connection() as conn:
+            row = conn.execute(
+                "SELECT count(*) FROM images WHERE status IN ('queued', 'processing') AND owner = ?", (owner,)
+            ).fetchone()
+        return int(row[0])
+
     def delete(self, image_id: str) -> None:
         with self.db.transaction() as conn:
             conn.execute("DELETE FROM images WHERE image_id = ?", (image_id,))

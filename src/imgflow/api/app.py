@@ -12,6 +12,7 @@ from fastapi.routing import APIRoute
 from imgflow import __version__
 from imgflow.adapters.fs_store import FsObjectStore
 from imgflow.api import problems
+from imgflow.api.admission import admission
 from imgflow.api.auth import owner_dependency
 from imgflow.api.images import images_router
 from imgflow.api.limits import BodyCap
@@ -34,9 +35,17 @@ def _local_links(settings: Settings, local_store: FsObjectStore | None) -> Calla
     return partial(rendition_link, settings.public_base_url)
 
 
-def create_app(service: ImageService, settings: Settings, *, local_store: FsObjectStore | None = None) -> FastAPI:
+def create_app(
+    service: ImageService,
+    settings: Settings,
+    *,
+    local_store: FsObjectStore | None = None,
+    pending: Callable[[str], int] | None = None,
+) -> FastAPI:
     """The API over a built service. ``local_store``: the folder store, whose signed upload and
-    download URLs this app then serves (``/v1/local-uploads/{token}``, ``/v1/files/{key}``)."""
+    download URLs this app then serves (``/v1/local-uploads/{token}``, ``/v1/files/{key}``).
+    ``pending(owner)``: how many of the owner's images wait, for the backpressure of
+    ``max_pending_per_owner`` (the local backend counts them in SQLite)."""
     app = FastAPI(
         title="imgflow",
         version=__version__,
@@ -54,14 +63,20 @@ def create_app(service: ImageService, settings: Settings, *, local_store: FsObje
     def healthz() -> Health:
         return Health(version=__version__)
 
-    routers = [images_router(service, settings, url_for=_local_links(settings, local_store)), recipes_router(settings)]
+    admit = admission(settings.max_pending_per_owner, pending)
+    routers = [
+        images_router(service, settings, admit, url_for=_local_links(settings, local_store)),
+        recipes_router(settings),
+    ]
     if local_store is not None:
         routers += [local_router(service, local_store), links_router(service, local_store)]
     for router in routers:
         app.include_router(router)
     # what a 405's Allow header lists
     app.state.routes = [r for router in routers for r in router.routes if isinstance(r, APIRoute)]
-    app.add_middleware(BodyCap)  # inside CORS, so that a 413 carries the CORS headers
+    # inside CORS, so that a 413 carries the CORS headers; on AWS, API Gateway hands over whole bodies
+    idle = settings.body_timeout_seconds if local_store is not None else None
+    app.add_middleware(BodyCap, idle_timeout=idle, min_rate=settings.body_min_rate)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

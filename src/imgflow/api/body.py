@@ -1,38 +1,59 @@
-"""Request bodies with a byte cap: refused by Content-Length before reading, counted otherwise."""
+"""Request bodies: the one ``Content-Length`` parser and the per-request body cap.
+
+:class:`~imgflow.api.limits.BodyCap` (middleware) parses ``Content-Length`` with
+:func:`content_length` before any route runs and counts every body byte against the cap
+the request carries in its scope: 64 KiB unless a route raised it with :func:`set_body_cap`
+before reading (the upload routes). Routes read through :func:`body_chunks` and never count
+bytes themselves.
+"""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Iterable
+
 from fastapi import Request
+from starlette.types import Scope
 
-from imgflow.errors import BadRequest, TooLarge
+from imgflow.errors import BadRequest
+
+#: the scope key holding this request's body cap in bytes
+CAP_KEY = "imgflow.body_cap"
+#: the scope key a body the server refused is marked with (the refusal's code): not a client abort
+CUT_KEY = "imgflow.body_cut"
 
 
-def declared_length(request: Request) -> int | None:
-    header = request.headers.get("content-length")
-    if header is None:
+def content_length(headers: Iterable[tuple[bytes, bytes]]) -> int | None:
+    """The declared body length: None without the header; BadRequest (``invalid_content_length``)
+    unless it is ASCII digits, the same in every copy (RFC 9110 section 8.6)."""
+    values = {value.strip() for name, value in headers if name.lower() == b"content-length"}
+    if not values:
         return None
-    try:
-        length = int(header)
-    except ValueError:
-        raise BadRequest("Content-Length is not a number") from None
-    if length < 0:
-        raise BadRequest("Content-Length is negative")
-    return length
+    if len(values) > 1:
+        raise BadRequest("Content-Length is given twice with different values", code="invalid_content_length")
+    (value,) = values
+    if not value or not value.isdigit() or len(value) > 19:  # bytes.isdigit: ASCII 0-9 only
+        raise BadRequest("Content-Length is not a number of bytes", code="invalid_content_length")
+    return int(value)
 
 
-def refuse_by_length(request: Request, cap: int, what: str = "the body") -> None:
-    length = declared_length(request)
-    if length is not None and length > cap:
-        raise TooLarge(f"{what} has {length} bytes; at most {cap} are accepted")
+def body_cap(scope: Scope) -> int | None:
+    cap = scope.get(CAP_KEY)
+    return cap if isinstance(cap, int) else None
+
+
+def set_body_cap(request: Request, cap: int) -> None:
+    """Before a route reads its body: allow ``cap`` bytes instead of the default (the middleware
+    then refuses a larger declared length unread, and cuts a stream at the first byte past it)."""
+    request.scope[CAP_KEY] = cap
+
+
+async def body_chunks(request: Request, cap: int) -> AsyncIterator[bytes]:
+    """The body as it arrives, under ``cap`` bytes (413 ``too_large`` past it)."""
+    set_body_cap(request, cap)
+    async for chunk in request.stream():
+        if chunk:
+            yield chunk
 
 
 async def read_capped(request: Request, cap: int) -> bytes:
-    refuse_by_length(request, cap)
-    chunks: list[bytes] = []
-    total = 0
-    async for chunk in request.stream():
-        total += len(chunk)
-        if total > cap:
-            raise TooLarge(f"the body has more than {cap} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
+    return b"".join([chunk async for chunk in body_chunks(request, cap)])

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
+from imgflow.api.admission import Admit
 from imgflow.api.auth import Owner
 from imgflow.api.body import read_capped
 from imgflow.api.problems import responses
@@ -34,9 +35,10 @@ _IMAGE_BODY = {
 
 
 def images_router(
-    service: ImageService, settings: Settings, *, url_for: Callable[[str], str] | None = None
+    service: ImageService, settings: Settings, admit: Admit, *, url_for: Callable[[str], str] | None = None
 ) -> APIRouter:
-    """``url_for``: a rendition key's URL in the record view (default: the service's, made at read time)."""
+    """``admit(owner)`` runs before a route adds work (upload, direct upload, reprocess): 429 when busy.
+    ``url_for``: a rendition key's URL in the record view (default: the service's, made at read time)."""
     router = APIRouter(prefix="/v1", tags=["images"])
     link = url_for or service.rendition_url
 
@@ -48,9 +50,10 @@ def images_router(
         status_code=201,
         response_model=CreatedUpload,
         summary="Start a presigned upload",
-        responses=responses(400, 401, 413, 415, 422, 503),
+        responses=responses(400, 401, 413, 415, 422, 429, 503),
     )
     def create_upload(body: UploadRequest, owner: Owner, response: Response) -> CreatedUpload:
+        admit(owner)
         record, grant = service.create_upload(
             owner, filename=body.filename, content_type=body.content_type, size=body.size, recipe=body.recipe
         )
@@ -63,7 +66,7 @@ def images_router(
         response_model=ImageView,
         summary="Upload a small image as the request body",
         openapi_extra=_IMAGE_BODY,
-        responses=responses(400, 401, 413, 415, 422, 503),
+        responses=responses(400, 401, 408, 413, 415, 422, 429, 503),
     )
     async def ingest(
         request: Request,
@@ -72,6 +75,7 @@ def images_router(
         filename: Annotated[str | None, Query(max_length=1024)] = None,
         recipe: Annotated[str | None, Query(max_length=63)] = None,
     ) -> ImageView:
+        await run_in_threadpool(admit, owner)  # before a byte of the body is read
         cap = min(service.config.direct_upload_max_bytes, service.config.limits.max_bytes)
         data = await read_capped(request, cap)
         record = await run_in_threadpool(
@@ -117,9 +121,10 @@ def images_router(
         status_code=202,
         response_model=ImageView,
         summary="Make the renditions again (a new generation)",
-        responses=responses(400, 401, 404, 409, 413, 422, 503),
+        responses=responses(400, 401, 404, 409, 413, 422, 429, 503),
     )
     def reprocess(image_id: str, owner: Owner, body: ReprocessRequest | None = None) -> ImageView:
+        admit(owner)
         return view(service.reprocess(owner, image_id, recipe=body.recipe if body else None))
 
     return router

@@ -2,36 +2,37 @@
 
 ``POST /v1/local-uploads/{token}`` takes the form a presigned upload describes (fields, then
 ``file``) or the raw bytes, checks the HMAC-signed grant (key, content type, size, expiry),
-refuses it (409 ``upload_closed``) unless the image still awaits its upload, streams the file
-into the folder store under the cap, then tells the service the upload landed.
+refuses it (409 ``upload_in_progress``) while another request on the same grant is under way
+and (409 ``upload_closed``) unless the image still awaits its upload, reads the body on the
+event loop into a spool under the cap (no pool thread waits on a slow client), copies it into
+the folder store, then tells the service the upload landed.
 ``GET /v1/files/{key}`` serves signed links (see :mod:`imgflow.api.local_files`); only renditions
 of image types are shown inline, everything else (originals above all) is an attachment.
 """
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Iterator
-from typing import Annotated, BinaryIO
+from typing import Annotated, BinaryIO, cast
 
-import anyio
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import FileResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
-from starlette.types import Message
 
 from imgflow.adapters.fs_store import FsObjectStore
 from imgflow.adapters.local_signing import UploadGrant, UploadSigner
-from imgflow.api.body import refuse_by_length
+from imgflow.api.body import body_chunks, set_body_cap
 from imgflow.api.local_files import serve_signed
 from imgflow.api.problems import responses
-from imgflow.errors import BadRequest, BadSignature, ConfigError, Conflict, TooLarge, UnsupportedFormat
-from imgflow.ports import ObjectInfo
+from imgflow.errors import BadRequest, BadSignature, ConfigError, Conflict, UnsupportedFormat
 from imgflow.service import ImageService
 
 #: room for the form's other fields and multipart boundaries around the file
 FORM_SLACK = 64 * 1024
 _CHUNK = 256 * 1024
+_SPOOL_IN_MEMORY = 1024 * 1024
 
 _FORM_BODY = {
     "requestBody": {
@@ -61,18 +62,22 @@ def _base_type(value: str | None) -> str:
 
 
 async def _capped_form(request: Request, cap: int) -> FormData:
-    total = 0
+    set_body_cap(request, cap)
+    return await request.form(max_files=1, max_fields=32)
 
-    async def counting() -> Message:
-        nonlocal total
-        message = await request.receive()
-        if message["type"] == "http.request":
-            total += len(message.get("body", b""))
-            if total > cap:
-                raise TooLarge(f"the form has more than {cap} bytes")
-        return message
 
-    return await Request(request.scope, counting).form(max_files=1, max_fields=32)
+async def _spooled_body(request: Request, cap: int) -> UploadFile:
+    """The raw body in a temporary file (memory up to 1 MiB), read without holding a pool thread."""
+    file = tempfile.SpooledTemporaryFile(max_size=_SPOOL_IN_MEMORY)  # noqa: SIM115 - closed by the caller
+    spool = UploadFile(cast(BinaryIO, file))
+    try:
+        async for chunk in body_chunks(request, cap):
+            await spool.write(chunk)
+        await spool.seek(0)
+    except BaseException:
+        await spool.close()
+        raise
+    return spool
 
 
 def _file_chunks(file: BinaryIO) -> Iterator[bytes]:
@@ -92,29 +97,10 @@ def _check_form(form: FormData, grant: UploadGrant) -> UploadFile:
     return file
 
 
-async def _stream_body(request: Request, store: FsObjectStore, grant: UploadGrant) -> ObjectInfo:
-    stream = request.stream().__aiter__()
-
-    async def next_chunk() -> bytes | None:
-        try:
-            return await stream.__anext__()
-        except StopAsyncIteration:
-            return None
-
-    def chunks() -> Iterator[bytes]:
-        while (chunk := anyio.from_thread.run(next_chunk)) is not None:
-            yield chunk
-
-    def write() -> ObjectInfo:
-        return store.put_stream(
-            grant.key, chunks(), content_type=grant.content_type, max_bytes=grant.max_size, min_bytes=1
-        )
-
-    return await anyio.to_thread.run_sync(write)
-
-
 def local_router(service: ImageService, store: FsObjectStore) -> APIRouter:
     router = APIRouter(prefix="/v1", tags=["local backend"])
+    #: the keys whose upload is under way in this process: one request per grant at a time
+    in_flight: set[str] = set()
 
     def signer() -> UploadSigner:
         if store.signer is None:
@@ -127,35 +113,50 @@ def local_router(service: ImageService, store: FsObjectStore) -> APIRouter:
         response_class=Response,
         summary="Upload to a presigned local URL (the folder store's stand-in for S3)",
         openapi_extra=_FORM_BODY,
-        responses=responses(400, 403, 409, 413, 415, 422, 503),
+        responses=responses(400, 403, 408, 409, 413, 415, 422, 503),
     )
     async def local_upload(token: str, request: Request) -> Response:
         grant = signer().verify_upload(token)
+        if grant.key in in_flight:
+            raise Conflict("another upload with this grant is under way", code="upload_in_progress")
+        in_flight.add(grant.key)  # no await since the check: the claim is atomic on the event loop
+        try:
+            await _receive(request, grant)
+            await run_in_threadpool(service.upload_completed, grant.key)
+        finally:
+            in_flight.discard(grant.key)
+        return Response(status_code=204)
+
+    async def _receive(request: Request, grant: UploadGrant) -> None:
         if not await run_in_threadpool(service.can_accept_upload, grant.key):
             # a grant stays valid until it expires: reused, it must not replace a processed original
             raise Conflict("this upload has already landed, or its image was deleted", code="upload_closed")
         if _base_type(request.headers.get("content-type")) == "multipart/form-data":
-            refuse_by_length(request, grant.max_size + FORM_SLACK, "the form")
             form = await _capped_form(request, grant.max_size + FORM_SLACK)
             try:
                 file = _check_form(form, grant)
-                await run_in_threadpool(
-                    store.put_stream,
-                    grant.key,
-                    _file_chunks(file.file),
-                    content_type=grant.content_type,
-                    max_bytes=grant.max_size,
-                    min_bytes=1,
-                )
+                await _put(grant, file)
             finally:
                 await form.close()
-        else:
-            if _base_type(request.headers.get("content-type")) != grant.content_type:
-                raise UnsupportedFormat(f"this upload was granted for Content-Type {grant.content_type}")
-            refuse_by_length(request, grant.max_size)
-            await _stream_body(request, store, grant)
-        await run_in_threadpool(service.upload_completed, grant.key)
-        return Response(status_code=204)
+            return
+        if _base_type(request.headers.get("content-type")) != grant.content_type:
+            raise UnsupportedFormat(f"this upload was granted for Content-Type {grant.content_type}")
+        spool = await _spooled_body(request, grant.max_size)
+        try:
+            await _put(grant, spool)
+        finally:
+            await spool.close()
+
+    async def _put(grant: UploadGrant, file: UploadFile) -> None:
+        """From the spool to the store: a local copy, the client is no longer waited for."""
+        await run_in_threadpool(
+            store.put_stream,
+            grant.key,
+            _file_chunks(file.file),
+            content_type=grant.content_type,
+            max_bytes=grant.max_size,
+            min_bytes=1,
+        )
 
     @router.get(
         "/files/{key:path}",

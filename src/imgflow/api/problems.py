@@ -14,10 +14,14 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.applications import Starlette
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
+from starlette.responses import Response
 from starlette.routing import Match
 
-from imgflow.errors import ImgflowError, StorageError, Unauthorized
+from imgflow.api.body import CUT_KEY
+from imgflow.errors import Busy, ImgflowError, StorageError, Unauthorized
 
 log = logging.getLogger("imgflow.api")
 
@@ -26,6 +30,8 @@ TYPE_PREFIX = "urn:imgflow:problem:"
 
 #: the one ``detail`` a storage failure shows the client
 STORAGE_DETAIL = "storage is unavailable; retry later"
+#: what the request log shows for a request whose client went away (nginx's "client closed request")
+CLIENT_CLOSED = 499
 
 _ROUTING_CODES = {404: "not_found", 405: "method_not_allowed", 400: "bad_request", 413: "too_large"}
 
@@ -77,6 +83,8 @@ async def _named(request: Request, exc: Exception) -> ProblemResponse:
     headers: dict[str, str] = {}
     if isinstance(exc, Unauthorized):
         headers["WWW-Authenticate"] = "Bearer"
+    if isinstance(exc, Busy):
+        headers["Retry-After"] = str(exc.retry_after)
     if isinstance(exc, StorageError):
         # the real message names buckets, tables, roles or paths: the log gets it, the client does not
         log.warning("storage failure (%s) answered with %s: %s", exc.code, status, exc.message)
@@ -119,15 +127,31 @@ def _allowed_methods(request: Request) -> list[str]:
     return sorted(methods)
 
 
+async def _client_gone(request: Request, exc: Exception) -> Response:
+    """The client closed the connection before its body ended: nobody gets an answer, and it is
+    no server error. A body the server itself cut (too large, too slow) was answered already."""
+    cut = request.scope.get(CUT_KEY)
+    if cut is None:
+        log.info("client aborted the request", extra={"method": request.method, "path": request.url.path})
+    return Response(status_code=CLIENT_CLOSED if cut is None else 400)
+
+
 async def _unexpected(request: Request, exc: Exception) -> ProblemResponse:
     log.exception("unexpected error", exc_info=exc)
     return problem(request, 500, "internal_error", "the server could not handle this request")
+
+
+def install_routing(app: Starlette) -> None:
+    """Routing refusals (404, 405) of an app around the API (the local server's page and
+    ``/metrics``) as the same problem documents."""
+    app.add_exception_handler(StarletteHTTPException, _routing)
 
 
 def install(app: FastAPI) -> None:
     app.add_exception_handler(ImgflowError, _named)
     app.add_exception_handler(RequestValidationError, _validation)
     app.add_exception_handler(StarletteHTTPException, _routing)
+    app.add_exception_handler(ClientDisconnect, _client_gone)
     app.add_exception_handler(Exception, _unexpected)
 
 
@@ -159,10 +183,12 @@ _DESCRIPTIONS = {
     403: "Bad or expired signature",
     404: "No such image (or not yours)",
     405: "Method not allowed",
-    409: "The image is not in a state that allows this",
+    408: "The request body stopped arriving, or arrived too slowly",
+    409: "The image is not in a state that allows this (or its upload is already under way)",
     413: "Too large",
     415: "Unsupported image type",
     422: "Validation error; `errors` names each field",
+    429: "Too many of your images are waiting to be processed; retry after `Retry-After` seconds",
     503: "Storage is unavailable; retry",
 }
 

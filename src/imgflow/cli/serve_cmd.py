@@ -37,7 +37,10 @@ def serve(
     workers: Annotated[
         int | None, typer.Option("--workers", "-w", min=1, max=64, help="Worker processes [one per core]")
     ] = None,
-    host: Annotated[str | None, typer.Option("--host", help="Address to bind [127.0.0.1]; others need auth")] = None,
+    host: Annotated[
+        str | None,
+        typer.Option("--host", help="Address to bind [127.0.0.1]; others need a strong token and public_base_url"),
+    ] = None,
     config: Config = None,
 ) -> None:
     """Serve the web page, the API and /metrics, with worker processes on a local job queue."""
@@ -45,13 +48,20 @@ def serve(
 
     try:
         settings = _settings(config, port=port, data_dir=data_dir, workers=workers, host=host)
-        if "public_base_url" not in settings.model_fields_set:
+        if "public_base_url" not in settings.model_fields_set and _loopback(settings.host):
+            # off loopback the server refuses to guess: clients do not reach it at the bound address
             shown = f"[{settings.host}]" if ":" in settings.host else settings.host
             settings = settings.model_copy(update={"public_base_url": f"http://{shown}:{settings.port}"})
         code = run_server(settings)
     except ImgflowError as exc:
         raise _fail(exc) from None
     raise typer.Exit(code)
+
+
+def _loopback(host: str) -> bool:
+    from imgflow.runtimes.local.server import is_loopback
+
+    return is_loopback(host)
 
 
 def worker(data_dir: DataDir = None, config: Config = None) -> None:

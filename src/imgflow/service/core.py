@@ -26,7 +26,12 @@ class ImageService:
     the original is already stored), for runtimes whose catalog does not enqueue by itself (AWS:
     a message on the processor's queue). Direct and presigned uploads need no announcement: the
     store's own ObjectCreated event (S3) or the catalog's job queue (SQLite) carries them. An
-    error in the hook is logged, and the reconcile sweep picks the record up later."""
+    error in the hook is logged, and the reconcile sweep picks the record up later.
+
+    ``redrive`` asks for a record to be handled again once the attempt in hand ends (an object
+    landed while it was ``processing``): locally a job that the queue runs once more after the
+    worker holding it finishes. On AWS the object's own ObjectCreated event does it (redelivered
+    while the lease lives), so the hook stays None."""
 
     def __init__(
         self,
@@ -38,6 +43,7 @@ class ImageService:
         processor: Processor | None = None,
         clock: Callable[[], float] = time.time,
         on_queued: Callable[[ImageRecord], None] | None = None,
+        redrive: Callable[[ImageRecord], None] | None = None,
     ) -> None:
         self.originals = originals
         self.renditions = renditions
@@ -46,6 +52,7 @@ class ImageService:
         self.processor = processor
         self.clock = clock
         self.on_queued = on_queued
+        self.redrive = redrive
 
     # --- arrival ---------------------------------------------------------------
     def create_upload(
@@ -141,6 +148,11 @@ class ImageService:
         if key not in self.config.recipes:
             raise BadRecipe(f"no recipe named {key!r}; known: {', '.join(sorted(self.config.recipes))}")
         return key
+
+    def redrive_later(self, record: ImageRecord) -> None:
+        """A storage error propagates: nothing else would notice the newer object."""
+        if self.redrive is not None:
+            self.redrive(record)
 
     def notify_queued(self, record: ImageRecord) -> None:
         if self.on_queued is None:

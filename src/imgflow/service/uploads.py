@@ -123,7 +123,10 @@ def _remove_late_upload(svc: ImageService, key: str) -> None:
 def upload_completed(svc: ImageService, key: str) -> ImageRecord | None:
     """An ``awaiting_upload`` record moves to ``queued``; an upload landing on a tombstone is
     removed; a different object landing on a finished record (two uploads racing on one grant)
-    starts a new generation, as a new ETag does in an S3 event."""
+    starts a new generation, as a new ETag does in an S3 event. One landing while the record is
+    ``processing`` is handed to the ``redrive`` hook: handled again once that attempt ends, it
+    finds the new ETag on a finished record and starts the new generation then. (A ``queued``
+    record needs nothing: its claim reads the object as it is then.)"""
     image_id = image_id_from_key(key)
     if image_id is None:
         return None
@@ -134,6 +137,10 @@ def upload_completed(svc: ImageService, key: str) -> ImageRecord | None:
             return None
         if record.status in ("done", "failed"):
             return _replaced(svc, record, svc.originals.head(key))
+        if record.status == "processing":
+            if svc.originals.head(key).etag != record.etag:
+                svc.redrive_later(record)
+            return None
         if record.status != "awaiting_upload":
             return None
         head = svc.originals.head(key)

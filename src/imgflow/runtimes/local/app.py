@@ -1,5 +1,6 @@
 """The local server's ASGI app: the API app (unchanged) plus the web page and ``/metrics``,
-behind the Host allow-list and the security headers."""
+behind the Host allow-list and the security headers. ``/metrics`` asks for the API's
+credentials when auth is on (a Prometheus job sends them with ``authorization``)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,9 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp
 
+from imgflow.api.auth import owner_dependency
+from imgflow.api.problems import ProblemResponse, install_routing, problem_document
+from imgflow.errors import Unauthorized
 from imgflow.runtimes.local.middleware import HostAllowList, LocalEdge
 from imgflow.settings import Settings
 
@@ -61,7 +65,15 @@ def build_local_app(
             headers={"cache-control": "no-cache", "content-security-policy": csp, "referrer-policy": "no-referrer"},
         )
 
+    owner_of = owner_dependency(settings)
+
     async def metrics(request: Request) -> Response:
+        # the same credentials as the API: counts and error codes are not for anyone who can reach the port
+        try:
+            owner_of(request)
+        except Unauthorized as exc:
+            document = problem_document(401, exc.code, exc.message, request.url.path)
+            return ProblemResponse(document, status_code=401, headers={"www-authenticate": "Bearer"})
         body, content_type = render_metrics(queue_depth)
         return Response(body, media_type=content_type, headers={"cache-control": "no-store"})
 
@@ -72,5 +84,6 @@ def build_local_app(
         Mount("/", app=api),
     ]
     outer = Starlette(routes=routes)
+    install_routing(outer)  # a 404 under /web or a 405 on /metrics is a problem document too
     edge = LocalEdge(outer, count_upload)
     return HostAllowList(edge, [*allowed_hosts(settings), *extra_hosts])

@@ -5,7 +5,6 @@ Pure ASGI (no BaseHTTPMiddleware) so streamed file responses pass through untouc
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import time
@@ -13,6 +12,8 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from imgflow.api.problems import ProblemResponse, problem_document
 
 log = logging.getLogger("imgflow.http")
 
@@ -46,21 +47,10 @@ class HostAllowList:
         if host in self.allowed:
             await self.app(scope, receive, send)
             return
-        body = json.dumps(
-            {"type": "about:blank", "title": "Bad Request", "status": 400, "detail": "Host header not allowed"}
-        ).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 400,
-                "headers": [
-                    (b"content-type", b"application/problem+json"),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"x-content-type-options", b"nosniff"),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        detail = "this server does not answer to that Host header (see allowed_hosts)"
+        document = problem_document(400, "host_not_allowed", detail, scope.get("path"))
+        response = ProblemResponse(document, status_code=400, headers={"x-content-type-options": "nosniff"})
+        await response(scope, receive, send)
 
 
 class LocalEdge:

@@ -13,6 +13,7 @@ import os
 import signal
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from imgflow.errors import ConfigError
 from imgflow.runtimes.local.env import prepare_metrics_dir, worker_env
@@ -23,6 +24,12 @@ log = logging.getLogger("imgflow.serve")
 
 #: how long stopping workers may take to finish the job in hand
 STOP_GRACE_SECONDS = 30.0
+#: an api_token off loopback: 32 characters (e.g. 24 random bytes in base64) ...
+MIN_TOKEN_CHARS = 32
+#: ... and not "aaaa...": a crude floor on its entropy
+MIN_TOKEN_DISTINCT = 10
+#: one header section at most (h11's own default, said out loud)
+MAX_HEADER_BYTES = 16 * 1024
 
 
 def is_loopback(host: str) -> bool:
@@ -35,13 +42,37 @@ def is_loopback(host: str) -> bool:
 
 
 def check_bind(settings: Settings) -> None:
-    """``auth: none`` only on a loopback address: anyone who can reach the port could upload."""
-    if settings.auth == "none" and not is_loopback(settings.host):
+    """A non-loopback address needs a strong token (anyone who can reach the port could upload,
+    or guess a short token) and an explicit ``public_base_url`` (the signed links point there,
+    never at ``0.0.0.0``)."""
+    if is_loopback(settings.host):
+        return
+    if settings.auth == "none":
         raise ConfigError(
             f"refusing to serve on {settings.host} without authentication: with auth 'none' only a loopback "
             "address (127.0.0.1, ::1, localhost) may be bound. Set IMGFLOW_AUTH=token and IMGFLOW_API_TOKEN=<secret> "
             "(and add the host name clients use to IMGFLOW_ALLOWED_HOSTS), or bind 127.0.0.1."
         )
+    token = settings.api_token or ""
+    if settings.auth == "token" and (len(token) < MIN_TOKEN_CHARS or len(set(token)) < MIN_TOKEN_DISTINCT):
+        raise ConfigError(
+            f"refusing to serve on {settings.host} with a weak api_token: off loopback it needs at least "
+            f"{MIN_TOKEN_CHARS} characters, not all alike (make one with: python3 -c 'import secrets; "
+            "print(secrets.token_urlsafe(32))')"
+        )
+    public = urlsplit(settings.public_base_url).hostname or ""
+    if "public_base_url" not in settings.model_fields_set or _unspecified(public):
+        raise ConfigError(
+            f"serving on {settings.host} needs public_base_url, the URL clients reach this server at "
+            "(IMGFLOW_PUBLIC_BASE_URL=http://images.example.lan:8080): the signed upload and download links point there"
+        )
+
+
+def _unspecified(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_unspecified
+    except ValueError:
+        return not host
 
 
 def worker_count(requested: int | None) -> int:
@@ -88,10 +119,15 @@ def serve(settings: Settings, *, announce: bool = True) -> int:
         reconcile_interval=float(settings.reconcile_interval_seconds),
         on_exit=metrics.process_exited,
     )
+    from imgflow.runtimes.local.protocol import header_deadline_protocol
+
     config = uvicorn.Config(
         app,
         host=settings.host,
         port=settings.port,
+        http=header_deadline_protocol(settings.header_timeout_seconds),
+        h11_max_incomplete_event_size=MAX_HEADER_BYTES,
+        timeout_keep_alive=5,
         log_config=None,
         access_log=False,
         server_header=False,
