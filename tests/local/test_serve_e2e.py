@@ -226,3 +226,21 @@ def test_the_docs_name_every_command_and_metric() -> None:
     readme = (ROOT / "README.md").read_text()
     assert "docs/local.md" in readme
     assert "imgflow upload" in readme
+
+
+def test_the_docs_and_the_example_name_every_crash_recovery_setting() -> None:
+    """Enumerated from the code: the service's retry policy and the local runtime's limits."""
+    from dataclasses import fields
+
+    from imgflow.service import ServiceConfig
+    from imgflow.settings import Settings
+
+    policy = [f.name for f in fields(ServiceConfig) if "retry" in f.name or f.name in ("max_attempts", "lease_seconds")]
+    local = [name for name in Settings.model_fields if name.startswith(("job_", "worker_"))]
+    assert len(policy) >= 5
+    assert len(local) >= 2
+    example = (ROOT / "imgflow.example.yaml").read_text()
+    for name in policy + local:
+        assert name in Settings.model_fields, name
+        assert f"`{name}`" in DOCS.read_text(), name
+        assert f"\n{name}:" in example, name

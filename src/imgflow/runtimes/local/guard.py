@@ -7,7 +7,7 @@
   renew the lease for ever) gets its worker killed; the image ends ``failed`` with ``timeout``.
 * A worker whose resident memory passes ``worker_memory_limit_mb`` is killed; the image in
   hand ends ``failed`` with ``memory_limit``. RSS, read from ``/proc``, is what the machine
-  pays; a worker at rest uses ~50-70 MiB, a 20 MP photo peaks at ~140 MiB.
+  pays; a worker at rest uses ~50-70 MiB, a 13 MP progressive JPEG peaks at ~140 MiB.
 
 The supervisor calls :meth:`JobGuard.inspect` every tick, kills what it names, then
 :meth:`JobGuard.killed`; :meth:`JobGuard.exited` for every worker that ended.
