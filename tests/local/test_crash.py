@@ -126,8 +126,11 @@ def test_killing_the_server_leaves_no_worker_and_a_restart_recovers(
     # what a killed writer leaves behind is cleared at the next start, and the data is served again
     stale = server.data_dir / "objects" / ".imgflow-tmp" / "data-stale"
     stale.write_bytes(b"half a rendition")
+    half_key = server.data_dir / ".signing-stale"
+    half_key.write_text("12")
     again = make_server(workers=1, data_dir=server.data_dir)
     assert not stale.exists()
+    assert not half_key.exists()
     final = again.wait_final(image_id, timeout=90)
     assert final["status"] == "done", final
     assert again.stop() == 0

@@ -52,7 +52,11 @@ def job_guard(settings: Settings, queue: SqliteJobQueue) -> JobGuard:
     from imgflow.adapters.fs_store import clear_temp
     from imgflow.runtimes.local.guard import JobGuard
 
-    cleared = clear_temp(Path(settings.data_dir) / OBJECTS_DIR)
+    data_dir = Path(settings.data_dir)
+    cleared = clear_temp(data_dir / OBJECTS_DIR)
+    for stale in data_dir.glob(".signing-*"):  # a signing key being written when its process was killed
+        stale.unlink(missing_ok=True)
+        cleared += 1
     guard = JobGuard(
         build_service(settings, with_processor=False),
         queue,
