@@ -8,13 +8,14 @@ APT_PACKAGES := chromium fonts-dejavu-core fontconfig ca-certificates
 PORT ?= 8080
 DATA_DIR ?= var
 
-.PHONY: setup run test lint bench package clean help build-ApiFunction build-ProcessorFunction build-ReconcilerFunction
+.PHONY: setup run test lint bench loadtest package clean help build-ApiFunction build-ProcessorFunction build-ReconcilerFunction
 
 help:
 	@echo "make run    - set up and serve imgflow on http://127.0.0.1:$(PORT) (data in ./$(DATA_DIR))"
 	@echo "make test   - set up and run every test"
 	@echo "make lint   - ruff, mypy --strict, import-linter"
 	@echo "make bench  - benchmark imgflow against Pillow engines and the codec floor"
+	@echo "make loadtest - 500 uploads into imgflow serve, 2 workers, 2 killed mid-run (UPLOADS=N KILLS=N)"
 	@echo "make package - the Lambda artefacts under build/ (ARCH=x86_64|arm64); see docs/deploy-aws.md"
 
 setup: $(STAMPS)/apt $(STAMPS)/venv
@@ -77,6 +78,12 @@ lint: setup
 
 bench: setup
 	$(BIN)/python -m bench.run
+
+# Not part of `make test` (its CI-sized version is: tests/local/test_loadtest.py).
+UPLOADS ?= 500
+KILLS ?= 2
+loadtest: setup
+	$(BIN)/python -m bench.loadtest --uploads $(UPLOADS) --kills $(KILLS) --workers 2
 
 clean:
 	rm -rf $(STAMPS) $(VENV) .venv-checkov .pytest_cache .mypy_cache .ruff_cache build dist

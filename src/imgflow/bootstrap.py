@@ -52,6 +52,9 @@ def service_config(settings: Settings) -> ServiceConfig:
         tombstone_ttl_seconds=settings.tombstone_ttl_seconds,
         lease_seconds=settings.lease_seconds,
         max_attempts=settings.max_attempts,
+        retry_delay_seconds=settings.retry_delay_seconds,
+        retry_max_delay_seconds=settings.retry_max_delay_seconds,
+        disk_full_retry_seconds=settings.disk_full_retry_seconds,
         reconcile_grace_seconds=settings.reconcile_grace_seconds,
         cdn_base_url=settings.cdn_base_url,
     )

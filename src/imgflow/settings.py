@@ -89,6 +89,11 @@ class Settings(BaseSettings):
     #: longer than the processor's timeout
     lease_seconds: int = Field(default=900, ge=1)
     max_attempts: int = Field(default=3, ge=1)
+    #: a retry waits this long, doubling per attempt up to retry_max_delay_seconds
+    retry_delay_seconds: float = Field(default=2.0, ge=0.0)
+    retry_max_delay_seconds: float = Field(default=600.0, ge=0.0, le=43200.0)
+    #: after a full disk (ENOSPC) while writing renditions the first retry waits this long (doubling)
+    disk_full_retry_seconds: float = Field(default=60.0, ge=0.0)
     reconcile_interval_seconds: int = Field(default=300, ge=1)
     #: an awaiting/queued record untouched this long is re-driven by reconcile
     reconcile_grace_seconds: int = Field(default=120, ge=0)
@@ -100,8 +105,10 @@ class Settings(BaseSettings):
     allowed_hosts: tuple[str, ...] = ("127.0.0.1", "localhost", "[::1]")
     #: HMAC key for local signed upload URLs; generated into data_dir when unset
     signing_key: str | None = Field(default=None, repr=False)
-    #: test-only: a worker sleeps this long after claiming a job
-    test_hold_after_claim: float = Field(default=0.0, ge=0.0)
+    #: a job still running after this long ends failed (timeout); its worker is killed and replaced
+    job_timeout_seconds: float = Field(default=120.0, gt=0.0)
+    #: a worker whose resident memory passes this is killed and replaced; its image ends failed (memory_limit)
+    worker_memory_limit_mb: int = Field(default=2048, ge=64)
 
     # --- hostile clients (the local server's edge) ----------------------------------
     #: a request's headers must be complete this many seconds after the connection opens (or

@@ -18,6 +18,7 @@ import pytest
 from imgflow.adapters.dynamo_catalog import DynamoCatalog
 from imgflow.adapters.s3_store import S3ObjectStore
 from imgflow.adapters.sqs_notifier import SqsNotifier
+from imgflow.adapters.sqs_redelivery import SqsRedelivery
 from imgflow.runtimes.aws import api_handler, processor, reconciler
 from imgflow.runtimes.aws.permissions import actions_on
 from imgflow.service import ImageService
@@ -33,7 +34,7 @@ HANDLERS = (api_handler, processor, reconciler)
 #: every botocore operation the adapters call -> the IAM actions it needs
 OPERATIONS: dict[str, tuple[str, ...]] = {
     op: actions
-    for adapter in (S3ObjectStore, DynamoCatalog, SqsNotifier)
+    for adapter in (S3ObjectStore, DynamoCatalog, SqsNotifier, SqsRedelivery)
     for op, actions in adapter.BOTO_OPERATIONS.items()
 }
 
@@ -72,8 +73,8 @@ class Guard:
             self.violations.append(f"{function} called {name} on {resource}: needs {sorted(needed - granted)}")
             raise AssertionError(self.violations[-1])
 
-    def watch(self, service: ImageService, function: str) -> None:
-        adapters: list[Any] = [service.originals, service.renditions, service.catalog]
+    def watch(self, service: ImageService, function: str, *extra: Any) -> None:
+        adapters: list[Any] = [service.originals, service.renditions, service.catalog, *extra]
         if service.on_queued is not None:
             adapters.append(service.on_queued)
         # exactly the adapters whose IAM actions test_template grants the function's role
@@ -204,7 +205,7 @@ def deployed(
             guard.watch(reconciler.wiring.get(), "ReconcilerFunction")
         for name, value in env.items():
             mp.setenv(name, value)
-        guard.watch(processor.wiring.get().service, "ProcessorFunction")
+        guard.watch(processor.wiring.get().service, "ProcessorFunction", processor.wiring.get().redelivery)
         yield Deployed(stack=stack, guard=guard, aws=clients(moto_endpoint))
         for module in HANDLERS:
             module.wiring.reset()

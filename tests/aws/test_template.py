@@ -18,6 +18,7 @@ from samtranslator.translator.transform import transform
 from imgflow.adapters.dynamo_catalog import TABLE_SCHEMA, DynamoCatalog
 from imgflow.adapters.s3_store import S3ObjectStore
 from imgflow.adapters.sqs_notifier import SqsNotifier
+from imgflow.adapters.sqs_redelivery import SqsRedelivery
 from imgflow.runtimes.aws.permissions import FUNCTION_USES, actions_on, grants
 from imgflow.settings import Settings
 
@@ -29,7 +30,7 @@ FUNCTIONS = ("ApiFunction", "ProcessorFunction", "ReconcilerFunction")
 #: processors' queue messages (reprocess; the sweep's re-drives); the processor never does.
 FUNCTION_ADAPTERS: dict[str, set[type]] = {
     "ApiFunction": {S3ObjectStore, DynamoCatalog, SqsNotifier},
-    "ProcessorFunction": {S3ObjectStore, DynamoCatalog},
+    "ProcessorFunction": {S3ObjectStore, DynamoCatalog, SqsRedelivery},
     "ReconcilerFunction": {S3ObjectStore, DynamoCatalog, SqsNotifier},
 }
 #: the resources an action's service may be granted on (logical ids in the statement's Resource)

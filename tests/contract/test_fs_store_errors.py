@@ -78,3 +78,15 @@ def test_unreadable_objects_are_storage_errors(tmp_path: Path) -> None:
         assert str(tmp_path) not in caught.value.message
     store.delete("renditions/a/1/loop.webp")
     assert [o.key for o in store.list("renditions/")] == ["renditions/a/1/ok.webp"]
+
+
+def test_a_full_disk_has_its_own_code_so_retries_wait_longer() -> None:
+    import errno
+
+    from imgflow.adapters.fs_store import _os_failure
+
+    full = _os_failure(OSError(errno.ENOSPC, "No space left on device"), "write", "renditions/x/1/a.jpg")
+    assert (full.code, full.retryable) == ("disk_full", True)
+    assert "ENOSPC" in full.message
+    other = _os_failure(OSError(errno.EIO, "Input/output error"), "write", "renditions/x/1/a.jpg")
+    assert other.code == "storage_error"

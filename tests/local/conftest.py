@@ -89,6 +89,39 @@ class Server:
                 return record
             time.sleep(0.1)
 
+    def pause_holder(self, image_id: str, timeout: float = 60.0) -> int | None:
+        """SIGSTOP the worker once it has claimed ``image_id``'s record (``processing``): no race
+        to win, a stopped worker stays in the middle of its job. None when the job ended before
+        the worker could be stopped (the caller tries again with a slower or another image)."""
+        claimed = self.wait_log(
+            lambda x: x.get("message") == "job claimed" and x.get("image_id") == image_id, timeout=timeout
+        )
+        pid = int(claimed["pid"])
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            os.kill(pid, signal.SIGSTOP)
+            record = self.client.get(f"/v1/images/{image_id}").json()
+            if record["status"] == "processing":
+                return pid
+            if record["status"] in ("done", "failed"):
+                os.kill(pid, signal.SIGCONT)
+                return None
+            os.kill(pid, signal.SIGCONT)  # the job is claimed but not yet the record: let it go on a little
+            time.sleep(0.01)
+        raise AssertionError(f"{image_id} never reached processing")
+
+    def upload_and_pause(self, path: Path, content_type: str, tries: int = 5) -> tuple[str, int]:
+        """Upload ``path`` and SIGSTOP the worker processing it: (image_id, worker pid)."""
+        for _ in range(tries):
+            image_id = str(self.upload_direct(path, content_type)["image_id"])
+            pid = self.pause_holder(image_id)
+            if pid is not None:
+                return image_id, pid
+        raise AssertionError(f"every job ended before its worker could be stopped ({tries} tries)")
+
+    def worker_pids(self) -> list[int]:
+        return [int(x["worker_pid"]) for x in self.log_lines() if x.get("message") == "worker started"]
+
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 40.0) -> int:
         self.client.close()
         if self.proc.poll() is None:
@@ -133,6 +166,24 @@ def start_server(
     return Server(url, port, data_dir, log_path, proc)
 
 
+def alive(pid: int) -> bool:
+    """Running (a zombie is dead too)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.split(") ", 1)[1][0] != "Z"
+
+
+def wait_until(what: str, check: Callable[[], bool], timeout: float = 60.0) -> None:
+    """A deadline only bounds a hung test: nothing here asserts a duration."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"gave up waiting for {what} ({timeout}s)")
+        time.sleep(0.05)
+
+
 @pytest.fixture
 def make_server(tmp_path: Path) -> Iterator[Callable[..., Server]]:
     started: list[Server] = []
@@ -153,3 +204,17 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     yield srv
     code = srv.stop()
     assert code == 0, srv.log_path.read_text()[-4000:]
+
+
+@pytest.fixture(scope="session")
+def memory_bomb(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 190 KB PNG that a worker must hold whole to decode (16-bit, interlaced, 4500x4500: 121 MB of
+    pixels; a worker peaks near 200 MiB on it), within every decode limit."""
+    import pyvips
+
+    n = 4500
+    path = tmp_path_factory.mktemp("bomb") / "bomb16.png"
+    shade = pyvips.Image.black(n, n, bands=3).linear([1, 1, 1], [1000, 20000, 40000])
+    image = shade.cast("ushort")
+    image.pngsave(str(path), interlace=True, bitdepth=16, compression=9)
+    return path

@@ -248,3 +248,21 @@ def test_rendition_links_outlive_a_reprocess_until_the_delete(server: Server, co
     assert server.client.delete(f"/v1/images/{image_id}").status_code == 204
     for url in (thumb, f"{server.url}/v1/images/{image_id}/renditions/thumb.webp"):
         assert httpx.get(url).status_code == 404
+
+
+def test_the_docs_and_the_example_name_every_crash_recovery_setting() -> None:
+    """Enumerated from the code: the service's retry policy and the local runtime's limits."""
+    from dataclasses import fields
+
+    from imgflow.service import ServiceConfig
+    from imgflow.settings import Settings
+
+    policy = [f.name for f in fields(ServiceConfig) if "retry" in f.name or f.name in ("max_attempts", "lease_seconds")]
+    local = [name for name in Settings.model_fields if name.startswith(("job_", "worker_"))]
+    assert len(policy) >= 5
+    assert len(local) >= 2
+    example = (ROOT / "imgflow.example.yaml").read_text()
+    for name in policy + local:
+        assert name in Settings.model_fields, name
+        assert f"`{name}`" in DOCS.read_text(), name
+        assert f"\n{name}:" in example, name

@@ -191,14 +191,15 @@ def test_a_failing_rendition_write_leaves_no_partial_renditions(kit: Kit) -> Non
 def test_too_many_attempts_fails_for_good(kit: Kit) -> None:
     record = kit.upload()
     kit.processor.raises = StorageError("down")
-    kinds = [kit.service.handle_object_created(record.key).kind for _ in range(3)]
-    assert kinds == ["retry_later"] * 3
-    outcome = kit.service.handle_object_created(record.key)
+    kinds = [kit.service.handle_object_created(record.key).kind for _ in range(2)]
+    assert kinds == ["retry_later"] * 2
+    outcome = kit.service.handle_object_created(record.key)  # the last attempt gives up at once
     assert (outcome.kind, outcome.reason) == ("failed", "too_many_attempts")
     assert kit.processor.calls == 3
     failed = kit.catalog.get(record.image_id)
     assert failed.error is not None
     assert failed.error.code == "too_many_attempts"
+    assert failed.error.message == "gave up after 3 attempts (last: storage_error)"
     assert kit.service.handle_object_created(record.key).kind == "unchanged"
 
 

@@ -123,7 +123,7 @@ def test_the_local_workers_heartbeat_keeps_the_records_lease(kit: Kit, tmp_path:
     queue.enqueue(record.image_id, 1)
     job = queue.claim("w", 5.0)
     assert job is not None
-    worker = Worker(kit.service, queue, lease_seconds=0.3, max_attempts=3)
+    worker = Worker(kit.service, queue, lease_seconds=0.3)
     seen: dict[str, object] = {}
 
     def during() -> None:  # the job outlives the record's first lease (fake clock), heartbeats run (real time)

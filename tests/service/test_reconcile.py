@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from svc_kit import PNG, Crash, Kit
 
-from imgflow.errors import ConfigError, StorageError
+from imgflow.errors import ConfigError
 
 
 def test_a_crash_between_claim_and_done_is_finished_by_reconcile(kit: Kit) -> None:
@@ -67,12 +67,16 @@ def test_a_queued_record_without_its_object_fails(kit: Kit) -> None:
 
 def test_reconcile_gives_up_after_max_attempts(kit: Kit) -> None:
     record = kit.upload()
-    kit.processor.raises = StorageError("down")
+    kit.processor.raises = Crash()  # every attempt's worker dies: no attempt gives up by itself
     for _ in range(3):
-        assert kit.service.handle_object_created(record.key).kind == "retry_later"
-    report = kit.service.reconcile()  # released leases are expired at once
+        with pytest.raises(Crash):
+            kit.service.handle_object_created(record.key)
+        kit.clock.advance(kit.service.config.lease_seconds + 1)
+    report = kit.service.reconcile()
     assert report.failed == [record.image_id]
-    assert kit.catalog.get(record.image_id).status == "failed"
+    failed = kit.catalog.get(record.image_id)
+    assert failed.error is not None
+    assert failed.error.code == "too_many_attempts"
 
 
 def test_one_broken_record_does_not_stop_the_sweep(kit: Kit) -> None:

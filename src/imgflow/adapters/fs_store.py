@@ -40,10 +40,24 @@ def _fsync_dir(path: Path) -> None:
 
 
 def _os_failure(exc: OSError, what: str, key: str) -> StorageError:
-    """An OSError (disk full, read-only, permissions, I/O) as a StorageError that names no path."""
+    """An OSError (disk full, read-only, permissions, I/O) as a StorageError that names no path;
+    a full disk (ENOSPC, EDQUOT) has its own code, ``disk_full``, so the retry policy can wait longer."""
     name = errno.errorcode.get(exc.errno or 0, "")
     reason = f"{name} ({os.strerror(exc.errno)})" if name and exc.errno else type(exc).__name__
-    return StorageError(f"the folder store could not {what} {key!r}: {reason}")
+    code = "disk_full" if exc.errno in (errno.ENOSPC, errno.EDQUOT) else None
+    return StorageError(f"the folder store could not {what} {key!r}: {reason}", code=code)
+
+
+def clear_temp(root: Path) -> int:
+    """Remove the temporary files a killed writer left under ``root`` (call it before any writer
+    starts: a live write's temp file would go too). Returns how many went."""
+    count = 0
+    folder = Path(root) / _TMP
+    for path in folder.iterdir() if folder.is_dir() else ():
+        with contextlib.suppress(OSError):
+            path.unlink()
+            count += 1
+    return count
 
 
 @contextlib.contextmanager

@@ -46,6 +46,14 @@ class DeadJob:
     enqueued_at: float
 
 
+@dataclass(frozen=True)
+class HeldJob:
+    """A job under a lease, and who holds it (the ``worker_id`` it was claimed with)."""
+
+    worker_id: str
+    job: Job
+
+
 class SqliteJobQueue:
     def __init__(self, path: Path, *, clock: Callable[[], float] = time.time) -> None:
         self.db = Database(path)
@@ -130,6 +138,19 @@ class SqliteJobQueue:
             " WHERE job_id = ? AND lease_token = ?",
             (reason[:1000],),
         )  # fmt: skip
+
+    def held(self, worker_id: str | None = None) -> list[HeldJob]:
+        """Jobs under a lease (whether or not it expired), all or ``worker_id``'s."""
+        sql = (
+            "SELECT worker_id, job_id, image_id, generation, attempts, lease_token, lease_expires_at, enqueued_at"
+            " FROM jobs WHERE dead = 0 AND lease_token IS NOT NULL"
+        )
+        args: tuple[object, ...] = ()
+        if worker_id is not None:
+            sql, args = sql + " AND worker_id = ?", (worker_id,)
+        with self.db.connection() as conn:
+            rows = conn.execute(sql + " ORDER BY job_id", args).fetchall()
+        return [HeldJob(r[0] or "", Job(r[1], r[2], r[3], r[4], r[5], r[6] or 0.0, r[7])) for r in rows]
 
     def depth(self) -> int:
         """Live jobs: waiting or being worked on (not dead)."""

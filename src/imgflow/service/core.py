@@ -12,7 +12,7 @@ from collections.abc import Callable
 from imgflow.errors import BadRecipe
 from imgflow.ports import Catalog, ObjectStore, Page, PresignedUpload, Processor
 from imgflow.records import ImageRecord, Status
-from imgflow.service import events, manage, process, uploads
+from imgflow.service import attempts, events, manage, process, retry, uploads
 from imgflow.service import reconcile as sweep
 from imgflow.service.types import Outcome, ReconcileReport, ServiceConfig
 
@@ -113,6 +113,27 @@ class ImageService:
         """Extend a ``processing`` record's lease held with ``lease_token`` by ``lease_seconds``:
         the new expiry, or None when the record is not (or no longer) processing under that token."""
         return process.renew_lease(self, image_id, lease_token)
+
+    # --- attempts the runtime ends, and the retry policy it applies -------------------
+    def retry_delay(self, outcome: Outcome, deliveries: int) -> float | None:
+        """For a ``retry_later`` outcome whose event was delivered ``deliveries`` times: the
+        seconds to wait before the next delivery (exponential backoff; minutes after a full
+        disk; a live lease: until it ends), or None: stop delivering and call :meth:`dead_letter`."""
+        return retry.retry_delay(self, outcome, deliveries)
+
+    def release_attempt(self, image_id: str, lease_token: str) -> None:
+        """The attempt holding ``lease_token`` died (a worker crashed): its record's lease ends now."""
+        attempts.release_attempt(self, image_id, lease_token)
+
+    def end_attempt(self, image_id: str, lease_token: str, code: str, message: str) -> ImageRecord | None:
+        """The runtime stopped the attempt holding ``lease_token`` for good (``timeout``,
+        ``memory_limit``): the record ends ``failed`` with ``code``. None if that lease is gone."""
+        return attempts.end_attempt(self, image_id, lease_token, code, message)
+
+    def dead_letter(self, image_id: str, reason: str) -> ImageRecord | None:
+        """The runtime stopped delivering: fail the record ``dead_lettered`` with ``reason``
+        (unless a live lease or a final state owns it: None)."""
+        return attempts.dead_letter(self, image_id, reason)
 
     def reconcile(self, *, limit: int = 100, requeue: Callable[[ImageRecord], None] | None = None) -> ReconcileReport:
         """One sweep over at most ``limit`` stale records (see :mod:`imgflow.service.reconcile`).

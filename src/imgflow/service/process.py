@@ -10,6 +10,7 @@ from imgflow.facts import ProcessResult
 from imgflow.ports import Expect, ObjectInfo
 from imgflow.records import ImageRecord, StoredRendition, rendition_prefix
 from imgflow.service.keys import rendition_key
+from imgflow.service.retry import give_up_message
 from imgflow.service.types import IMMUTABLE, Outcome
 from imgflow.sniff import SNIFF_BYTES, content_type, sniff
 
@@ -91,14 +92,7 @@ def process_claimed(svc: ImageService, record: ImageRecord, head: ObjectInfo, to
         result, sniffed = _render(svc, record, head)
         stored = _store(svc, record, result)
     except _Failed as failure:
-        # The record first, under our lease: only then can no record point to this generation.
-        try:
-            failed = svc.catalog.transition(record.image_id, held, failure_changes(failure.code, failure.message))
-        except Conflict:
-            return _lease_lost(svc, record.image_id)
-        drop_renditions(svc, record.image_id, below=record.generation + 1)
-        log.info("image failed", extra={"image_id": record.image_id, "code": failure.code})
-        return Outcome("failed", record.image_id, reason=failure.code, record=failed)
+        return _fail(svc, record, held, failure)
     except _Retry as retry:
         # Drop a partial write only inside a lease just renewed: once our lease is lost, another
         # worker holding the same generation may have written those keys into its ``done`` record.
@@ -108,6 +102,9 @@ def process_claimed(svc: ImageService, record: ImageRecord, head: ObjectInfo, to
                     _quiet_delete(svc, key)
             else:
                 return _lease_lost(svc, record.image_id)  # drops them only if the image was deleted
+        if record.attempts >= svc.config.max_attempts:  # the last attempt: no redelivery could do better
+            code, message = give_up_message(record.attempts, retry.reason)
+            return _fail(svc, record, held, _Failed(code, message))
         release(svc, record.image_id, token)
         return Outcome("retry_later", record.image_id, reason=retry.reason, record=record)
     changes = {
@@ -131,6 +128,17 @@ def process_claimed(svc: ImageService, record: ImageRecord, head: ObjectInfo, to
     drop_renditions(svc, record.image_id, below=record.generation)
     log.info("image done", extra={"image_id": record.image_id, "generation": record.generation})
     return Outcome("done", record.image_id, record=done)
+
+
+def _fail(svc: ImageService, record: ImageRecord, held: Expect, failure: _Failed) -> Outcome:
+    # The record first, under our lease: only then can no record point to this generation.
+    try:
+        failed = svc.catalog.transition(record.image_id, held, failure_changes(failure.code, failure.message))
+    except Conflict:
+        return _lease_lost(svc, record.image_id)
+    drop_renditions(svc, record.image_id, below=record.generation + 1)
+    log.info("image failed", extra={"image_id": record.image_id, "code": failure.code})
+    return Outcome("failed", record.image_id, reason=failure.code, record=failed)
 
 
 def _render(svc: ImageService, record: ImageRecord, head: ObjectInfo) -> tuple[ProcessResult, str]:
@@ -170,6 +178,9 @@ def _render(svc: ImageService, record: ImageRecord, head: ObjectInfo) -> tuple[P
         if exc.retryable:
             raise _Retry(exc.code) from exc
         raise _Failed(exc.code, exc.message) from exc
+    except MemoryError as exc:
+        # the worker's address-space ceiling (a kill by the runtime's RSS ceiling ends the same way)
+        raise _Failed("memory_limit", "the image needs more memory than a worker may use") from exc
     except Exception as exc:
         log.exception("the processor raised", extra={"image_id": record.image_id})
         raise _Failed("processing_error", f"{type(exc).__name__}: {exc}") from exc

@@ -27,6 +27,11 @@ class ServiceConfig:
     tombstone_ttl_seconds: int = 7 * 24 * 3600
     lease_seconds: int = 900
     max_attempts: int = 3
+    #: the first retry's delay, doubling per attempt up to ``retry_max_delay_seconds``
+    retry_delay_seconds: float = 2.0
+    retry_max_delay_seconds: float = 600.0
+    #: the first delay after a full disk (ENOSPC) while writing renditions, doubling likewise
+    disk_full_retry_seconds: float = 60.0
     reconcile_grace_seconds: int = 120
     cdn_base_url: str | None = None
 

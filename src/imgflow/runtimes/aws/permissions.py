@@ -16,8 +16,9 @@ from dataclasses import dataclass
 from imgflow.adapters.dynamo_catalog import DynamoCatalog
 from imgflow.adapters.s3_store import S3ObjectStore
 from imgflow.adapters.sqs_notifier import SqsNotifier
+from imgflow.adapters.sqs_redelivery import SqsRedelivery
 
-Adapter = type[S3ObjectStore] | type[DynamoCatalog] | type[SqsNotifier]
+Adapter = type[S3ObjectStore] | type[DynamoCatalog] | type[SqsNotifier] | type[SqsRedelivery]
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,8 @@ FUNCTION_USES: Mapping[str, tuple[Use, ...]] = {
         # delete: an upload that lands after its image was deleted is removed by its event
         Use("UploadsBucket", S3ObjectStore, ("head", "get", "delete"), reads_missing_keys=True),
         Use("RenditionsBucket", S3ObjectStore, ("put", "list", "delete")),
+        # a failed message comes back after the service's retry delay (ChangeMessageVisibility)
+        Use("UploadsQueue", SqsRedelivery, ("delay",)),
     ),
     # the sweep: find stale records, check their originals, give up on them, or re-drive them
     # by a message on the processors' queue (it never processes an image itself)

@@ -12,13 +12,15 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
+from imgflow.adapters.sqs_redelivery import SqsRedelivery
+from imgflow.errors import ImgflowError
 from imgflow.runtimes.aws import events, telemetry
 from imgflow.runtimes.aws.wiring import Lazy, aws_settings, processing_service
 from imgflow.service import ImageService, Outcome
@@ -28,11 +30,19 @@ from imgflow.service import ImageService, Outcome
 class Wiring:
     service: ImageService
     uploads_bucket: str
+    #: applies the service's retry delay to a message reported as failed
+    redelivery: SqsRedelivery
 
 
 def _build() -> Wiring:
+    from imgflow.bootstrap import sqs_client
+
     settings = aws_settings()
-    return Wiring(service=processing_service(settings), uploads_bucket=settings.uploads_bucket)
+    return Wiring(
+        service=processing_service(settings),
+        uploads_bucket=settings.uploads_bucket,
+        redelivery=SqsRedelivery(sqs_client(settings)),
+    )
 
 
 wiring: Lazy[Wiring] = Lazy(_build)
@@ -56,12 +66,32 @@ def _handle(w: Wiring, event: events.ObjectEvent, source: str) -> Outcome:
     return outcome
 
 
-def _handle_all(w: Wiring, batch: Iterable[events.ObjectEvent], source: str) -> list[Outcome]:
+def _handle_all(
+    w: Wiring, batch: Iterable[events.ObjectEvent], source: str, on_retry: Callable[[list[Outcome]], None] | None = None
+) -> list[Outcome]:
     outcomes = [_handle(w, event, source) for event in batch]
     retry = [o for o in outcomes if o.kind == "retry_later"]
     if retry:
+        if on_retry is not None:
+            on_retry(retry)
         raise RetryLater(", ".join(f"{o.image_id}: {o.reason}" for o in retry))
     return outcomes
+
+
+def _delay(w: Wiring, record: SQSRecord, retry: list[Outcome]) -> None:
+    """The message comes back when the service asks (backoff; minutes after a full disk), not
+    after the queue's visibility timeout. When the service says stop, SQS's maxReceiveCount
+    (above max_attempts) moves it to the dead-letter queue."""
+    deliveries = int(record.attributes.approximate_receive_count or 1)
+    delays = [w.service.retry_delay(o, deliveries) for o in retry]
+    if any(d is None for d in delays):
+        return
+    try:
+        seconds = w.redelivery.delay(record.event_source_arn, record.receipt_handle, max(d or 0.0 for d in delays))
+    except ImgflowError as exc:  # the queue's own visibility timeout applies
+        telemetry.logger().warning("could not delay a message", extra={"code": exc.code, "error": exc.message})
+        return
+    telemetry.logger().info("message delayed", extra={"message_id": record.message_id, "delay_s": seconds})
 
 
 def _sqs_record(w: Wiring, record: SQSRecord) -> None:
@@ -73,7 +103,7 @@ def _sqs_record(w: Wiring, record: SQSRecord) -> None:
             extra={"status": "ignored", "reason": str(exc), "message_id": record.message_id},
         )
         return
-    _handle_all(w, batch, "sqs")
+    _handle_all(w, batch, "sqs", on_retry=lambda retry: _delay(w, record, retry))
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:

@@ -55,6 +55,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
         prepare_metrics_dir(Path(settings.data_dir), clean=False)
+    from imgflow.runtimes.local.lifeline import die_with_parent, memory_backstop
+
+    die_with_parent(grace=settings.job_timeout_seconds + 5.0)
+    memory_backstop(settings.worker_memory_limit_mb * 2**20)
 
     from imgflow.runtimes.local import wiring
 

@@ -99,9 +99,10 @@ def serve(settings: Settings, *, announce: bool = True) -> int:
     import uvicorn
 
     from imgflow.runtimes.local import metrics
-    from imgflow.runtimes.local.wiring import build_server_app, open_queue
+    from imgflow.runtimes.local.wiring import build_server_app, job_guard, open_queue
 
     queue = open_queue(settings)
+    guard = job_guard(settings, queue)
     app = build_server_app(settings, queue=queue, count_upload=lambda path: metrics.UPLOADS.labels(path).inc())
     env = worker_env(data_dir, settings.config_file)
     env["IMGFLOW_PUBLIC_BASE_URL"] = settings.public_base_url
@@ -118,6 +119,7 @@ def serve(settings: Settings, *, announce: bool = True) -> int:
         reconcile=module_command("reconcile"),
         reconcile_interval=float(settings.reconcile_interval_seconds),
         on_exit=metrics.process_exited,
+        guard=guard,
     )
     from imgflow.runtimes.local.protocol import header_deadline_protocol
 

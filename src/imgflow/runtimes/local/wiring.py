@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from starlette.types import ASGIApp
 
 from imgflow.adapters.sqlite_queue import SqliteJobQueue
-from imgflow.bootstrap import DB_FILE, build_app, build_service
+from imgflow.bootstrap import DB_FILE, OBJECTS_DIR, build_app, build_service
 from imgflow.errors import ConfigError
 from imgflow.service.core import ImageService, Outcome, ReconcileReport
 from imgflow.settings import Settings
+
+if TYPE_CHECKING:
+    from imgflow.runtimes.local.guard import JobGuard
+
+log = logging.getLogger("imgflow.serve")
 
 
 def _require_local(settings: Settings) -> None:
@@ -38,6 +45,30 @@ def build_server_app(settings: Settings, *, queue: SqliteJobQueue, count_upload:
     return build_local_app(settings, api, queue_depth=depth, count_upload=count_upload, render_metrics=render)
 
 
+def job_guard(settings: Settings, queue: SqliteJobQueue) -> JobGuard:
+    """The supervisor's side of crash recovery (see :mod:`imgflow.runtimes.local.guard`). Call it
+    before any worker starts: it clears the temporary files killed writers left behind and gives
+    back the jobs that workers of an earlier run (gone now) still held."""
+    from imgflow.adapters.fs_store import clear_temp
+    from imgflow.runtimes.local.guard import JobGuard
+
+    data_dir = Path(settings.data_dir)
+    cleared = clear_temp(data_dir / OBJECTS_DIR)
+    for stale in data_dir.glob(".signing-*"):  # a signing key being written when its process was killed
+        stale.unlink(missing_ok=True)
+        cleared += 1
+    guard = JobGuard(
+        build_service(settings, with_processor=False),
+        queue,
+        job_timeout=settings.job_timeout_seconds,
+        memory_limit_bytes=settings.worker_memory_limit_mb * 2**20,
+    )
+    released = guard.release_orphans()
+    if cleared or released:
+        log.info("cleared after an earlier run", extra={"temp_files": cleared, "jobs_released": released})
+    return guard
+
+
 def worker_service(settings: Settings) -> ImageService:
     _require_local(settings)
     return build_service(settings, with_processor=True)
@@ -62,8 +93,7 @@ def run_worker(settings: Settings) -> None:
         service,
         queue,
         lease_seconds=float(settings.lease_seconds),
-        max_attempts=settings.max_attempts,
-        hold_after_claim=settings.test_hold_after_claim,
+        job_timeout=settings.job_timeout_seconds,
         on_outcome=_record_metrics,
     )
     worker.install_signals()

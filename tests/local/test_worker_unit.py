@@ -1,0 +1,170 @@
+"""The worker loop in process, on a real SQLite queue and catalog: a locked database, a lost
+job lease, a job past its timeout. The service is the real one; only the processor is a fake."""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from imgflow.adapters import sqlite_db
+from imgflow.adapters.memory import MemoryObjectStore
+from imgflow.adapters.sqlite_catalog import SqliteCatalog
+from imgflow.adapters.sqlite_queue import SqliteJobQueue
+from imgflow.recipes import Limits
+from imgflow.runtimes.local.worker import Worker
+from imgflow.service import ImageService, ServiceConfig
+from service.svc_kit import PNG, RECIPE, FakeProcessor
+
+
+@dataclass
+class Rig:
+    db: Path
+    service: ImageService
+    queue: SqliteJobQueue
+    processor: FakeProcessor
+    originals: MemoryObjectStore
+
+    def upload(self) -> str:
+        record, grant = self.service.create_upload("alice", filename="a.png", content_type="image/png", size=len(PNG))
+        self.originals.accept_upload(grant.fields, PNG)
+        assert self.service.upload_completed(record.key) is not None  # queued: the catalog enqueues the job
+        return record.image_id
+
+    def status(self, image_id: str) -> str:
+        return self.service.catalog.get(image_id).status
+
+
+@pytest.fixture
+def rig(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Rig]:
+    monkeypatch.setattr(sqlite_db, "BUSY_TIMEOUT_MS", 200)  # a lock held past this is an error, quickly
+    db = tmp_path / "imgflow.db"
+    catalog = SqliteCatalog(db)
+    originals = MemoryObjectStore("uploads")
+    processor = FakeProcessor()
+    config = ServiceConfig(
+        recipes={"default": RECIPE},
+        default_recipe="default",
+        limits=Limits(max_bytes=10_000, accept=("png",)),
+        lease_seconds=1,
+        retry_delay_seconds=0.05,
+    )
+    service = ImageService(
+        originals=originals, renditions=MemoryObjectStore("renditions"), catalog=catalog, config=config,
+        processor=processor,
+    )  # fmt: skip
+    queue = SqliteJobQueue(db)
+    yield Rig(db, service, queue, processor, originals)
+    queue.close()
+    catalog.close()
+
+
+def _run_until_done(rig: Rig, worker: Worker, image_id: str) -> None:
+    """``worker.run()`` on a thread until the image is done; the loop must still be running then."""
+    thread = threading.Thread(target=worker.run, daemon=True)
+    thread.start()
+    try:
+        _wait("the image to be done", lambda: rig.status(image_id) == "done")
+        assert thread.is_alive()
+    finally:
+        worker.stopping.set()
+        thread.join(10)
+    assert not thread.is_alive()
+
+
+def _wait(what: str, check: Callable[[], bool], timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"gave up waiting for {what}"
+        time.sleep(0.02)
+
+
+def _hold_write_lock(db: Path, seconds: float) -> threading.Event:
+    """Another connection takes the write lock and keeps it ``seconds``; the event is set once it holds it."""
+    held = threading.Event()
+
+    def hold() -> None:
+        conn = sqlite3.connect(db, isolation_level=None, timeout=30)
+        conn.execute("BEGIN IMMEDIATE")
+        held.set()
+        time.sleep(seconds)
+        conn.execute("COMMIT")
+        conn.close()
+
+    threading.Thread(target=hold, daemon=True).start()
+    held.wait(10)
+    return held
+
+
+def test_a_locked_database_is_survived(rig: Rig, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING)
+    image_id = rig.upload()
+    # the lock is taken mid-job: the done write, the lease release and the job's release all hit it
+
+    def lock_once() -> None:
+        rig.processor.during = None
+        _hold_write_lock(rig.db, 1.0)
+
+    rig.processor.during = lock_once
+    _run_until_done(rig, Worker(rig.service, rig.queue, lease_seconds=1.0), image_id)
+    assert rig.service.catalog.get(image_id).attempts == 2
+    assert rig.queue.depth() == 0
+    messages = {r.getMessage() for r in caplog.records}
+    assert "could not finish a job; it comes back when its lease expires" in messages
+
+
+def test_a_worker_keeps_claiming_while_the_database_is_locked(rig: Rig, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING)
+    image_id = rig.upload()
+    _hold_write_lock(rig.db, 1.0)
+    _run_until_done(rig, Worker(rig.service, rig.queue, lease_seconds=5.0), image_id)
+    assert "could not claim a job" in {r.getMessage() for r in caplog.records}
+    assert rig.service.catalog.get(image_id).attempts == 1
+
+
+def test_a_heartbeat_that_loses_the_job_lease_stops_renewing(rig: Rig, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING)
+    image_id = rig.upload()
+    job = rig.queue.claim("w", 1.0)
+    assert job is not None
+    seen: dict[str, float] = {}
+
+    def stolen() -> None:  # another worker retakes the job mid-way (its lease ran out, say)
+        with sqlite3.connect(rig.db) as conn:
+            conn.execute("UPDATE jobs SET lease_token = 'thief' WHERE job_id = ?", (job.job_id,))
+        _wait("the heartbeat to notice", lambda: "job lease lost" in {r.getMessage() for r in caplog.records})
+        seen["record lease"] = rig.service.catalog.get(image_id).lease_expires_at or 0.0
+        time.sleep(1.0)  # three heartbeat periods: none renews the record any more
+        seen["later"] = rig.service.catalog.get(image_id).lease_expires_at or 0.0
+
+    rig.processor.during = stolen
+    Worker(rig.service, rig.queue, lease_seconds=0.3).run_one(job)
+    assert seen["later"] == seen["record lease"]
+    with sqlite3.connect(rig.db) as conn:  # the thief's job is not ours to finish
+        assert conn.execute("SELECT lease_token FROM jobs WHERE job_id = ?", (job.job_id,)).fetchone() == ("thief",)
+    assert "job was retaken before we finished it" in {r.getMessage() for r in caplog.records}
+
+
+def test_a_heartbeat_stops_renewing_past_the_job_timeout(rig: Rig, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING)
+    image_id = rig.upload()
+    job = rig.queue.claim("w", 1.0)
+    assert job is not None
+    seen: dict[str, float] = {}
+
+    def hangs() -> None:
+        _wait("the timeout", lambda: "job past its timeout; its lease is no longer renewed" in
+              {r.getMessage() for r in caplog.records})  # fmt: skip
+        seen["at timeout"] = rig.service.catalog.get(image_id).lease_expires_at or 0.0
+        time.sleep(1.0)
+        seen["later"] = rig.service.catalog.get(image_id).lease_expires_at or 0.0
+
+    rig.processor.during = hangs
+    Worker(rig.service, rig.queue, lease_seconds=0.3, job_timeout=0.5).run_one(job)
+    assert seen["later"] == seen["at timeout"]
