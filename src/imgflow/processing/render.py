@@ -17,8 +17,9 @@ from imgflow.recipes import Rgb
 
 
 def _jpeg_shrink(facts: ImageFacts, need_w: int, need_h: int) -> int:
+    # libvips' shrink-on-load gives floor(side / shrink) px (and fails at 0): a 1x1 JPEG takes none
     for shrink in (8, 4, 2):
-        if -(-facts.width // shrink) >= need_w and -(-facts.height // shrink) >= need_h:
+        if facts.width // shrink >= need_w and facts.height // shrink >= need_h:
             return shrink
     return 1
 
