@@ -39,17 +39,21 @@ def _open(data: bytes) -> Any:
 def inspect(data: bytes) -> HeifInfo:
     """Container facts; nothing is decoded."""
     heif = _open(data)
-    width, height = heif.size
-    exif = heif.info.get("exif")
-    return HeifInfo(
-        width=int(width),
-        height=int(height),
-        frames=len(heif),
-        has_alpha=heif.has_alpha,
-        has_icc=bool(heif.info.get("icc_profile")),
-        exif=exif if isinstance(exif, bytes) else None,
-        bit_depth=int(heif.info.get("bit_depth") or 8),
-    )
+    try:  # pillow-heif reads some boxes lazily: a container without a primary image fails here
+        width, height = heif.size
+        info = heif.info
+        exif = info.get("exif")
+        return HeifInfo(
+            width=int(width),
+            height=int(height),
+            frames=len(heif),
+            has_alpha=bool(heif.has_alpha),
+            has_icc=bool(info.get("icc_profile")),
+            exif=exif if isinstance(exif, bytes) else None,
+            bit_depth=int(info.get("bit_depth") or 8),
+        )
+    except Exception as exc:  # IndexError, KeyError, ValueError... from a damaged container
+        raise CorruptImage(f"the heif image is corrupt or unreadable ({type(exc).__name__})") from None
 
 
 def decode(data: bytes, finish: Callable[[pyvips.Image], pyvips.Image]) -> pyvips.Image:
