@@ -71,7 +71,7 @@ def decode(data: bytes, finish: Callable[[pyvips.Image], pyvips.Image]) -> pyvip
     except Exception as exc:
         raise CorruptImage(f"the heif image could not be decoded ({str(exc)[:200]})") from None
     if mode not in ("RGB", "RGBA"):
-        raise CorruptImage(f"the heif image has an unexpected pixel mode {mode!r}")
+        raise CorruptImage(f"the heif image has pixels of a kind imgflow does not read ({mode})")
     bands = 4 if mode == "RGBA" else 3
     rows = pyvips.Image.new_from_memory(pixels, stride, height, 1, "uchar")
     image = rows.crop(0, 0, width * bands, height).bandfold(factor=bands).copy(interpretation="srgb")
