@@ -63,6 +63,14 @@ def test_an_interlaced_png_counts_the_whole_picture_twice() -> None:
         probe(_png(image, interlace=True), limits)
 
 
+def test_a_progressive_jpeg_counts_its_coefficients() -> None:
+    image = pattern(100, 80)
+    limits = Limits(max_decoded_bytes=100 * 80 * 3 * 2 - 1)
+    assert probe(bytes(image.jpegsave_buffer()), limits).width == 100
+    with pytest.raises(TooLargeDecoded, match="progressive JPEG"):
+        probe(bytes(image.jpegsave_buffer(interlace=True)), limits)
+
+
 def test_the_reported_16_bit_interlaced_png_is_refused_by_default_and_an_8_bit_one_is_not() -> None:
     """7000x7000 is 49 MP, under the 50 MP cap: pixels alone let these through."""
     with pytest.raises(TooLargeDecoded, match="7000x7000"):
@@ -160,6 +168,7 @@ def test_the_estimate_per_format() -> None:
     assert Decode("jpeg", 100, 10, 3).bytes == 3000
     assert Decode("png", 100, 10, 4, sample=2).bytes == 8000
     assert Decode("png", 100, 10, 4, sample=2, interlaced=True).bytes == 16000
+    assert Decode("jpeg", 100, 10, 3, interlaced=True).bytes == 6000
     assert Decode("heif", 100, 10, 3, sample=2).bytes == 12000
     assert Decode("avif", 100, 10, 4, sample=2).bytes == Decode("avif", 100, 10, 4).bytes == 20000
     assert Decode("gif", 100, 10, 4, frames=3).bytes == 12000

@@ -52,7 +52,9 @@ def _check_size(width: int, height: int, frames: int, limits: Limits, fmt: str) 
 
 
 def _vips_decode(image: pyvips.Image, fmt: str, fields: list[str], frames: int) -> budget.Decode:
-    interlaced = fmt == "png" and bool(_field(image, "interlaced", fields))
+    # the decoder holds the whole picture: interlaced PNG, progressive (multi-scan) JPEG
+    whole = {"png": "interlaced", "jpeg": "jpeg-multiscan"}.get(fmt)
+    interlaced = whole is not None and bool(_field(image, whole, fields))
     return budget.Decode(
         fmt=fmt, width=image.width, height=image.get_page_height(), bands=image.bands,
         sample=budget.SAMPLE_BYTES.get(str(image.format), 8),

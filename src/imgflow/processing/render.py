@@ -162,8 +162,8 @@ def render(
         results = spread.gather()
     done = dict(zip(order, results, strict=True))
     for index, original in repeats.items():  # one encode, the same bytes under each name
-        first = done[original]
-        done[index] = first.model_copy(
-            update={"facts": first.facts.model_copy(update={"name": plan.steps[index].rendition.name})}
+        shared = done[original]
+        done[index] = shared.model_copy(
+            update={"facts": shared.facts.model_copy(update={"name": plan.steps[index].rendition.name})}
         )
     return tuple(done[i] for i in range(len(plan.steps))), smallest
