@@ -8,12 +8,13 @@ APT_PACKAGES := chromium fonts-dejavu-core fontconfig ca-certificates
 PORT ?= 8080
 DATA_DIR ?= var
 
-.PHONY: setup run test lint bench loadtest package clean help build-ApiFunction build-ProcessorFunction build-ReconcilerFunction
+.PHONY: setup run test lint fuzz bench loadtest package clean help build-ApiFunction build-ProcessorFunction build-ReconcilerFunction
 
 help:
 	@echo "make run    - set up and serve imgflow on http://127.0.0.1:$(PORT) (data in ./$(DATA_DIR))"
 	@echo "make test   - set up and run every test"
-	@echo "make lint   - ruff, mypy --strict, import-linter"
+	@echo "make lint   - ruff, mypy --strict, import-linter, bandit"
+	@echo "make fuzz   - a long atheris session over probe/decode (FUZZ_SECONDS=$(FUZZ_SECONDS)); findings land in tests/processing/fuzz_regressions/"
 	@echo "make bench  - benchmark imgflow against Pillow engines and the codec floor"
 	@echo "make loadtest - 500 uploads into imgflow serve, 2 workers, 2 killed mid-run (UPLOADS=N KILLS=N)"
 	@echo "make package - the Lambda artefacts under build/ (ARCH=x86_64|arm64); see docs/deploy-aws.md"
@@ -75,6 +76,20 @@ lint: setup
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
 	$(BIN)/lint-imports
+	$(BIN)/bandit -q -r src -c pyproject.toml -ll
+
+# A long atheris (libFuzzer) session over the probe/decode entry point; `make test` runs a short one.
+# The corpus grows under build/fuzz-corpus; any input that misbehaves is written to
+# tests/processing/fuzz_regressions/ (crash-*, timeout-*, oom-*), which the test suite replays.
+FUZZ_SECONDS ?= 1800
+FUZZ_EXTRA_SEEDS ?= $(wildcard $(or $(IMGFLOW_CORPUS),../shared/corpus)/edge)
+fuzz: setup
+	@mkdir -p build/fuzz-corpus
+	cp -n tests/processing/fuzz_seeds/* build/fuzz-corpus/
+	$(if $(FUZZ_EXTRA_SEEDS),find $(FUZZ_EXTRA_SEEDS) -type f -size -64k -exec cp -n {} build/fuzz-corpus/ \;)
+	MALLOC_ARENA_MAX=2 VIPS_CONCURRENCY=1 $(BIN)/python tests/processing/fuzz_decode.py build/fuzz-corpus \
+	  -max_total_time=$(FUZZ_SECONDS) -timeout=30 -rss_limit_mb=1536 -max_len=65536 \
+	  -artifact_prefix=tests/processing/fuzz_regressions/
 
 bench: setup
 	$(BIN)/python -m bench.run

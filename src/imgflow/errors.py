@@ -49,6 +49,13 @@ class TooManyPixels(InputError):
     http_status = 422
 
 
+class TooLargeDecoded(InputError):
+    """Decoding would take more memory than the budget (bit depth and channels count, not just pixels)."""
+
+    code = "too_large_decoded"
+    http_status = 422
+
+
 class TooManyFrames(InputError):
     code = "too_many_frames"
     http_status = 422

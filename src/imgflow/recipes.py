@@ -102,6 +102,9 @@ class Limits(_Frozen):
     max_pixels: int = Field(default=50_000_000, ge=1)
     max_frames: int = Field(default=256, ge=1)
     max_dimension: int = Field(default=32768, ge=1)
+    #: memory decoding may take, estimated from the headers: pixels x channels x the bytes the
+    #: decoder holds per channel (bit depth, interlacing, AVIF/HEIC); see docs/processing.md
+    max_decoded_bytes: int = Field(default=400_000_000, ge=1)
     accept: tuple[InputFormat, ...] = ("jpeg", "png", "webp", "gif", "avif", "heif", "tiff")
     #: libvips threads per job
     threads: int = Field(default=1, ge=1, le=64)

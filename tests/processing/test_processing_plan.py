@@ -89,3 +89,21 @@ def test_base_is_the_largest_step() -> None:
     recipe = Recipe(renditions=(Rendition(name="s", width=100), Rendition(name="l", width=1000, height=1000)))
     result = plan(_facts(4000, 3000), recipe)
     assert (result.base_width, result.base_height) == (1000, 750)
+
+
+def test_renditions_that_collapse_to_the_same_output_are_encoded_once() -> None:
+    import pyvips
+
+    from imgflow.processing import process_image
+    from imgflow.recipes import Limits, default_recipe
+
+    small = bytes(pyvips.Image.black(128, 96).bandjoin([60, 200]).cast("uchar").jpegsave_buffer())
+    result = process_image(small, default_recipe(), Limits())
+    by_name = {(r.facts.name, r.facts.format): r for r in result.renditions}
+    assert [r.facts.name for r in result.renditions] == ["large", "large", "medium", "medium", "thumb", "thumb"]
+    for fmt in ("jpeg", "webp"):
+        large = by_name["large", fmt]
+        for name in ("medium", "thumb"):
+            assert by_name[name, fmt].data is large.data  # one encode, shared
+            assert by_name[name, fmt].facts == large.facts.model_copy(update={"name": name})
+    assert by_name["large", "jpeg"].data != by_name["large", "webp"].data

@@ -64,7 +64,11 @@ def locate(record: ImageRecord, generation: int | None, file: str) -> tuple[str,
     whether the link moved (it names an earlier generation). Raises NotFound."""
     for rendition in record.renditions:
         parts = split_rendition_key(rendition.key)
-        if parts is None or parts[2] != file:
+        if parts is None:
+            continue
+        # identical renditions share one object (named after the first): match the entry's own name too
+        own = f"{rendition.name}.{parts[2].rsplit('.', 1)[-1]}"
+        if file not in (parts[2], own):
             continue
         current = parts[1]
         if generation is None or generation == current:

@@ -14,6 +14,7 @@ from typing import Any
 import pyvips
 
 from imgflow.errors import CorruptImage
+from imgflow.processing.jpegscan import without_header_junk
 
 #: the libvips loader class (and its file/buffer/source subclasses) for each accepted format
 LOADER_CLASSES: dict[str, str] = {
@@ -27,6 +28,10 @@ LOADER_CLASSES: dict[str, str] = {
 
 #: "error" is stricter than "truncated": it also stops libtiff's decoder errors (oss-fuzz crash files)
 FAIL_ON = "error"
+#: libjpeg reports a scan that ends early (a cut file with an end marker appended) or corrupt
+#: entropy data as a *warning* and fills the rest with grey: for JPEG every warning is fatal
+#: (the one harmless warning, junk between header segments, is repaired by :mod:`.jpegscan`)
+FAIL_ON_FORMAT = {"jpeg": "warning"}
 
 _lock = threading.Lock()
 _state: dict[str, Any] = {"locked": False, "accept": None, "threads": None}
@@ -68,8 +73,10 @@ def load(data: bytes, fmt: str, **options: Any) -> pyvips.Image:
 
     Lazy: this reads the header; pixels are decoded when something asks for them.
     """
+    if fmt == "jpeg":
+        data = without_header_junk(data)
     with vips_errors(fmt):
-        return _LOADERS[fmt](data, fail_on=FAIL_ON, **options)
+        return _LOADERS[fmt](data, fail_on=FAIL_ON_FORMAT.get(fmt, FAIL_ON), **options)
 
 
 _NOISE = ("source: bad seek", "unable to call", "unable to copy", "vips__", "load error")

@@ -6,6 +6,7 @@ over are upright; EXIF orientation must not be applied again.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +23,8 @@ class HeifInfo:
     has_alpha: bool
     has_icc: bool
     exif: bytes | None
+    #: bits per channel as coded (libheif decodes deeper pictures at 16 bits before converting)
+    bit_depth: int = 8
 
 
 def _open(data: bytes) -> Any:
@@ -36,20 +39,29 @@ def _open(data: bytes) -> Any:
 def inspect(data: bytes) -> HeifInfo:
     """Container facts; nothing is decoded."""
     heif = _open(data)
-    width, height = heif.size
-    exif = heif.info.get("exif")
-    return HeifInfo(
-        width=int(width),
-        height=int(height),
-        frames=len(heif),
-        has_alpha=heif.has_alpha,
-        has_icc=bool(heif.info.get("icc_profile")),
-        exif=exif if isinstance(exif, bytes) else None,
-    )
+    try:  # pillow-heif reads some boxes lazily: a container without a primary image fails here
+        width, height = heif.size
+        info = heif.info
+        exif = info.get("exif")
+        return HeifInfo(
+            width=int(width),
+            height=int(height),
+            frames=len(heif),
+            has_alpha=bool(heif.has_alpha),
+            has_icc=bool(info.get("icc_profile")),
+            exif=exif if isinstance(exif, bytes) else None,
+            bit_depth=int(info.get("bit_depth") or 8),
+        )
+    except Exception as exc:  # IndexError, KeyError, ValueError... from a damaged container
+        raise CorruptImage(f"the heif image is corrupt or unreadable ({type(exc).__name__})") from None
 
 
-def decode(data: bytes) -> pyvips.Image:
-    """The primary image as an 8-bit sRGB(A) libvips image in memory (its ICC profile attached)."""
+def decode(data: bytes, finish: Callable[[pyvips.Image], pyvips.Image]) -> pyvips.Image:
+    """The primary image as an 8-bit sRGB(A) libvips image (its ICC profile attached), handed to
+    ``finish`` (which must return an image in memory) while libheif's pixel buffer is alive.
+
+    libvips reads libheif's buffer in place (rows padded to ``stride`` are cropped and folded
+    back into channels): no copy of the full-size picture is made here."""
     heif = _open(data)
     try:
         mode = heif.mode
@@ -58,17 +70,14 @@ def decode(data: bytes) -> pyvips.Image:
         width, height = heif.size
     except Exception as exc:
         raise CorruptImage(f"the heif image could not be decoded ({str(exc)[:200]})") from None
-    bands = 4 if mode == "RGBA" else 3
     if mode not in ("RGB", "RGBA"):
-        raise CorruptImage(f"the heif image has an unexpected pixel mode {mode!r}")
-    row = width * bands
-    packed = bytes(pixels) if stride == row else b"".join(
-        bytes(pixels[y * stride : y * stride + row]) for y in range(height)
-    )  # fmt: skip
-    wrapped = pyvips.Image.new_from_memory(packed, width, height, bands, "uchar")
-    # copy_memory() while ``packed`` is alive: a derived image does not keep the Python buffer
-    image = wrapped.copy(interpretation="srgb").copy_memory()
+        raise CorruptImage(f"the heif image has pixels of a kind imgflow does not read ({mode})")
+    bands = 4 if mode == "RGBA" else 3
+    rows = pyvips.Image.new_from_memory(pixels, stride, height, 1, "uchar")
+    image = rows.crop(0, 0, width * bands, height).bandfold(factor=bands).copy(interpretation="srgb")
     icc = heif.info.get("icc_profile")
     if icc:
         image.set_type(pyvips.GValue.blob_type, "icc-profile-data", bytes(icc))
-    return image
+    out = finish(image)
+    del image, rows  # only now may libheif's buffer go
+    return out

@@ -14,9 +14,10 @@ import pyvips
 
 from imgflow.errors import CorruptImage, TooLarge, TooManyFrames, TooManyPixels, UnsupportedFormat
 from imgflow.facts import ImageFacts
-from imgflow.processing import engine, heif
+from imgflow.processing import budget, engine, heif
 from imgflow.processing.exif import summarise
 from imgflow.processing.gifscan import gif_extent
+from imgflow.processing.plan import ANIMATED_INPUTS
 from imgflow.recipes import Limits
 from imgflow.sniff import SNIFF_BYTES, content_type, sniff
 
@@ -38,26 +39,37 @@ def _check_size(width: int, height: int, frames: int, limits: Limits, fmt: str) 
     if width < 1 or height < 1:
         raise CorruptImage(f"the {fmt} image declares an empty size ({width}x{height})")
     if max(width, height) > limits.max_dimension:
-        raise TooManyPixels(f"{width}x{height} exceeds the {limits.max_dimension} px limit on either side")
+        raise TooManyPixels(
+            f"The image is {width}x{height} pixels; neither side may be longer than {limits.max_dimension} pixels."
+        )
     if frames > limits.max_frames:
-        raise TooManyFrames(f"{frames} frames exceed the limit of {limits.max_frames}")
+        raise TooManyFrames(f"The image has {frames} frames; at most {limits.max_frames} are processed.")
     pixels = width * height * frames
     if pixels > limits.max_pixels:
-        raise TooManyPixels(
-            f"{width}x{height}"
-            + (f" x {frames} frames" if frames > 1 else "")
-            + f" = {pixels / 1e6:.1f} MP exceeds the {limits.max_pixels / 1e6:.1f} MP limit"
-        )
+        shown, cap = budget.pair(pixels / 1e6, limits.max_pixels / 1e6, "MP")
+        frames_text = f" x {frames} frames" if frames > 1 else ""
+        raise TooManyPixels(f"The image has {width}x{height}{frames_text} = {shown}; the limit is {cap}.")
+
+
+def _vips_decode(image: pyvips.Image, fmt: str, fields: list[str], frames: int) -> budget.Decode:
+    # the decoder holds the whole picture: interlaced PNG, progressive (multi-scan) JPEG
+    whole = {"png": "interlaced", "jpeg": "jpeg-multiscan"}.get(fmt)
+    interlaced = whole is not None and bool(_field(image, whole, fields))
+    return budget.Decode(
+        fmt=fmt, width=image.width, height=image.get_page_height(), bands=image.bands,
+        sample=budget.SAMPLE_BYTES.get(str(image.format), 8),
+        frames=frames if fmt in ANIMATED_INPUTS else 1, interlaced=interlaced,
+    )  # fmt: skip
 
 
 def sniff_accepted(data: bytes, limits: Limits) -> str:
     if len(data) > limits.max_bytes:
-        raise TooLarge(f"{len(data)} bytes exceed the limit of {limits.max_bytes}")
+        raise TooLarge(f"The file has {len(data)} bytes; at most {limits.max_bytes} are processed.")
     fmt = sniff(data[:SNIFF_BYTES])
     if fmt is None:
-        raise UnsupportedFormat("not an image format imgflow recognises")
+        raise UnsupportedFormat("This is not an image format imgflow recognises.")
     if fmt not in limits.accept:
-        raise UnsupportedFormat(f"{fmt} images are not accepted (accepted: {', '.join(limits.accept)})")
+        raise UnsupportedFormat(f"{fmt.upper()} images are not accepted here; accepted: {', '.join(limits.accept)}.")
     return fmt
 
 
@@ -66,14 +78,19 @@ def inspect(data: bytes, limits: Limits) -> Probed:
     if fmt == "gif":
         extent = gif_extent(data)
         _check_size(extent.width, extent.height, max(extent.frames, 1), limits, fmt)
+        canvas = budget.Decode(fmt, extent.width, extent.height, bands=4, frames=max(extent.frames, 1))
+        budget.check(canvas, limits.max_decoded_bytes)
     base = {"sha256": hashlib.sha256(data).hexdigest(), "format": fmt, "content_type": content_type(fmt)}
     if fmt == "heif":
         info = heif.inspect(data)
         _check_size(info.width, info.height, info.frames, limits, fmt)
+        bands = 4 if info.has_alpha else 3
+        primary = budget.Decode(fmt, info.width, info.height, bands, sample=budget.sample_bytes(info.bit_depth))
+        budget.check(primary, limits.max_decoded_bytes)
         facts = ImageFacts(
             **base, bytes=len(data), width=info.width, height=info.height,
             oriented_width=info.width, oriented_height=info.height, frames=info.frames,
-            bands=4 if info.has_alpha else 3, has_alpha=info.has_alpha, has_icc=info.has_icc,
+            bands=bands, has_alpha=info.has_alpha, has_icc=info.has_icc,
             interpretation="srgb", exif=summarise(info.exif),
         )  # fmt: skip
         return Probed(facts, info.height, info.exif)
@@ -91,6 +108,7 @@ def inspect(data: bytes, limits: Limits) -> Probed:
     if orientation not in range(1, 9):
         orientation = 1
     _check_size(width, page_height, frames, limits, fmt)
+    budget.check(_vips_decode(image, fmt, fields, frames), limits.max_decoded_bytes)
     swap = orientation >= 5
     facts = ImageFacts(
         **base, bytes=len(data), width=width, height=page_height,

@@ -17,8 +17,9 @@ from imgflow.recipes import Rgb
 
 
 def _jpeg_shrink(facts: ImageFacts, need_w: int, need_h: int) -> int:
+    # libvips' shrink-on-load gives floor(side / shrink) px (and fails at 0): a 1x1 JPEG takes none
     for shrink in (8, 4, 2):
-        if -(-facts.width // shrink) >= need_w and -(-facts.height // shrink) >= need_h:
+        if facts.width // shrink >= need_w and facts.height // shrink >= need_h:
             return shrink
     return 1
 
@@ -47,10 +48,13 @@ def decode_base(data: bytes, probed: Probed, plan: Plan) -> pyvips.Image:
     facts = probed.facts
     fmt = facts.format
     if fmt == "heif":
-        image = heif.decode(data)
-        with engine.vips_errors(fmt):
-            image = colour.resize_to(colour.to_srgb(image), plan.base_width, plan.base_height)
-            return colour.strip_private(image).copy_memory()
+
+        def finish(image: pyvips.Image) -> pyvips.Image:
+            with engine.vips_errors(fmt):
+                image = colour.resize_to(colour.to_srgb(image), plan.base_width, plan.base_height)
+                return colour.strip_private(image).copy_memory()
+
+        return heif.decode(data, finish)
     upright = (plan.base_width, plan.base_height)
     stored_w, stored_h = (upright[1], upright[0]) if facts.orientation >= 5 else upright
     image = engine.load(data, fmt, **_load_options(facts, plan, stored_w, stored_h))
@@ -99,6 +103,24 @@ def _finish(scaled: pyvips.Image, step: Step, background: Rgb, credits: Credits)
     return Rendered(facts=facts, data=data)
 
 
+def _identity(step: Step) -> tuple[object, ...]:
+    """Steps with equal identities give byte-identical outputs (the encoders are deterministic)."""
+    r = step.rendition
+    shape = (step.format, step.resize_width, step.resize_height, step.crop, step.width, step.height, step.animated)
+    return (*shape, r.quality, r.effort, r.keep, r.watermark)
+
+
+def _same_as(plan: Plan) -> dict[int, int]:
+    """Step index -> the earlier step whose output it repeats (an image smaller than several sizes)."""
+    first: dict[tuple[object, ...], int] = {}
+    repeats: dict[int, int] = {}
+    for index, step in enumerate(plan.steps):
+        original = first.setdefault(_identity(step), index)
+        if original != index:
+            repeats[index] = original
+    return repeats
+
+
 def _cost_order(plan: Plan) -> list[int]:
     """Largest first (each size is scaled from the previous one); per size the slow encoders first,
     so that with two threads the big WebP starts at once while the caller carries on."""
@@ -113,7 +135,9 @@ def render(
     base: pyvips.Image, plan: Plan, background: Rgb, credits: Credits = (), threads: int = 1
 ) -> tuple[tuple[Rendered, ...], pyvips.Image]:
     """Every step, each scaled from the previous un-watermarked intermediate (held in memory), its
-    crop, watermark and encode spread over ``threads`` threads (see :mod:`.spread`).
+    crop, watermark and encode spread over ``threads`` threads (see :mod:`.spread`). Steps that
+    would repeat an earlier one's output exactly (same format, sizes and settings) are encoded once
+    and share its bytes.
 
     ``credits`` (the source's Copyright/Artist) reach only ``keep: icc+copyright`` outputs. Also
     returns the smallest still intermediate of at least :data:`blur.EDGE` px (or the base's first
@@ -122,7 +146,8 @@ def render(
     still = first.copy_memory() if first is not base else base
     current = {True: base, False: still}
     smallest = still
-    order = _cost_order(plan)
+    repeats = _same_as(plan)
+    order = [i for i in _cost_order(plan) if i not in repeats]
     with Spread[Rendered](threads) as spread:
         for index in order:
             step = plan.steps[index]
@@ -136,4 +161,9 @@ def render(
             spread.submit(partial(_finish, scaled, step, background, credits))
         results = spread.gather()
     done = dict(zip(order, results, strict=True))
+    for index, original in repeats.items():  # one encode, the same bytes under each name
+        shared = done[original]
+        done[index] = shared.model_copy(
+            update={"facts": shared.facts.model_copy(update={"name": plan.steps[index].rendition.name})}
+        )
     return tuple(done[i] for i in range(len(plan.steps))), smallest

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from typing import TYPE_CHECKING, Any
 
@@ -162,7 +163,10 @@ def _render(svc: ImageService, record: ImageRecord, head: ObjectInfo) -> tuple[P
         raise _Failed(exc.code, unreadable_message(exc.code)) from exc
     fmt = sniff(data[:SNIFF_BYTES])
     if fmt is None or fmt not in limits.accept:
-        raise _Failed("unsupported_type", f"the object is {fmt or 'an unknown format'}; accepted: {limits.accept}")
+        accepted = ", ".join(limits.accept)
+        raise _Failed(
+            "unsupported_type", f"The object is {fmt or 'not an image format imgflow knows'}; accepted: {accepted}."
+        )
     sniffed = content_type(fmt)
     if record.declared_type is not None and sniffed != record.declared_type:
         raise _Failed("unsupported_type", f"declared {record.declared_type} but the bytes are {sniffed}")
@@ -188,12 +192,18 @@ def _render(svc: ImageService, record: ImageRecord, head: ObjectInfo) -> tuple[P
 
 
 def _store(svc: ImageService, record: ImageRecord, result: ProcessResult) -> list[StoredRendition]:
+    """Put each rendition once: renditions with the same bytes (an image smaller than several
+    sizes) share the object of the first of them, and their entries name that key."""
     stored: list[StoredRendition] = []
+    written: dict[tuple[str, str], str] = {}
     try:
         for rendered in result.renditions:
             facts = rendered.facts
-            key = rendition_key(record.image_id, record.generation, facts.name, facts.extension)
-            svc.renditions.put(key, rendered.data, content_type=facts.content_type, cache_control=IMMUTABLE)
+            same = (hashlib.sha256(rendered.data).hexdigest(), facts.content_type)
+            key = written.get(same) or rendition_key(record.image_id, record.generation, facts.name, facts.extension)
+            if same not in written:
+                svc.renditions.put(key, rendered.data, content_type=facts.content_type, cache_control=IMMUTABLE)
+                written[same] = key
             stored.append(
                 StoredRendition(
                     name=facts.name,
@@ -206,7 +216,7 @@ def _store(svc: ImageService, record: ImageRecord, result: ProcessResult) -> lis
                 )
             )
     except ImgflowError as exc:
-        raise _Retry(exc.code, tuple(done.key for done in stored)) from exc
+        raise _Retry(exc.code, tuple(written.values())) from exc
     return stored
 
 

@@ -90,7 +90,7 @@ def record_outcome(outcome: Outcome, *, key: str, duration_ms: float, source: st
         m.add_metric(name="ProcessingMs", unit=MetricUnit.Milliseconds, value=duration_ms)
         if record is not None:
             bytes_in = record.size or 0
-            bytes_out = sum(r.bytes for r in record.renditions)
+            bytes_out = sum({r.key: r.bytes for r in record.renditions}.values())  # shared objects once
             fields.update(bytes_in=bytes_in, bytes_out=bytes_out, generation=record.generation)
             m.add_metric(name="BytesIn", unit=MetricUnit.Bytes, value=bytes_in)
             m.add_metric(name="BytesOut", unit=MetricUnit.Bytes, value=bytes_out)

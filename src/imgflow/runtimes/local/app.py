@@ -27,7 +27,7 @@ WEB_DIR = Path(__file__).resolve().parent / "web"
 def allowed_hosts(settings: Settings) -> list[str]:
     """The configured allow-list, the bound host and the host of ``public_base_url``."""
     hosts = list(settings.allowed_hosts)
-    if settings.host not in ("0.0.0.0", "::"):
+    if settings.host not in ("0.0.0.0", "::"):  # nosec B104 # a comparison, not a bind
         hosts.append(f"[{settings.host}]" if ":" in settings.host else settings.host)
     public = urlsplit(settings.public_base_url).hostname
     if public:
