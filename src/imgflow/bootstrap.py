@@ -88,16 +88,30 @@ def aws_clients(settings: Settings) -> AwsClients:
     import boto3
     from botocore.config import Config
 
-    s3_config = Config(
-        signature_version="s3v4",
-        s3={"addressing_style": "path" if settings.aws_endpoint_url else "auto"},
-        retries={"mode": "standard"},
-    )
     common: dict[str, Any] = {"region_name": settings.aws_region, "endpoint_url": settings.aws_endpoint_url}
     return AwsClients(
-        s3=boto3.client("s3", config=s3_config, **common),
+        s3=s3_client(settings),
         dynamodb=boto3.client("dynamodb", config=Config(retries={"mode": "standard"}), **common),
         sqs=sqs_client(settings) if settings.queue_url else None,
+    )
+
+
+def s3_client(settings: Settings) -> Any:
+    """S3 through its regional virtual-hosted endpoint (``{bucket}.s3.{region}.amazonaws.com``), which
+    presigned URLs then name: the global endpoint is refused by opt-in regions and answers a new
+    bucket elsewhere with a 307 (no CORS headers) for hours. An emulator (``aws_endpoint_url``) is
+    reached path-style."""
+    import boto3
+    from botocore.config import Config
+
+    s3: dict[str, Any] = (
+        {"addressing_style": "path"}
+        if settings.aws_endpoint_url
+        else {"addressing_style": "virtual", "us_east_1_regional_endpoint": "regional"}
+    )
+    config = Config(signature_version="s3v4", s3=s3, retries={"mode": "standard"})  # type: ignore[arg-type]
+    return boto3.client(
+        "s3", config=config, region_name=settings.aws_region, endpoint_url=settings.aws_endpoint_url
     )
 
 

@@ -186,6 +186,7 @@ def deployed(
     api_env = stack.function_environment("ApiFunction")
     sweep_env = stack.function_environment("ReconcilerFunction")
     assert api_env.pop("IMGFLOW_QUEUE_URL") == stack.queues["UploadsQueue"]  # the API announces reprocessing
+    assert api_env.pop("IMGFLOW_CORS_ORIGINS") == '["*"]'  # the API answers browsers' preflight
     assert sweep_env.pop("IMGFLOW_QUEUE_URL") == stack.queues["UploadsQueue"]  # the sweep re-drives through it
     assert int(sweep_env.pop("IMGFLOW_RECONCILE_GRACE_SECONDS")) > 0
     assert env == api_env == sweep_env

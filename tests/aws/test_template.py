@@ -299,3 +299,27 @@ def test_edges_stop_serving_a_deleted_image_within_a_day(template: dict[str, Any
     assert config["MinTTL"] == 0  # the origin's Cache-Control may shorten it
     assert config["MaxTTL"] <= 86400  # the longest an edge serves an object without asking S3
     assert config["DefaultTTL"] <= config["MaxTTL"]
+
+
+def test_browser_preflight_skips_the_authorizer(translated: dict[str, Any]) -> None:
+    """OPTIONS /{proxy+} outranks $default, so a preflight (no token) never meets the JWT authorizer;
+    it reaches the API function, and the app gets CorsAllowedOrigins to answer it with."""
+    routes = {
+        r["Properties"]["RouteKey"]: r["Properties"]
+        for r in translated["Resources"].values()
+        if r["Type"] == "AWS::ApiGatewayV2::Route"
+    }
+    preflight = routes["OPTIONS /{proxy+}"]
+    assert preflight["AuthorizationType"] == "NONE"
+    assert "AuthorizerId" not in preflight
+    assert preflight["Target"] == routes["$default"]["Target"] == {"Fn::Sub": "integrations/${HttpApiIntegration}"}
+    integration = translated["Resources"]["HttpApiIntegration"]["Properties"]
+    assert integration["IntegrationUri"] == {"Fn::GetAtt": ["ApiFunction", "Arn"]}
+    jwt = Evaluator(
+        load_template(), parameters={"AuthMode": "jwt", "CorsAllowedOrigins": "https://a.example,https://b.example"}
+    )
+    assert jwt.eval(routes["$default"]["AuthorizationType"]) == "JWT"
+    env = load_template()["Resources"]["ApiFunction"]["Properties"]["Environment"]["Variables"]
+    origins = json.loads(jwt.eval(env["IMGFLOW_CORS_ORIGINS"]))
+    assert origins == ["https://a.example", "https://b.example"]
+    assert Settings(cors_origins=origins).cors_origins == ("https://a.example", "https://b.example")
