@@ -110,9 +110,7 @@ def s3_client(settings: Settings) -> Any:
         else {"addressing_style": "virtual", "us_east_1_regional_endpoint": "regional"}
     )
     config = Config(signature_version="s3v4", s3=s3, retries={"mode": "standard"})  # type: ignore[arg-type]
-    return boto3.client(
-        "s3", config=config, region_name=settings.aws_region, endpoint_url=settings.aws_endpoint_url
-    )
+    return boto3.client("s3", config=config, region_name=settings.aws_region, endpoint_url=settings.aws_endpoint_url)
 
 
 def sqs_client(settings: Settings) -> Any:
