@@ -168,6 +168,12 @@ def _claim_and_process(svc: ImageService, record: ImageRecord, head: ObjectInfo,
         "error": None,
         "expires_at": None,
     }
+    if new_object:
+        # What the uploader declared bound the first upload only: a replaced original (an operator's
+        # copy, a second upload on a still-valid grant) is a new generation, processed on its own
+        # facts (the accepted formats and the limits still apply).
+        changes["declared_size"] = None
+        changes["declared_type"] = None
     try:
         claimed = svc.catalog.transition(image_id, expect, changes)
     except Conflict:
