@@ -81,6 +81,9 @@ class ImageRecord(BaseModel):
     error: ErrorInfo | None = None
     facts: ImageFacts | None = None
     renditions: tuple[StoredRendition, ...] = ()
+    #: the status whose event (``Image Processed`` / ``Image Failed``) is not published yet: set by
+    #: the write that ends the image, cleared once the event is out (:mod:`imgflow.service.outbox`)
+    event_pending: Literal["done", "failed"] | None = None
     #: bumped by the catalog on every write; optimistic concurrency
     version: int = Field(default=0, ge=0)
 

@@ -71,6 +71,13 @@ class Settings(BaseSettings):
     #: itself (reprocess, direct upload); None = only S3 events and the reconcile sweep
     queue_url: str | None = None
 
+    # --- events (Image Processed / Image Failed) -----------------------------------
+    #: the EventBridge bus the aws backend publishes to ("default": the account's); None = none
+    event_bus_name: str | None = None
+    #: where the local runtime POSTs the same events (signed with webhook_secret); None = nowhere
+    webhook_url: str | None = None
+    webhook_secret: str | None = Field(default=None, repr=False)
+
     # --- the API ----------------------------------------------------------------
     auth: Literal["none", "token", "jwt"] = "none"
     api_token: str | None = Field(default=None, repr=False)

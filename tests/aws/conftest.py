@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from imgflow.adapters.dynamo_catalog import DynamoCatalog
+from imgflow.adapters.eventbridge import EventBridgePublisher
 from imgflow.adapters.s3_store import S3ObjectStore
 from imgflow.adapters.sqs_notifier import SqsNotifier
 from imgflow.runtimes.aws import api_handler, processor, reconciler
@@ -33,7 +34,7 @@ HANDLERS = (api_handler, processor, reconciler)
 #: every botocore operation the adapters call -> the IAM actions it needs
 OPERATIONS: dict[str, tuple[str, ...]] = {
     op: actions
-    for adapter in (S3ObjectStore, DynamoCatalog, SqsNotifier)
+    for adapter in (S3ObjectStore, DynamoCatalog, SqsNotifier, EventBridgePublisher)
     for op, actions in adapter.BOTO_OPERATIONS.items()
 }
 
@@ -59,6 +60,9 @@ class Guard:
         for name in ("Bucket", "TableName", "QueueUrl"):
             if name in params:
                 return by_name.get(params[name])
+        buses = {e.get("EventBusName", "default") for e in params.get("Entries", [])}
+        if buses:
+            return "EventBus" if buses == {self.stack.evaluator.parameters["EventBusName"]} else None
         return None
 
     def _check(self, function: str, model: Any, params: dict[str, Any], context: Any = None, **_: Any) -> None:
@@ -76,6 +80,8 @@ class Guard:
         adapters: list[Any] = [service.originals, service.renditions, service.catalog]
         if service.on_queued is not None:
             adapters.append(service.on_queued)
+        if service.publisher is not None:
+            adapters.append(service.publisher)
         # exactly the adapters whose IAM actions test_template grants the function's role
         assert {type(a) for a in adapters} == FUNCTION_ADAPTERS[function], [type(a) for a in adapters]
         for adapter in adapters:
@@ -189,6 +195,9 @@ def deployed(
     assert api_env.pop("IMGFLOW_CORS_ORIGINS") == '["*"]'  # the API answers browsers' preflight
     assert sweep_env.pop("IMGFLOW_QUEUE_URL") == stack.queues["UploadsQueue"]  # the sweep re-drives through it
     assert int(sweep_env.pop("IMGFLOW_RECONCILE_GRACE_SECONDS")) > 0
+    # the processor and the sweep publish image events; the API ends no image
+    assert env.pop("IMGFLOW_EVENT_BUS_NAME") == sweep_env.pop("IMGFLOW_EVENT_BUS_NAME") == "default"
+    assert "IMGFLOW_EVENT_BUS_NAME" not in api_env
     assert env == api_env == sweep_env
     workdir: Path = tmp_path_factory.mktemp("lambda-task")
     with pytest.MonkeyPatch.context() as mp:
@@ -203,7 +212,7 @@ def deployed(
             guard.watch(api_handler.wiring.get().app.state.service, "ApiFunction")
         with _environment(stack, "ReconcilerFunction"):
             guard.watch(reconciler.wiring.get(), "ReconcilerFunction")
-        for name, value in env.items():
+        for name, value in stack.function_environment("ProcessorFunction").items():
             mp.setenv(name, value)
         guard.watch(processor.wiring.get().service, "ProcessorFunction")
         yield Deployed(stack=stack, guard=guard, aws=clients(moto_endpoint))

@@ -16,6 +16,7 @@ import pytest
 from samtranslator.translator.transform import transform
 
 from imgflow.adapters.dynamo_catalog import TABLE_SCHEMA, DynamoCatalog
+from imgflow.adapters.eventbridge import EventBridgePublisher
 from imgflow.adapters.s3_store import S3ObjectStore
 from imgflow.adapters.sqs_notifier import SqsNotifier
 from imgflow.runtimes.aws.permissions import FUNCTION_USES, actions_on, grants
@@ -29,15 +30,18 @@ FUNCTIONS = ("ApiFunction", "ProcessorFunction", "ReconcilerFunction")
 #: processors' queue messages (reprocess; the sweep's re-drives); the processor never does.
 FUNCTION_ADAPTERS: dict[str, set[type]] = {
     "ApiFunction": {S3ObjectStore, DynamoCatalog, SqsNotifier},
-    "ProcessorFunction": {S3ObjectStore, DynamoCatalog},
-    "ReconcilerFunction": {S3ObjectStore, DynamoCatalog, SqsNotifier},
+    "ProcessorFunction": {S3ObjectStore, DynamoCatalog, EventBridgePublisher},
+    "ReconcilerFunction": {S3ObjectStore, DynamoCatalog, SqsNotifier, EventBridgePublisher},
 }
 #: the resources an action's service may be granted on (logical ids in the statement's Resource)
 RESOURCES_BY_SERVICE = {
     "s3": ("UploadsBucket", "RenditionsBucket"),
     "dynamodb": ("ImagesTable",),
     "sqs": ("UploadsQueue",),
+    "events": ("EventBus",),
 }
+#: the bus the EventBusName parameter names (not a resource of the stack: the default bus, or yours)
+EVENT_BUS_ARN = "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:event-bus/${EventBusName}"
 #: AWS managed policies SAM attaches: logging for all, the SQS poller for the processor's event source
 MANAGED = {
     "ApiFunction": {"AWSLambdaBasicExecutionRole"},
@@ -119,6 +123,8 @@ def _arn(resource: Any) -> tuple[str, str]:
         logical, attribute = target if isinstance(target, list) else target.split(".", 1)
         assert attribute == "Arn", resource
         return logical, ""
+    if resource == {"Fn::Sub": EVENT_BUS_ARN}:
+        return "EventBus", ""
     if isinstance(resource, dict) and isinstance(resource.get("Fn::Sub"), str):
         match = re.fullmatch(r"\$\{(\w+)\.Arn\}(/.*)?", resource["Fn::Sub"])
         assert match, resource

@@ -8,11 +8,12 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import replace
 
 from imgflow.errors import BadRecipe
-from imgflow.ports import Catalog, ObjectStore, Page, PresignedUpload, Processor
+from imgflow.ports import Catalog, EventPublisher, ObjectStore, Page, PresignedUpload, Processor
 from imgflow.records import ImageRecord, Status
-from imgflow.service import events, manage, process, uploads
+from imgflow.service import events, manage, outbox, process, uploads
 from imgflow.service import reconcile as sweep
 from imgflow.service.types import Outcome, ReconcileReport, ServiceConfig
 
@@ -26,7 +27,11 @@ class ImageService:
     the original is already stored), for runtimes whose catalog does not enqueue by itself (AWS:
     a message on the processor's queue). Direct and presigned uploads need no announcement: the
     store's own ObjectCreated event (S3) or the catalog's job queue (SQLite) carries them. An
-    error in the hook is logged, and the reconcile sweep picks the record up later."""
+    error in the hook is logged, and the reconcile sweep picks the record up later.
+
+    ``publisher``: where an image's ``Image Processed`` / ``Image Failed`` event goes when it ends
+    (:mod:`imgflow.service.outbox`); ``on_publish_error`` counts the failures; ``background``
+    runs each delivery off the caller's thread (a local worker must not wait on a webhook)."""
 
     def __init__(
         self,
@@ -38,6 +43,9 @@ class ImageService:
         processor: Processor | None = None,
         clock: Callable[[], float] = time.time,
         on_queued: Callable[[ImageRecord], None] | None = None,
+        publisher: EventPublisher | None = None,
+        on_publish_error: Callable[[ImageRecord], None] | None = None,
+        background: Callable[[Callable[[], object]], None] | None = None,
     ) -> None:
         self.originals = originals
         self.renditions = renditions
@@ -46,6 +54,9 @@ class ImageService:
         self.processor = processor
         self.clock = clock
         self.on_queued = on_queued
+        self.publisher = publisher
+        self.on_publish_error = on_publish_error
+        self.background = background
 
     # --- arrival ---------------------------------------------------------------
     def create_upload(
@@ -98,6 +109,8 @@ class ImageService:
         may be merged or late. ``lease_token``: the token to claim the record with (default: a
         fresh one), for a caller that keeps the lease alive with :meth:`renew_lease`."""
         outcome = events.handle_object_created(self, key, lease_token=lease_token)
+        if outcome.kind in ("done", "failed") and outcome.record is not None:
+            outcome = replace(outcome, record=self.announce(outcome.record))
         if etag is not None and outcome.record is not None and outcome.record.etag not in (None, etag):
             log.info("event etag differs from the object's", extra={"key": key, "event_etag": etag})
         return outcome
@@ -114,7 +127,27 @@ class ImageService:
         calls ``requeue(record)`` instead (e.g. an SqsNotifier: the processors take it from the
         queue) and needs no processor. Either way a missing original fails ``object_missing``
         and an abandoned upload ``upload_expired``."""
-        return sweep.reconcile(self, limit=limit, requeue=requeue)
+        report = sweep.reconcile(self, limit=limit, requeue=requeue)
+        try:
+            report.published.extend(outbox.republish(self, limit=limit))
+        except Exception:
+            log.exception("could not republish pending events")
+        return report
+
+    def announce(self, record: ImageRecord) -> ImageRecord:
+        """Publish an ended record's pending event (in the background when the runtime gave one);
+        what does not go out stays pending for the reconcile sweep. Returns the record as it is
+        now (its mark cleared once the event went out inline)."""
+        if record.event_pending is None:
+            return record
+        if self.background is not None:
+            self.background(lambda: outbox.deliver(self, record))
+            return record
+        try:
+            return outbox.deliver(self, record) or record
+        except Exception:
+            log.exception("event delivery raised; the sweep retries", extra={"image_id": record.image_id})
+            return record
 
     # --- the user's images -------------------------------------------------------
     def get(self, owner: str, image_id: str) -> ImageRecord:

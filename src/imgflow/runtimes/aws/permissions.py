@@ -14,10 +14,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from imgflow.adapters.dynamo_catalog import DynamoCatalog
+from imgflow.adapters.eventbridge import EventBridgePublisher
 from imgflow.adapters.s3_store import S3ObjectStore
 from imgflow.adapters.sqs_notifier import SqsNotifier
 
-Adapter = type[S3ObjectStore] | type[DynamoCatalog] | type[SqsNotifier]
+Adapter = type[S3ObjectStore] | type[DynamoCatalog] | type[SqsNotifier] | type[EventBridgePublisher]
 
 
 @dataclass(frozen=True)
@@ -53,20 +54,24 @@ FUNCTION_USES: Mapping[str, tuple[Use, ...]] = {
         # delete: an upload that lands after its image was deleted is removed by its event
         Use("UploadsBucket", S3ObjectStore, ("head", "get", "delete"), reads_missing_keys=True),
         Use("RenditionsBucket", S3ObjectStore, ("put", "list", "delete")),
+        # Image Processed / Image Failed (EventBus: the bus the EventBusName parameter names)
+        Use("EventBus", EventBridgePublisher, ("publish",)),
     ),
     # the sweep: find stale records, check their originals, give up on them, or re-drive them
     # by a message on the processors' queue (it never processes an image itself)
     "ReconcilerFunction": (
-        Use("ImagesTable", DynamoCatalog, ("stale", "get", "transition")),
+        Use("ImagesTable", DynamoCatalog, ("stale", "get", "transition", "pending_events")),
         Use("UploadsBucket", S3ObjectStore, ("head",), reads_missing_keys=True),
         Use("UploadsQueue", SqsNotifier, ("notify",)),
+        # republishes the events still pending, publishes those of the images it fails
+        Use("EventBus", EventBridgePublisher, ("publish",)),
     ),
 }
 
 
 def arn_suffix(action: str) -> str:
     """Which ARN of its resource an action is granted on: S3 objects (``/*``) or the bucket itself,
-    the table or its indexes (the catalog queries only the owner index), the queue."""
+    the table or its indexes (the owner index, the sparse events index), the queue, the bus."""
     if action.startswith("s3:"):
         return "" if action == "s3:ListBucket" else "/*"
     if action == "dynamodb:Query":

@@ -42,5 +42,6 @@ def aws_settings() -> Settings:
 
 def processing_service(settings: Settings) -> ImageService:
     from imgflow.bootstrap import build_service
+    from imgflow.runtimes.aws.telemetry import event_not_published
 
-    return build_service(settings, with_processor=True)
+    return build_service(settings, with_processor=True, on_publish_error=event_not_published)

@@ -10,6 +10,7 @@ from starlette.types import ASGIApp
 from imgflow.adapters.sqlite_queue import SqliteJobQueue
 from imgflow.bootstrap import DB_FILE, build_app, build_service
 from imgflow.errors import ConfigError
+from imgflow.records import ImageRecord
 from imgflow.service.core import ImageService, Outcome, ReconcileReport
 from imgflow.settings import Settings
 
@@ -38,9 +39,22 @@ def build_server_app(settings: Settings, *, queue: SqliteJobQueue, count_upload:
     return build_local_app(settings, api, queue_depth=depth, count_upload=count_upload, render_metrics=render)
 
 
-def worker_service(settings: Settings) -> ImageService:
+def _count_unpublished(record: ImageRecord) -> None:
+    from imgflow.runtimes.local.metrics import EVENTS_NOT_PUBLISHED
+
+    EVENTS_NOT_PUBLISHED.inc()
+
+
+def worker_service(settings: Settings, *, background: bool = False) -> ImageService:
+    """``background``: image events go to the webhook from a thread of their own (a worker never
+    waits on a receiver); the sweep, a short-lived process, sends them inline."""
     _require_local(settings)
-    return build_service(settings, with_processor=True)
+    runner = None
+    if background and settings.webhook_url:
+        from imgflow.adapters.webhook import Background
+
+        runner = Background()
+    return build_service(settings, with_processor=True, on_publish_error=_count_unpublished, background=runner)
 
 
 def _record_metrics(outcome: Outcome, seconds: float) -> None:
@@ -56,7 +70,7 @@ def _record_metrics(outcome: Outcome, seconds: float) -> None:
 def run_worker(settings: Settings) -> None:
     from imgflow.runtimes.local.worker import Worker
 
-    service = worker_service(settings)
+    service = worker_service(settings, background=True)
     queue = open_queue(settings)
     worker = Worker(
         service,

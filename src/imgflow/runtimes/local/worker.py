@@ -173,6 +173,7 @@ class Worker:
             return
         # a failed record points to no rendition: drop what earlier attempts left (never a newer generation)
         drop_renditions(self.service, job.image_id, below=failed.generation + 1)
+        self.service.announce(failed)  # its Image Failed event (marked by the same write)
 
     def _holding(self, inner: Processor, seconds: float) -> Processor:
         """Test-only: sleep after the record is claimed (inside processing), cut short on stop."""
