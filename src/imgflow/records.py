@@ -78,6 +78,9 @@ class ImageRecord(BaseModel):
     #: epoch seconds; the catalog deletes the record after it (DynamoDB TTL)
     expires_at: int | None = None
     recipe: str = "default"
+    #: a digest of the recipe this generation is made with (``imgflow backfill`` re-drives images
+    #: whose recipe changed since; see :func:`imgflow.service.backfill.recipe_digest`)
+    recipe_digest: str | None = None
     error: ErrorInfo | None = None
     facts: ImageFacts | None = None
     renditions: tuple[StoredRendition, ...] = ()

@@ -198,6 +198,10 @@ def deployed(
     # the processor and the sweep publish image events; the API ends no image
     assert env.pop("IMGFLOW_EVENT_BUS_NAME") == sweep_env.pop("IMGFLOW_EVENT_BUS_NAME") == "default"
     assert "IMGFLOW_EVENT_BUS_NAME" not in api_env
+    # the API and the processor follow the recipes YAML; the sweep makes nothing from recipes
+    for name in ("IMGFLOW_CONFIG_BUCKET", "IMGFLOW_CONFIG_KEY"):
+        assert env.pop(name) == api_env.pop(name)
+        assert name not in sweep_env
     assert env == api_env == sweep_env
     workdir: Path = tmp_path_factory.mktemp("lambda-task")
     with pytest.MonkeyPatch.context() as mp:

@@ -35,7 +35,7 @@ FUNCTION_ADAPTERS: dict[str, set[type]] = {
 }
 #: the resources an action's service may be granted on (logical ids in the statement's Resource)
 RESOURCES_BY_SERVICE = {
-    "s3": ("UploadsBucket", "RenditionsBucket"),
+    "s3": ("UploadsBucket", "RenditionsBucket", "ConfigBucket"),
     "dynamodb": ("ImagesTable",),
     "sqs": ("UploadsQueue",),
     "events": ("EventBus",),
@@ -231,7 +231,7 @@ def test_uploads_notify_the_queue_without_a_cycle(template: dict[str, Any]) -> N
     assert ev.eval(source_arn) == "arn:aws:s3:::" + ev.eval(bucket["Properties"]["BucketName"])
 
 
-@pytest.mark.parametrize("bucket", ["UploadsBucket", "RenditionsBucket"])
+@pytest.mark.parametrize("bucket", ["UploadsBucket", "RenditionsBucket", "ConfigBucket"])
 def test_buckets_are_private_encrypted_and_tls_only(template: dict[str, Any], bucket: str) -> None:
     res = template["Resources"]
     props = res[bucket]["Properties"]

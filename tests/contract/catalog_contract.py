@@ -264,14 +264,14 @@ class CatalogContract:
         moved_on = catalog.create(make_record(status="queued", event_pending="done"))
         published = catalog.create(make_record(status="done", event_pending="done"))
         plain = catalog.create(make_record(status="done"))
-        cleared = catalog.transition(published.image_id, Expect(states={"done"}, extra={"event_pending": "done"}),
+        cleared = catalog.transition(published.image_id, Expect(states={"done"}, version=published.version),
                                      {"event_pending": None})  # fmt: skip
         assert cleared.event_pending is None
         mine = {r.image_id for r in (done, failed, moved_on, published, plain)}
         found = [r.image_id for r in catalog.pending_events(limit=1000) if r.image_id in mine]
         assert found == [failed.image_id, done.image_id]
-        with pytest.raises(Conflict):  # cleared once: a second publisher's clear finds nothing to clear
-            catalog.transition(published.image_id, Expect(states={"done"}, extra={"event_pending": "done"}), {})
+        with pytest.raises(Conflict):  # cleared once: a second publisher's clear finds the record moved on
+            catalog.transition(published.image_id, Expect(states={"done"}, version=published.version), {})
 
     def test_every_reads_all_owners(self, catalog: Catalog) -> None:
         every = getattr(catalog, "every")  # noqa: B009 - an operator's verb, not the service's port

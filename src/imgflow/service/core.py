@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import replace
 
 from imgflow.errors import BadRecipe
 from imgflow.ports import Catalog, EventPublisher, ObjectStore, Page, PresignedUpload, Processor
 from imgflow.records import ImageRecord, Status
-from imgflow.service import events, manage, outbox, process, uploads
+from imgflow.service import backfill, events, manage, outbox, process, uploads
 from imgflow.service import reconcile as sweep
 from imgflow.service.types import Outcome, ReconcileReport, ServiceConfig
 
@@ -161,6 +161,17 @@ class ImageService:
 
     def reprocess(self, owner: str, image_id: str, *, recipe: str | None = None) -> ImageRecord:
         return manage.reprocess(self, owner, image_id, recipe=recipe)
+
+    # --- an operator's backfill (across owners) -------------------------------------
+    def needs_backfill(
+        self, record: ImageRecord, *, statuses: Collection[Status] = ("done", "failed"), recipe: str | None = None
+    ) -> bool:
+        """Whether ``record``'s recipe changed since its generation was made (see :mod:`.backfill`)."""
+        return backfill.needs_backfill(record, self.config, statuses=statuses, recipe=recipe)
+
+    def redrive(self, record: ImageRecord) -> ImageRecord:
+        """Reprocess ``record`` on its owner's behalf: a new generation, announced as a reprocess is."""
+        return backfill.redrive(self, record)
 
     def rendition_url(self, key: str) -> str:
         """A URL made at read time: CDN base, or the store's presigned/signed download URL."""

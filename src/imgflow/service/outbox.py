@@ -65,7 +65,9 @@ def deliver(svc: ImageService, record: ImageRecord) -> ImageRecord | None:
             if svc.on_publish_error is not None:
                 svc.on_publish_error(record)
             return None
-    expect = Expect(states={ended}, extra={"event_pending": ended, "generation": record.generation})
+    # only the record as published: a newer write (a newer end) keeps its own mark, and at worst
+    # the sweep publishes this one again (at least once)
+    expect = Expect(states={ended}, version=record.version)
     try:
         return svc.catalog.transition(record.image_id, expect, {"event_pending": None})
     except ImgflowError as exc:

@@ -47,6 +47,8 @@ FUNCTION_USES: Mapping[str, tuple[Use, ...]] = {
         Use("UploadsBucket", S3ObjectStore, ("presign_upload", "put", "delete")),
         Use("RenditionsBucket", S3ObjectStore, ("list", "delete", "download_url")),
         Use("UploadsQueue", SqsNotifier, ("notify",)),
+        # the recipes YAML and its watermark files (imgflow.runtimes.aws.config_watch)
+        Use("ConfigBucket", S3ObjectStore, ("head", "get"), reads_missing_keys=True),
     ),
     # handle_object_created: claim, read the original, write renditions, drop older generations
     "ProcessorFunction": (
@@ -56,6 +58,7 @@ FUNCTION_USES: Mapping[str, tuple[Use, ...]] = {
         Use("RenditionsBucket", S3ObjectStore, ("put", "list", "delete")),
         # Image Processed / Image Failed (EventBus: the bus the EventBusName parameter names)
         Use("EventBus", EventBridgePublisher, ("publish",)),
+        Use("ConfigBucket", S3ObjectStore, ("head", "get"), reads_missing_keys=True),
     ),
     # the sweep: find stale records, check their originals, give up on them, or re-drive them
     # by a message on the processors' queue (it never processes an image itself)

@@ -111,3 +111,8 @@ def event_not_published(record: ImageRecord) -> None:
     """An image's event did not go out (it stays pending; the reconcile sweep resends it)."""
     metrics().add_metric(name="EventsNotPublished", unit=MetricUnit.Count, value=1)
     logger().warning("event not published", extra={"image_id": record.image_id, "status": record.status})
+
+
+def config_invalid(message: str) -> None:
+    """A pushed config failed validation; the function keeps its last good one."""
+    metrics().add_metric(name="ConfigInvalid", unit=MetricUnit.Count, value=1)
