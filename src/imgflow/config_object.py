@@ -25,8 +25,9 @@ def file_key(config_key: str, path: str) -> str:
     """Where a watermark file named ``path`` (relative to the YAML) lives: beside the YAML's key."""
     if path.startswith("/") or "\\" in path:
         raise ConfigError(f"watermark image_path {path!r} must be relative to the config file")
-    joined = posixpath.normpath(posixpath.join(posixpath.dirname(config_key), path))
-    if joined.startswith("../") or joined == "..":
+    folder = posixpath.dirname(config_key)
+    joined = posixpath.normpath(posixpath.join(folder, path))
+    if joined.startswith("../") or joined == ".." or (folder and not joined.startswith(folder + "/")):
         raise ConfigError(f"watermark image_path {path!r} leaves the config file's folder")
     try:
         return validate_key(joined)

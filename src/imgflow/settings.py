@@ -219,8 +219,10 @@ def load_settings(
 
 def _file_watermarks(data: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
     """The watermarks of a YAML document that name a file (``image_path``) not loaded yet."""
-    for recipe in (data.get("recipes") or {}).values():
-        for rendition in (recipe.get("renditions") or []) if isinstance(recipe, dict) else []:
+    recipes = data.get("recipes")
+    for recipe in recipes.values() if isinstance(recipes, dict) else ():
+        renditions = recipe.get("renditions") if isinstance(recipe, dict) else None
+        for rendition in renditions if isinstance(renditions, list) else ():
             mark = rendition.get("watermark") if isinstance(rendition, dict) else None
             if isinstance(mark, dict) and mark.get("image_path") and "image" not in mark:
                 yield mark
