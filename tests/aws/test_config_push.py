@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from imgflow.cli.main import app
 from imgflow.errors import ConfigError
-from imgflow.runtimes.aws import processor
+from imgflow.runtimes.aws import api_handler, processor
 
 from .conftest import Deployed
 
@@ -36,7 +36,8 @@ def _yaml(tmp: Path, width: int, *, logo: bytes) -> Path:
     path.write_text(
         "recipes:\n  default:\n    name: default\n    renditions:\n"
         f"      - name: small\n        width: {width}\n        format: webp\n"
-        "        watermark: {image_path: marks/logo.png, size: 0.2}\n",
+        "        watermark: {image_path: marks/logo.png, size: 0.2}\n"
+        "  web:\n    name: web\n    renditions:\n      - {name: hero, width: 32, format: jpeg}\n",
         encoding="utf-8",
     )
     return path
@@ -76,8 +77,16 @@ def test_push_then_the_functions_follow(
     config_bucket, key = d.stack.buckets["ConfigBucket"], watcher.key
     assert "Contents" not in d.aws["s3"].list_objects_v2(Bucket=config_bucket)  # nothing written
 
+    api_watcher = api_handler.wiring.get().config
+    assert api_watcher is not None
+    api_watcher.clock = clock
+    api_watcher._checked = clock.now
+    ask = {"filename": "a.png", "content_type": "image/png", "size": len(photo), "recipe": "web"}
+    assert d.api("POST", "/v1/uploads", ask)[0] == 422  # no recipe "web" yet
+
     pushed = _push(d, _yaml(tmp_path, 64, logo=photo))
     assert pushed["config"] == f"s3://{config_bucket}/{key}"
+    assert d.api("POST", "/v1/uploads", ask)[0] == 422  # within the minute: the API keeps what it has
     assert pushed["files"] == ["marks/logo.png"]
     # within the minute, a warm function keeps what it has
     assert {r.name for r in _process_one(d, photo).renditions} == {"large", "medium", "thumb"}
@@ -85,6 +94,10 @@ def test_push_then_the_functions_follow(
     record = _process_one(d, photo)
     assert watcher.version == pushed["version"]
     assert [(r.name, r.width) for r in record.renditions] == [("small", 64)]
+    status, created = d.api("POST", "/v1/uploads", ask)
+    assert status == 201, created  # the API follows the same object
+    assert api_watcher.version == pushed["version"]
+    d.drain()
 
     # a broken object: the last good config stays, the failure is logged and counted
     d.aws["s3"].put_object(Bucket=config_bucket, Key=key, Body=b"recipes: [not, a, mapping]\n")

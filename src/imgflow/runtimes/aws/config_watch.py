@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 
 from imgflow import config_object
-from imgflow.errors import ConfigError, ImgflowError, NotFound
+from imgflow.errors import ImgflowError, NotFound
 from imgflow.ports import ObjectStore
 from imgflow.settings import Settings
 
@@ -75,13 +75,15 @@ class ConfigWatcher:
             return
         try:
             loaded = config_object.load(self.store, self.key, source=self.source)
-        except (ConfigError, ImgflowError) as exc:
+        except Exception as exc:  # whatever a pushed object holds, a warm function keeps working
+            code = exc.code if isinstance(exc, ImgflowError) else type(exc).__name__
+            message = exc.message if isinstance(exc, ImgflowError) else str(exc)
             log.error(
                 "the new config is invalid; keeping the last good one",
-                extra={"config": self.source, "version": current, "code": exc.code, "error": exc.message},
+                extra={"config": self.source, "version": current, "code": code, "error": message},
             )
             if self.on_invalid is not None:
-                self.on_invalid(exc.message)
+                self.on_invalid(message)
             return
         self._use(loaded)
 
