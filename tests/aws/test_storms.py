@@ -15,6 +15,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from imgflow.records import ImageRecord
@@ -133,8 +134,30 @@ def test_a_replaced_original_is_a_new_generation(deployed: Deployed, corpus: Pat
     )
     new_bodies = [json.loads(m["Body"]) for m in d.receive(expect=1)]
     d.drain()
-    # the old notification arrives again, late, among three copies of the new one
-    _deliver_storm(d, old_bodies + new_bodies, seed=5)
+    # while generation 2 is being made, readers still get generation 1's renditions
+    seen: list[tuple[str, list[str], list[int]]] = []
+    real = d.service.processor
+    assert real is not None
+
+    def observed(data: bytes, recipe: Any, limits: Any) -> Any:
+        status, view = d.api("GET", f"/v1/images/{image_id}")
+        assert status == 200
+        urls = [r["url"] for r in view["renditions"]]
+        served = [httpx.get(url, timeout=10).status_code for url in urls]
+        seen.append((view["status"], urls, served))
+        return real(data, recipe, limits)
+
+    d.service.processor = observed
+    try:
+        # the old notification arrives again, late, among three copies of the new one
+        _deliver_storm(d, old_bodies + new_bodies, seed=5)
+    finally:
+        d.service.processor = real
+    (during,) = seen  # processed once
+    assert during[0] == "processing"
+    assert len(during[1]) == len(done.renditions)
+    assert all(f"/renditions/{image_id}/1/" in url for url in during[1])
+    assert set(during[2]) == {200}  # still served
 
     record = d.service.catalog.get(image_id)
     assert record.status == "done", record.error
