@@ -159,3 +159,43 @@ def test_watermark_files_stay_beside_the_yaml(path: str) -> None:
     with pytest.raises(ConfigError):
         file_key("stacks/imgflow.yaml", path)
     assert file_key("stacks/imgflow.yaml", "marks/./logo.png") == "stacks/marks/logo.png"
+
+
+def test_the_stack_names_the_resources(
+    deployed: Deployed, corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``--stack NAME``: the operator commands read the stack's outputs (no IMGFLOW_* needed)."""
+    import boto3
+
+    d = deployed
+    outputs = {
+        "ConfigBucketName": d.stack.buckets["ConfigBucket"],
+        "ConfigKey": "stacked/imgflow.yaml",
+        "TableName": d.stack.tables["ImagesTable"],
+        "UploadsQueueUrl": d.queue_url,
+        "UploadsBucketName": d.uploads,
+    }
+    template = {
+        "Resources": {"Nothing": {"Type": "AWS::CloudFormation::WaitConditionHandle"}},
+        "Outputs": {name: {"Value": value} for name, value in outputs.items()},
+    }
+    name = f"stack-{d.uploads[:12]}"
+    cfn = boto3.client("cloudformation", endpoint_url=d.stack.endpoint, region_name="us-east-1")
+    cfn.create_stack(StackName=name, TemplateBody=json.dumps(template))
+    for var in ("IMGFLOW_CONFIG_BUCKET", "IMGFLOW_CONFIG_KEY", "IMGFLOW_TABLE_NAME", "IMGFLOW_UPLOADS_BUCKET"):
+        monkeypatch.delenv(var, raising=False)
+    args = ["--stack", name, "--region", "us-east-1", "--endpoint-url", d.stack.endpoint]
+    pushed = CliRunner().invoke(
+        app, ["config", "push", str(_yaml(tmp_path, 48, logo=(corpus / PHOTO).read_bytes())), *args]
+    )
+    assert pushed.exit_code == 0, pushed.output
+    assert json.loads(pushed.stdout)["config"] == f"s3://{outputs['ConfigBucketName']}/stacked/imgflow.yaml"
+    head = d.aws["s3"].head_object(Bucket=outputs["ConfigBucketName"], Key="stacked/marks/logo.png")
+    assert head["ContentLength"] > 0
+    counted = CliRunner().invoke(app, ["backfill", "--dry-run", *args])
+    assert counted.exit_code == 0, counted.output
+    summary = json.loads(counted.stdout.strip().splitlines()[-1])
+    assert summary["config_version"] == json.loads(pushed.stdout)["version"]
+    missing = CliRunner().invoke(app, ["backfill", "--stack", "no-such-stack", "--endpoint-url", d.stack.endpoint])
+    assert missing.exit_code == 2
+    assert "no-such-stack" in missing.output
