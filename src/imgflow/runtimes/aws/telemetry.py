@@ -114,5 +114,7 @@ def event_not_published(record: ImageRecord) -> None:
 
 
 def config_invalid(message: str) -> None:
-    """A pushed config failed validation; the function keeps its last good one."""
+    """A pushed config failed validation; the function keeps its last good one. Flushed at once:
+    the API function emits no other metric that would carry it."""
     metrics().add_metric(name="ConfigInvalid", unit=MetricUnit.Count, value=1)
+    flush()
