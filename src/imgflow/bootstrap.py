@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from imgflow.errors import ConfigError
-from imgflow.ports import Processor
+from imgflow.ports import EventPublisher, Processor
 from imgflow.records import ImageRecord
 from imgflow.service import ImageService, ServiceConfig
 from imgflow.settings import Settings
@@ -38,6 +38,7 @@ class AwsClients:
     s3: Any
     dynamodb: Any
     sqs: Any = None
+    events: Any = None
 
 
 def service_config(settings: Settings) -> ServiceConfig:
@@ -91,29 +92,61 @@ def aws_clients(settings: Settings) -> AwsClients:
     import boto3
     from botocore.config import Config
 
-    s3_config = Config(
-        signature_version="s3v4",
-        s3={"addressing_style": "path" if settings.aws_endpoint_url else "auto"},
-        retries={"mode": "standard"},
-    )
     common: dict[str, Any] = {"region_name": settings.aws_region, "endpoint_url": settings.aws_endpoint_url}
     return AwsClients(
-        s3=boto3.client("s3", config=s3_config, **common),
+        s3=s3_client(settings),
         dynamodb=boto3.client("dynamodb", config=Config(retries={"mode": "standard"}), **common),
         sqs=sqs_client(settings) if settings.queue_url else None,
+        events=aws_client(settings, "events") if settings.event_bus_name else None,
     )
 
 
-def sqs_client(settings: Settings) -> Any:
+def s3_client(settings: Settings) -> Any:
+    """S3 through its regional virtual-hosted endpoint (``{bucket}.s3.{region}.amazonaws.com``), which
+    presigned URLs then name: the global endpoint is refused by opt-in regions and answers a new
+    bucket elsewhere with a 307 (no CORS headers) for hours. An emulator (``aws_endpoint_url``) is
+    reached path-style."""
+    import boto3
+    from botocore.config import Config
+
+    s3: dict[str, Any] = (
+        {"addressing_style": "path"}
+        if settings.aws_endpoint_url
+        else {"addressing_style": "virtual", "us_east_1_regional_endpoint": "regional"}
+    )
+    config = Config(signature_version="s3v4", s3=s3, retries={"mode": "standard"})  # type: ignore[arg-type]
+    return boto3.client("s3", config=config, region_name=settings.aws_region, endpoint_url=settings.aws_endpoint_url)
+
+
+def aws_client(settings: Settings, service: str) -> Any:
+    """A boto3 client for the settings' region and endpoint, with standard retries."""
     import boto3
     from botocore.config import Config
 
     return boto3.client(
-        "sqs",
+        service,  # type: ignore[call-overload]
         config=Config(retries={"mode": "standard"}),
         region_name=settings.aws_region,
         endpoint_url=settings.aws_endpoint_url,
     )
+
+
+def sqs_client(settings: Settings) -> Any:
+    return aws_client(settings, "sqs")
+
+
+def event_publisher(settings: Settings, clients: AwsClients | None = None) -> EventPublisher | None:
+    """EventBridge on the aws backend (``event_bus_name``), a signed webhook locally (``webhook_url``)."""
+    if settings.backend == "aws" and settings.event_bus_name:
+        from imgflow.adapters.eventbridge import EventBridgePublisher
+
+        client = clients.events if clients is not None and clients.events is not None else None
+        return EventBridgePublisher(client or aws_client(settings, "events"), settings.event_bus_name)
+    if settings.backend == "local" and settings.webhook_url:
+        from imgflow.adapters.webhook import WebhookPublisher
+
+        return WebhookPublisher(settings.webhook_url, settings.webhook_secret)
+    return None
 
 
 def _processor() -> Processor:
@@ -129,12 +162,17 @@ def build_service(
     clients: AwsClients | None = None,
     clock: Callable[[], float] | None = None,
     on_queued: Callable[[ImageRecord], None] | None = None,
+    on_publish_error: Callable[[ImageRecord], None] | None = None,
+    background: Callable[[Callable[[], object]], None] | None = None,
 ) -> ImageService:
     """``with_processor=True`` imports the image engine (workers, the processor Lambda);
     the API builds without it. ``clients`` replaces the boto3 clients made from settings.
     On the aws backend with ``settings.queue_url`` and no ``on_queued``, records the service
-    queues itself are announced on that queue (:class:`~imgflow.adapters.sqs_notifier.SqsNotifier`)."""
+    queues itself are announced on that queue (:class:`~imgflow.adapters.sqs_notifier.SqsNotifier`).
+    Images that end publish their event (:func:`event_publisher`); ``on_publish_error`` counts
+    failures, ``background`` runs deliveries off the caller's thread."""
     now = clock or time.time
+    aws: AwsClients | None = None
     if settings.backend == "local":
         from imgflow.adapters.fs_store import FsObjectStore
         from imgflow.adapters.local_signing import UploadSigner
@@ -171,7 +209,10 @@ def build_service(
         processor=_processor() if with_processor else None,
         clock=now,
         on_queued=on_queued,
-        redrive=redrive,
+        rerun_later=redrive,
+        publisher=event_publisher(settings, aws),
+        on_publish_error=on_publish_error,
+        background=background,
     )
 
 

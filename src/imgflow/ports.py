@@ -104,9 +104,30 @@ class Catalog(Protocol):
         """Hard delete; idempotent."""
         ...
 
+    def pending_events(self, limit: int = 100) -> builtins.list[ImageRecord]:
+        """For the reconcile sweep: ``done`` / ``failed`` records whose event is still pending
+        (``event_pending`` equal to the status), oldest update first, ``limit`` at most."""
+        ...
+
     def stale(self, now: float, *, older_than: float, limit: int = 100) -> builtins.list[ImageRecord]:
         """For the reconcile sweep: ``processing`` with an expired lease, and ``awaiting_upload`` /
         ``queued`` records last updated before ``older_than``. Not on any request path."""
+        ...
+
+
+@dataclass(frozen=True)
+class ImageEvent:
+    """What downstream systems hear when an image ends ``done`` or ``failed`` (an EventBridge
+    event on AWS, a signed webhook locally): ``source`` ``imgflow``, a detail type, a JSON detail."""
+
+    detail_type: str
+    detail: Mapping[str, Any]
+    source: str = "imgflow"
+
+
+class EventPublisher(Protocol):
+    def publish(self, event: ImageEvent) -> None:
+        """Deliver or raise (:class:`imgflow.errors.StorageError`): the caller keeps the event pending."""
         ...
 
 

@@ -78,9 +78,15 @@ class ImageRecord(BaseModel):
     #: epoch seconds; the catalog deletes the record after it (DynamoDB TTL)
     expires_at: int | None = None
     recipe: str = "default"
+    #: a digest of the recipe this generation is made with (``imgflow backfill`` re-drives images
+    #: whose recipe changed since; see :func:`imgflow.service.backfill.recipe_digest`)
+    recipe_digest: str | None = None
     error: ErrorInfo | None = None
     facts: ImageFacts | None = None
     renditions: tuple[StoredRendition, ...] = ()
+    #: the status whose event (``Image Processed`` / ``Image Failed``) is not published yet: set by
+    #: the write that ends the image, cleared once the event is out (:mod:`imgflow.service.outbox`)
+    event_pending: Literal["done", "failed"] | None = None
     #: bumped by the catalog on every write; optimistic concurrency
     version: int = Field(default=0, ge=0)
 

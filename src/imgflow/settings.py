@@ -6,7 +6,7 @@ fields use ``__`` in the environment (``IMGFLOW_LIMITS__MAX_PIXELS=20000000``).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal
@@ -70,6 +70,21 @@ class Settings(BaseSettings):
     #: the processor's SQS queue: the service sends it a message when it queues a record
     #: itself (reprocess, direct upload); None = only S3 events and the reconcile sweep
     queue_url: str | None = None
+
+    # --- events (Image Processed / Image Failed) -----------------------------------
+    #: the EventBridge bus the aws backend publishes to ("default": the account's); None = none
+    event_bus_name: str | None = None
+    #: where the local runtime POSTs the same events (signed with webhook_secret); None = nowhere
+    webhook_url: str | None = None
+    webhook_secret: str | None = Field(default=None, repr=False)
+
+    # --- recipes on AWS: the same YAML, as an S3 object (``imgflow config push``) -------
+    #: the bucket holding the config object; None = the recipes of the environment/file only
+    config_bucket: str | None = None
+    #: the YAML's key (watermark files it names sit beside it, by their relative paths)
+    config_key: str = "imgflow.yaml"
+    #: a warm function rechecks the object's ETag at most this often
+    config_recheck_seconds: int = Field(default=60, ge=1)
 
     # --- the API ----------------------------------------------------------------
     auth: Literal["none", "token", "jwt"] = "none"
@@ -214,6 +229,54 @@ def load_settings(
     file_token = _FILE_DATA.set(data)
     try:
         return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, source)) from exc
+    finally:
+        _FILE_DATA.reset(file_token)
+        _ENVIRON.reset(token)
+
+
+def _file_watermarks(data: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
+    """The watermarks of a YAML document that name a file (``image_path``) not loaded yet."""
+    recipes = data.get("recipes")
+    for recipe in recipes.values() if isinstance(recipes, dict) else ():
+        renditions = recipe.get("renditions") if isinstance(recipe, dict) else None
+        for rendition in renditions if isinstance(renditions, list) else ():
+            mark = rendition.get("watermark") if isinstance(rendition, dict) else None
+            if isinstance(mark, dict) and mark.get("image_path") and "image" not in mark:
+                yield mark
+
+
+def watermark_paths(data: Mapping[str, Any]) -> list[str]:
+    """The ``image_path`` of every watermark a YAML document names (relative to the YAML)."""
+    return [str(mark["image_path"]) for mark in _file_watermarks(data)]
+
+
+def settings_from_document(
+    text: str | bytes,
+    *,
+    source: str,
+    read_file: Callable[[str], bytes],
+    environ: Mapping[str, str] | None = None,
+) -> Settings:
+    """Settings from a YAML document held elsewhere than a local file (the config object on S3):
+    the same precedence as :func:`load_settings` (the environment beats the document), each
+    watermark's ``image_path`` read through ``read_file``. Raises ConfigError, never half-valid."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{source} is not valid YAML: {exc}") from exc
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source} must hold a mapping at the top level")
+    for mark in _file_watermarks(data):
+        mark["image"] = read_file(str(mark["image_path"]))
+    data["config_file"] = source
+    token = _ENVIRON.set(environ)
+    file_token = _FILE_DATA.set(data)
+    try:
+        return Settings()
     except ValidationError as exc:
         raise ConfigError(_describe(exc, source)) from exc
     finally:

@@ -1,7 +1,7 @@
 """Read template.yaml and evaluate the intrinsic functions the provisioner needs.
 
 Enough CloudFormation for the tests: Ref, Fn::Sub, Fn::GetAtt, Fn::If,
-Fn::Equals, Fn::Not, Fn::FindInMap, Fn::Join. Resources resolve to what the
+Fn::Equals, Fn::Not, Fn::FindInMap, Fn::Join (Fn::Sub with variables too). Resources resolve to what the
 provisioner made (``physical`` names and ``attributes``).
 """
 
@@ -79,9 +79,11 @@ class Evaluator:
     def getatt(self, logical: str, attribute: str) -> str:
         return self.attributes[(logical, attribute)]
 
-    def sub(self, text: str) -> str:
+    def sub(self, text: str, variables: dict[str, Any] | None = None) -> str:
         def one(match: re.Match[str]) -> str:
             name = match.group(1)
+            if variables and name in variables:
+                return str(variables[name])
             if "." in name and not name.startswith("AWS::"):
                 logical, attribute = name.split(".", 1)
                 return self.getatt(logical, attribute)
@@ -99,6 +101,8 @@ class Evaluator:
             if key == "Ref":
                 return self.ref(arg)
             if key == "Fn::Sub":
+                if isinstance(arg, list):  # [text, {name: value}]
+                    return self.sub(arg[0], {k: self.eval(v) for k, v in arg[1].items()})
                 return self.sub(arg)
             if key == "Fn::GetAtt":
                 logical, attribute = arg if isinstance(arg, list) else arg.split(".", 1)

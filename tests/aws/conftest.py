@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from imgflow.adapters.dynamo_catalog import DynamoCatalog
+from imgflow.adapters.eventbridge import EventBridgePublisher
 from imgflow.adapters.s3_store import S3ObjectStore
 from imgflow.adapters.sqs_notifier import SqsNotifier
 from imgflow.adapters.sqs_redelivery import SqsRedelivery
@@ -34,7 +35,7 @@ HANDLERS = (api_handler, processor, reconciler)
 #: every botocore operation the adapters call -> the IAM actions it needs
 OPERATIONS: dict[str, tuple[str, ...]] = {
     op: actions
-    for adapter in (S3ObjectStore, DynamoCatalog, SqsNotifier, SqsRedelivery)
+    for adapter in (S3ObjectStore, DynamoCatalog, SqsNotifier, SqsRedelivery, EventBridgePublisher)
     for op, actions in adapter.BOTO_OPERATIONS.items()
 }
 
@@ -60,6 +61,9 @@ class Guard:
         for name in ("Bucket", "TableName", "QueueUrl"):
             if name in params:
                 return by_name.get(params[name])
+        buses = {e.get("EventBusName", "default") for e in params.get("Entries", [])}
+        if buses:
+            return "EventBus" if buses == {self.stack.evaluator.parameters["EventBusName"]} else None
         return None
 
     def _check(self, function: str, model: Any, params: dict[str, Any], context: Any = None, **_: Any) -> None:
@@ -77,6 +81,8 @@ class Guard:
         adapters: list[Any] = [service.originals, service.renditions, service.catalog, *extra]
         if service.on_queued is not None:
             adapters.append(service.on_queued)
+        if service.publisher is not None:
+            adapters.append(service.publisher)
         # exactly the adapters whose IAM actions test_template grants the function's role
         assert {type(a) for a in adapters} == FUNCTION_ADAPTERS[function], [type(a) for a in adapters]
         for adapter in adapters:
@@ -187,8 +193,16 @@ def deployed(
     api_env = stack.function_environment("ApiFunction")
     sweep_env = stack.function_environment("ReconcilerFunction")
     assert api_env.pop("IMGFLOW_QUEUE_URL") == stack.queues["UploadsQueue"]  # the API announces reprocessing
+    assert api_env.pop("IMGFLOW_CORS_ORIGINS") == '["*"]'  # the API answers browsers' preflight
     assert sweep_env.pop("IMGFLOW_QUEUE_URL") == stack.queues["UploadsQueue"]  # the sweep re-drives through it
     assert int(sweep_env.pop("IMGFLOW_RECONCILE_GRACE_SECONDS")) > 0
+    # the processor and the sweep publish image events; the API ends no image
+    assert env.pop("IMGFLOW_EVENT_BUS_NAME") == sweep_env.pop("IMGFLOW_EVENT_BUS_NAME") == "default"
+    assert "IMGFLOW_EVENT_BUS_NAME" not in api_env
+    # the API and the processor follow the recipes YAML; the sweep makes nothing from recipes
+    for name in ("IMGFLOW_CONFIG_BUCKET", "IMGFLOW_CONFIG_KEY"):
+        assert env.pop(name) == api_env.pop(name)
+        assert name not in sweep_env
     assert env == api_env == sweep_env
     workdir: Path = tmp_path_factory.mktemp("lambda-task")
     with pytest.MonkeyPatch.context() as mp:
@@ -203,7 +217,7 @@ def deployed(
             guard.watch(api_handler.wiring.get().app.state.service, "ApiFunction")
         with _environment(stack, "ReconcilerFunction"):
             guard.watch(reconciler.wiring.get(), "ReconcilerFunction")
-        for name, value in env.items():
+        for name, value in stack.function_environment("ProcessorFunction").items():
             mp.setenv(name, value)
         guard.watch(processor.wiring.get().service, "ProcessorFunction", processor.wiring.get().redelivery)
         yield Deployed(stack=stack, guard=guard, aws=clients(moto_endpoint))

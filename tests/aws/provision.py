@@ -109,10 +109,13 @@ def _create_buckets(ev: Evaluator, s3: Any, stack: Stack) -> None:
             renamed = {"ExposedHeaders": "ExposeHeaders", "MaxAge": "MaxAgeSeconds", "Id": "ID"}
             cors = [{renamed.get(k, k): v for k, v in r.items()} for r in props["CorsConfiguration"]["CorsRules"]]
             s3.put_bucket_cors(Bucket=name, CORSConfiguration={"CORSRules": cors})
+        if "VersioningConfiguration" in props:
+            s3.put_bucket_versioning(Bucket=name, VersioningConfiguration=props["VersioningConfiguration"])
         if "LifecycleConfiguration" in props:
+            actions = ("AbortIncompleteMultipartUpload", "NoncurrentVersionExpiration")
             rules = [
                 {"ID": r["Id"], "Status": r["Status"], "Filter": {"Prefix": r.get("Prefix", "")},
-                 "AbortIncompleteMultipartUpload": r["AbortIncompleteMultipartUpload"]}
+                 **{a: r[a] for a in actions if a in r}}
                 for r in props["LifecycleConfiguration"]["Rules"]
             ]  # fmt: skip
             s3.put_bucket_lifecycle_configuration(Bucket=name, LifecycleConfiguration={"Rules": rules})

@@ -180,7 +180,8 @@ def test_the_sweep_redrives_through_the_queue(deployed: Deployed, corpus: Path) 
         )
 
     result = reconciler.handler(SCHEDULE_EVENT, d.context)
-    assert result == {"redriven": 0, "requeued": 1, "failed": 1, "expired": 0}
+    # the failed one's Image Failed event goes out from the sweep
+    assert result == {"redriven": 0, "requeued": 1, "failed": 1, "expired": 0, "published": 1}
     waiting = catalog.get(lost)
     assert (waiting.status, waiting.attempts) == ("queued", 0)  # the sweep did not process it
     failed = catalog.get(gone)

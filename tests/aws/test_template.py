@@ -16,6 +16,7 @@ import pytest
 from samtranslator.translator.transform import transform
 
 from imgflow.adapters.dynamo_catalog import TABLE_SCHEMA, DynamoCatalog
+from imgflow.adapters.eventbridge import EventBridgePublisher
 from imgflow.adapters.s3_store import S3ObjectStore
 from imgflow.adapters.sqs_notifier import SqsNotifier
 from imgflow.adapters.sqs_redelivery import SqsRedelivery
@@ -30,15 +31,18 @@ FUNCTIONS = ("ApiFunction", "ProcessorFunction", "ReconcilerFunction")
 #: processors' queue messages (reprocess; the sweep's re-drives); the processor never does.
 FUNCTION_ADAPTERS: dict[str, set[type]] = {
     "ApiFunction": {S3ObjectStore, DynamoCatalog, SqsNotifier},
-    "ProcessorFunction": {S3ObjectStore, DynamoCatalog, SqsRedelivery},
-    "ReconcilerFunction": {S3ObjectStore, DynamoCatalog, SqsNotifier},
+    "ProcessorFunction": {S3ObjectStore, DynamoCatalog, SqsRedelivery, EventBridgePublisher},
+    "ReconcilerFunction": {S3ObjectStore, DynamoCatalog, SqsNotifier, EventBridgePublisher},
 }
 #: the resources an action's service may be granted on (logical ids in the statement's Resource)
 RESOURCES_BY_SERVICE = {
-    "s3": ("UploadsBucket", "RenditionsBucket"),
+    "s3": ("UploadsBucket", "RenditionsBucket", "ConfigBucket"),
     "dynamodb": ("ImagesTable",),
     "sqs": ("UploadsQueue",),
+    "events": ("EventBus",),
 }
+#: the bus the EventBusName parameter names (not a resource of the stack: the default bus, or yours)
+EVENT_BUS_ARN = "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:event-bus/${EventBusName}"
 #: AWS managed policies SAM attaches: logging for all, the SQS poller for the processor's event source
 MANAGED = {
     "ApiFunction": {"AWSLambdaBasicExecutionRole"},
@@ -120,6 +124,8 @@ def _arn(resource: Any) -> tuple[str, str]:
         logical, attribute = target if isinstance(target, list) else target.split(".", 1)
         assert attribute == "Arn", resource
         return logical, ""
+    if resource == {"Fn::Sub": EVENT_BUS_ARN}:
+        return "EventBus", ""
     if isinstance(resource, dict) and isinstance(resource.get("Fn::Sub"), str):
         match = re.fullmatch(r"\$\{(\w+)\.Arn\}(/.*)?", resource["Fn::Sub"])
         assert match, resource
@@ -226,7 +232,7 @@ def test_uploads_notify_the_queue_without_a_cycle(template: dict[str, Any]) -> N
     assert ev.eval(source_arn) == "arn:aws:s3:::" + ev.eval(bucket["Properties"]["BucketName"])
 
 
-@pytest.mark.parametrize("bucket", ["UploadsBucket", "RenditionsBucket"])
+@pytest.mark.parametrize("bucket", ["UploadsBucket", "RenditionsBucket", "ConfigBucket"])
 def test_buckets_are_private_encrypted_and_tls_only(template: dict[str, Any], bucket: str) -> None:
     res = template["Resources"]
     props = res[bucket]["Properties"]
@@ -300,3 +306,27 @@ def test_edges_stop_serving_a_deleted_image_within_a_day(template: dict[str, Any
     assert config["MinTTL"] == 0  # the origin's Cache-Control may shorten it
     assert config["MaxTTL"] <= 86400  # the longest an edge serves an object without asking S3
     assert config["DefaultTTL"] <= config["MaxTTL"]
+
+
+def test_browser_preflight_skips_the_authorizer(translated: dict[str, Any]) -> None:
+    """OPTIONS /{proxy+} outranks $default, so a preflight (no token) never meets the JWT authorizer;
+    it reaches the API function, and the app gets CorsAllowedOrigins to answer it with."""
+    routes = {
+        r["Properties"]["RouteKey"]: r["Properties"]
+        for r in translated["Resources"].values()
+        if r["Type"] == "AWS::ApiGatewayV2::Route"
+    }
+    preflight = routes["OPTIONS /{proxy+}"]
+    assert preflight["AuthorizationType"] == "NONE"
+    assert "AuthorizerId" not in preflight
+    assert preflight["Target"] == routes["$default"]["Target"] == {"Fn::Sub": "integrations/${HttpApiIntegration}"}
+    integration = translated["Resources"]["HttpApiIntegration"]["Properties"]
+    assert integration["IntegrationUri"] == {"Fn::GetAtt": ["ApiFunction", "Arn"]}
+    jwt = Evaluator(
+        load_template(), parameters={"AuthMode": "jwt", "CorsAllowedOrigins": "https://a.example,https://b.example"}
+    )
+    assert jwt.eval(routes["$default"]["AuthorizationType"]) == "JWT"
+    env = load_template()["Resources"]["ApiFunction"]["Properties"]["Environment"]["Variables"]
+    origins = json.loads(jwt.eval(env["IMGFLOW_CORS_ORIGINS"]))
+    assert origins == ["https://a.example", "https://b.example"]
+    assert Settings(cors_origins=origins).cors_origins == ("https://a.example", "https://b.example")

@@ -256,6 +256,31 @@ class CatalogContract:
         assert not found & {live.image_id, fresh.image_id, done.image_id}
         assert len(catalog.stale(now, older_than=now - 120, limit=2)) == 2
 
+    def test_pending_events(self, catalog: Catalog) -> None:
+        """Ended records whose event is not out yet, oldest first; a cleared mark, or a record that
+        moved on since its mark was set (reprocessed: queued), is not pending."""
+        done = catalog.create(make_record(status="done", event_pending="done", updated_at=T0 + 2))
+        failed = catalog.create(make_record(status="failed", event_pending="failed", updated_at=T0 + 1))
+        moved_on = catalog.create(make_record(status="queued", event_pending="done"))
+        published = catalog.create(make_record(status="done", event_pending="done"))
+        plain = catalog.create(make_record(status="done"))
+        cleared = catalog.transition(published.image_id, Expect(states={"done"}, version=published.version),
+                                     {"event_pending": None})  # fmt: skip
+        assert cleared.event_pending is None
+        mine = {r.image_id for r in (done, failed, moved_on, published, plain)}
+        found = [r.image_id for r in catalog.pending_events(limit=1000) if r.image_id in mine]
+        assert found == [failed.image_id, done.image_id]
+        with pytest.raises(Conflict):  # cleared once: a second publisher's clear finds the record moved on
+            catalog.transition(published.image_id, Expect(states={"done"}, version=published.version), {})
+
+    def test_every_reads_all_owners(self, catalog: Catalog) -> None:
+        every = getattr(catalog, "every")  # noqa: B009 - an operator's verb, not the service's port
+        mine = [catalog.create(make_record(owner, status=s)) for owner in ("alice", "bob") for s in ("done", "failed")]
+        ids = {r.image_id for r in mine}
+        assert {r.image_id for r in every() if r.image_id in ids} == ids
+        done = {r.image_id for r in every("done") if r.image_id in ids}
+        assert done == {r.image_id for r in mine if r.status == "done"}
+
     def test_racing_transition_has_one_winner(self, catalog: Catalog) -> None:
         rec = catalog.create(make_record(status="queued"))
         barrier = threading.Barrier(8)

@@ -75,9 +75,9 @@ def test_table_matches_schema_with_ttl(ddb_raw: Any, dynamo: DynamoCatalog) -> N
     assert {tuple(d.items()) for d in desc["AttributeDefinitions"]} == {
         tuple(d.items()) for d in TABLE_SCHEMA["AttributeDefinitions"]
     }
-    [gsi] = desc["GlobalSecondaryIndexes"]
-    assert gsi["IndexName"] == GSI_NAME
-    assert gsi["KeySchema"] == TABLE_SCHEMA["GlobalSecondaryIndexes"][0]["KeySchema"]
+    indexes = {g["IndexName"]: g["KeySchema"] for g in desc["GlobalSecondaryIndexes"]}
+    assert indexes == {g["IndexName"]: g["KeySchema"] for g in TABLE_SCHEMA["GlobalSecondaryIndexes"]}
+    assert GSI_NAME in indexes
     ttl = ddb_raw.describe_time_to_live(TableName=dynamo.table)["TimeToLiveDescription"]
     assert (ttl["TimeToLiveStatus"], ttl["AttributeName"]) == ("ENABLED", "expires_at")
 

@@ -98,6 +98,11 @@ def is_stale(record: ImageRecord, now: float, older_than: float) -> bool:
     return record.status in ("awaiting_upload", "queued") and record.updated_at < older_than
 
 
+def event_pending(record: ImageRecord) -> bool:
+    """Its end is written and its event not yet out (a record that moved on waits for its next end)."""
+    return record.event_pending is not None and record.event_pending == record.status
+
+
 def check_limit(limit: int) -> int:
     if not 1 <= limit <= MAX_LIMIT:
         raise BadRequest(f"limit must be between 1 and {MAX_LIMIT}")

@@ -10,8 +10,9 @@ only ``stale()`` (the scheduled reconcile sweep) does, with a filter.
 from __future__ import annotations
 
 import builtins
+import itertools
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +30,8 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 GSI_NAME = "owner-created_at"
+#: sparse: only records whose event is not published yet carry ``event_pending`` ("done" / "failed")
+EVENTS_INDEX = "event_pending-updated_at"
 TTL_ATTRIBUTE = "expires_at"
 
 #: what template.yaml must declare for the table (the AWS tests compare the two)
@@ -38,6 +41,8 @@ TABLE_SCHEMA: dict[str, Any] = {
         {"AttributeName": "image_id", "AttributeType": "S"},
         {"AttributeName": "owner", "AttributeType": "S"},
         {"AttributeName": "created_at", "AttributeType": "N"},
+        {"AttributeName": "event_pending", "AttributeType": "S"},
+        {"AttributeName": "updated_at", "AttributeType": "N"},
     ],
     "GlobalSecondaryIndexes": [
         {
@@ -47,7 +52,15 @@ TABLE_SCHEMA: dict[str, Any] = {
                 {"AttributeName": "created_at", "KeyType": "RANGE"},
             ],
             "Projection": {"ProjectionType": "ALL"},
-        }
+        },
+        {
+            "IndexName": EVENTS_INDEX,
+            "KeySchema": [
+                {"AttributeName": "event_pending", "KeyType": "HASH"},
+                {"AttributeName": "updated_at", "KeyType": "RANGE"},
+            ],
+            "Projection": {"ProjectionType": "ALL"},
+        },
     ],
     "BillingMode": "PAY_PER_REQUEST",
 }
@@ -106,6 +119,9 @@ class DynamoCatalog:
         "list": ("dynamodb:Query",),
         "delete": ("dynamodb:DeleteItem",),
         "stale": ("dynamodb:Scan",),
+        "pending_events": ("dynamodb:Query",),
+        # an operator's backfill (the CLI, with the operator's credentials), never a function
+        "every": ("dynamodb:Scan",),
     }
     #: every botocore operation this adapter calls -> the IAM actions it needs
     BOTO_OPERATIONS: Mapping[str, tuple[str, ...]] = {
@@ -244,6 +260,47 @@ class DynamoCatalog:
             self.client.delete_item(TableName=self.table, Key={"image_id": {"S": image_id}})
         except (ClientError, BotoCoreError) as exc:
             raise self._fail(exc, f"delete {image_id}") from exc
+
+    def _records(self, operation: str, kwargs: dict[str, Any]) -> Iterator[ImageRecord]:
+        """The records a Query or a Scan answers, page after page."""
+        call = self.client.query if operation == "query" else self.client.scan
+        while True:
+            try:
+                resp = call(**kwargs)
+            except (ClientError, BotoCoreError) as exc:
+                raise self._fail(exc, operation) from exc
+            for item in resp.get("Items", []):
+                yield ImageRecord.from_item(deserialize(item))
+            if "LastEvaluatedKey" not in resp:
+                return
+            kwargs = {**kwargs, "ExclusiveStartKey": resp["LastEvaluatedKey"]}
+
+    def pending_events(self, limit: int = 100) -> builtins.list[ImageRecord]:
+        """The sparse events index, oldest first, per ending status; a record that moved on since
+        (its mark names another status) waits for its next end."""
+        found: builtins.list[ImageRecord] = []
+        for status in ("done", "failed"):
+            kwargs: dict[str, Any] = {
+                "TableName": self.table,
+                "IndexName": EVENTS_INDEX,
+                "KeyConditionExpression": "#e = :s",
+                "FilterExpression": "#s = :s",
+                "ExpressionAttributeNames": {"#e": "event_pending", "#s": "status"},
+                "ExpressionAttributeValues": {":s": {"S": status}},
+                "Limit": limit,
+            }
+            found.extend(itertools.islice(self._records("query", kwargs), limit))
+        found.sort(key=lambda r: r.updated_at)
+        return found[:limit]
+
+    def every(self, status: Status | None = None) -> Iterator[ImageRecord]:
+        """Every record of every owner, a page at a time (a Scan: an operator's backfill only)."""
+        kwargs: dict[str, Any] = {"TableName": self.table}
+        if status is not None:
+            kwargs["FilterExpression"] = "#s = :s"
+            kwargs["ExpressionAttributeNames"] = {"#s": "status"}
+            kwargs["ExpressionAttributeValues"] = {":s": {"S": status}}
+        return self._records("scan", kwargs)
 
     def stale(self, now: float, *, older_than: float, limit: int = 100) -> builtins.list[ImageRecord]:
         """A filtered Scan: only the reconcile sweep calls this, never a request."""

@@ -190,6 +190,18 @@ class MemoryCatalog:
         found.sort(key=lambda r: r.updated_at)
         return found[:limit]
 
+    def pending_events(self, limit: int = 100) -> builtins.list[ImageRecord]:
+        with self._lock:
+            found = [r for r in self._records.values() if rules.event_pending(r)]
+        found.sort(key=lambda r: r.updated_at)
+        return found[:limit]
+
+    def every(self, status: Status | None = None) -> Iterator[ImageRecord]:
+        """Every record of every owner (an operator's backfill), in no particular order."""
+        with self._lock:
+            found = [r for r in self._records.values() if status is None or r.status == status]
+        yield from found
+
     def purge_expired(self, now: float) -> int:
         """Drop records whose ``expires_at`` passed (DynamoDB's TTL does this by itself)."""
         with self._lock:

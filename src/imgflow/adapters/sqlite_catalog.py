@@ -11,7 +11,7 @@ import builtins
 import json
 import sqlite3
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -128,6 +128,31 @@ class SqliteCatalog:
                 (now, older_than, limit),
             ).fetchall()
         return [_record(r[0]) for r in rows]
+
+    def pending_events(self, limit: int = 100) -> builtins.list[ImageRecord]:
+        with self.db.connection() as conn:
+            rows = conn.execute(
+                "SELECT item FROM images WHERE json_extract(item, '$.event_pending') IS NOT NULL"
+                " AND json_extract(item, '$.event_pending') = status ORDER BY updated_at LIMIT ?",
+                (limit,),
+            ).fetchall()
+        return [_record(r[0]) for r in rows]
+
+    def every(self, status: Status | None = None) -> Iterator[ImageRecord]:
+        """Every record of every owner (an operator's backfill), oldest first, read a page at a time."""
+        after = ""
+        while True:
+            with self.db.connection() as conn:
+                rows = conn.execute(
+                    "SELECT image_id, item FROM images WHERE image_id > ? AND (? IS NULL OR status = ?)"
+                    " ORDER BY image_id LIMIT 500",
+                    (after, status, status),
+                ).fetchall()
+            if not rows:
+                return
+            for row in rows:
+                yield _record(row[1])
+            after = rows[-1][0]
 
     def purge_expired(self, now: float) -> int:
         """Delete records whose ``expires_at`` passed (DynamoDB's TTL does this by itself)."""

@@ -32,6 +32,8 @@ CREATE TABLE IF NOT EXISTS images (
 CREATE INDEX IF NOT EXISTS images_by_owner ON images (owner, created_at DESC, image_id DESC);
 CREATE INDEX IF NOT EXISTS images_by_status ON images (status, updated_at);
 CREATE INDEX IF NOT EXISTS images_by_expiry ON images (expires_at) WHERE expires_at IS NOT NULL;
+CREATE INDEX IF NOT EXISTS images_event_pending ON images (updated_at)
+    WHERE json_extract(item, '$.event_pending') IS NOT NULL;
 
 CREATE TABLE IF NOT EXISTS jobs (
     job_id INTEGER PRIMARY KEY AUTOINCREMENT,

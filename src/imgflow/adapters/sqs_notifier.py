@@ -64,16 +64,21 @@ class SqsNotifier:
     #: every botocore operation this adapter calls -> the IAM actions it needs
     BOTO_OPERATIONS: Mapping[str, tuple[str, ...]] = {"SendMessage": ("sqs:SendMessage",)}
 
-    def __init__(self, client: SQSClient, queue_url: str, *, bucket: str) -> None:
+    def __init__(self, client: SQSClient, queue_url: str, *, bucket: str, config_version: str | None = None) -> None:
         self.client = client
         self.queue_url = queue_url
         self.bucket = bucket
+        #: a backfill's: the config version (the config object's ETag) its images are to be made with;
+        #: a processor holding another version checks the config object before processing them
+        self.config_version = config_version
 
     def __call__(self, record: ImageRecord) -> None:
         self.notify(record)
 
     def notify(self, record: ImageRecord) -> None:
         body = s3_notification(record, bucket=self.bucket, region=self.client.meta.region_name)
+        if self.config_version is not None:
+            body["imgflow"] = {"config_version": self.config_version}
         try:
             self.client.send_message(QueueUrl=self.queue_url, MessageBody=json.dumps(body))
         except (ClientError, BotoCoreError) as exc:

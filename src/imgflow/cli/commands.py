@@ -13,3 +13,11 @@ def register(app: typer.Typer) -> None:
     from imgflow.cli import serve_cmd
 
     serve_cmd.register(app)
+
+    from imgflow.cli import config_cmd
+
+    config_cmd.register(app)
+
+    from imgflow.cli import backfill_cmd
+
+    backfill_cmd.register(app)

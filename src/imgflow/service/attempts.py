@@ -36,7 +36,7 @@ def end_attempt(svc: ImageService, image_id: str, token: str, code: str, message
         return None
     drop_renditions(svc, image_id, below=record.generation + 1)
     log.info("image failed", extra={"image_id": image_id, "code": code})
-    return failed
+    return svc.announce(failed)  # its Image Failed event (marked by the same write)
 
 
 def dead_letter(svc: ImageService, image_id: str, reason: str) -> ImageRecord | None:
@@ -50,4 +50,4 @@ def dead_letter(svc: ImageService, image_id: str, reason: str) -> ImageRecord | 
         return None
     # a failed record points to no rendition: drop what earlier attempts left (never a newer generation)
     drop_renditions(svc, image_id, below=failed.generation + 1)
-    return failed
+    return svc.announce(failed)  # its Image Failed event (marked by the same write)

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
+from dataclasses import replace
 
 from imgflow.errors import BadRecipe
-from imgflow.ports import Catalog, ObjectStore, Page, PresignedUpload, Processor
+from imgflow.ports import Catalog, EventPublisher, ObjectStore, Page, PresignedUpload, Processor
 from imgflow.records import ImageRecord, Status
-from imgflow.service import attempts, events, manage, process, retry, uploads
+from imgflow.service import attempts, backfill, events, manage, outbox, process, retry, uploads
 from imgflow.service import reconcile as sweep
 from imgflow.service.types import Outcome, ReconcileReport, ServiceConfig
 
@@ -28,10 +29,13 @@ class ImageService:
     store's own ObjectCreated event (S3) or the catalog's job queue (SQLite) carries them. An
     error in the hook is logged, and the reconcile sweep picks the record up later.
 
-    ``redrive`` asks for a record to be handled again once the attempt in hand ends (an object
+    ``rerun_later`` asks for a record to be handled again once the attempt in hand ends (an object
     landed while it was ``processing``): locally a job that the queue runs once more after the
     worker holding it finishes. On AWS the object's own ObjectCreated event does it (redelivered
-    while the lease lives), so the hook stays None."""
+    while the lease lives), so the hook stays None.
+    ``publisher``: where an image's ``Image Processed`` / ``Image Failed`` event goes when it ends
+    (:mod:`imgflow.service.outbox`); ``on_publish_error`` counts the failures; ``background``
+    runs each delivery off the caller's thread (a local worker must not wait on a webhook)."""
 
     def __init__(
         self,
@@ -43,7 +47,10 @@ class ImageService:
         processor: Processor | None = None,
         clock: Callable[[], float] = time.time,
         on_queued: Callable[[ImageRecord], None] | None = None,
-        redrive: Callable[[ImageRecord], None] | None = None,
+        rerun_later: Callable[[ImageRecord], None] | None = None,
+        publisher: EventPublisher | None = None,
+        on_publish_error: Callable[[ImageRecord], None] | None = None,
+        background: Callable[[Callable[[], object]], None] | None = None,
     ) -> None:
         self.originals = originals
         self.renditions = renditions
@@ -52,7 +59,10 @@ class ImageService:
         self.processor = processor
         self.clock = clock
         self.on_queued = on_queued
-        self.redrive = redrive
+        self.rerun_later = rerun_later
+        self.publisher = publisher
+        self.on_publish_error = on_publish_error
+        self.background = background
 
     # --- arrival ---------------------------------------------------------------
     def create_upload(
@@ -105,6 +115,8 @@ class ImageService:
         may be merged or late. ``lease_token``: the token to claim the record with (default: a
         fresh one), for a caller that keeps the lease alive with :meth:`renew_lease`."""
         outcome = events.handle_object_created(self, key, lease_token=lease_token)
+        if outcome.kind in ("done", "failed") and outcome.record is not None:
+            outcome = replace(outcome, record=self.announce(outcome.record))
         if etag is not None and outcome.record is not None and outcome.record.etag not in (None, etag):
             log.info("event etag differs from the object's", extra={"key": key, "event_etag": etag})
         return outcome
@@ -142,7 +154,27 @@ class ImageService:
         calls ``requeue(record)`` instead (e.g. an SqsNotifier: the processors take it from the
         queue) and needs no processor. Either way a missing original fails ``object_missing``
         and an abandoned upload ``upload_expired``."""
-        return sweep.reconcile(self, limit=limit, requeue=requeue)
+        report = sweep.reconcile(self, limit=limit, requeue=requeue)
+        try:
+            report.published.extend(outbox.republish(self, limit=limit))
+        except Exception:
+            log.exception("could not republish pending events")
+        return report
+
+    def announce(self, record: ImageRecord) -> ImageRecord:
+        """Publish an ended record's pending event (in the background when the runtime gave one);
+        what does not go out stays pending for the reconcile sweep. Returns the record as it is
+        now (its mark cleared once the event went out inline)."""
+        if record.event_pending is None:
+            return record
+        if self.background is not None:
+            self.background(lambda: outbox.deliver(self, record))
+            return record
+        try:
+            return outbox.deliver(self, record) or record
+        except Exception:
+            log.exception("event delivery raised; the sweep retries", extra={"image_id": record.image_id})
+            return record
 
     # --- the user's images -------------------------------------------------------
     def get(self, owner: str, image_id: str) -> ImageRecord:
@@ -156,6 +188,17 @@ class ImageService:
 
     def reprocess(self, owner: str, image_id: str, *, recipe: str | None = None) -> ImageRecord:
         return manage.reprocess(self, owner, image_id, recipe=recipe)
+
+    # --- an operator's backfill (across owners) -------------------------------------
+    def needs_backfill(
+        self, record: ImageRecord, *, statuses: Collection[Status] = ("done", "failed"), recipe: str | None = None
+    ) -> bool:
+        """Whether ``record``'s recipe changed since its generation was made (see :mod:`.backfill`)."""
+        return backfill.needs_backfill(record, self.config, statuses=statuses, recipe=recipe)
+
+    def redrive(self, record: ImageRecord) -> ImageRecord:
+        """Reprocess ``record`` on its owner's behalf: a new generation, announced as a reprocess is."""
+        return backfill.redrive(self, record)
 
     def rendition_url(self, key: str) -> str:
         """A URL made at read time: CDN base, or the store's presigned/signed download URL."""
@@ -172,8 +215,8 @@ class ImageService:
 
     def redrive_later(self, record: ImageRecord) -> None:
         """A storage error propagates: nothing else would notice the newer object."""
-        if self.redrive is not None:
-            self.redrive(record)
+        if self.rerun_later is not None:
+            self.rerun_later(record)
 
     def notify_queued(self, record: ImageRecord) -> None:
         if self.on_queued is None:

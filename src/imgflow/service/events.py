@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from imgflow.errors import ConfigError, Conflict, ImgflowError, NotFound
 from imgflow.ports import Expect, ObjectInfo
 from imgflow.records import ImageRecord, Status
+from imgflow.service.backfill import current_digest
 from imgflow.service.keys import image_id_from_key
 from imgflow.service.process import drop_renditions, failure_changes, process_claimed, unreadable_message
 from imgflow.service.types import Outcome
@@ -167,7 +168,15 @@ def _claim_and_process(svc: ImageService, record: ImageRecord, head: ObjectInfo,
         "size": head.size,
         "error": None,
         "expires_at": None,
+        # the recipe this generation is made with, for a later backfill to compare against
+        "recipe_digest": current_digest(svc.config, record.recipe),
     }
+    if new_object:
+        # What the uploader declared bound the first upload only: a replaced original (an operator's
+        # copy, a second upload on a still-valid grant) is a new generation, processed on its own
+        # facts (the accepted formats and the limits still apply).
+        changes["declared_size"] = None
+        changes["declared_type"] = None
     try:
         claimed = svc.catalog.transition(image_id, expect, changes)
     except Conflict:

@@ -60,6 +60,7 @@ def delete(svc: ImageService, owner: str, image_id: str) -> None:
             "facts": None,
             "renditions": [],
             "error": None,
+            "event_pending": None,  # a deleted image announces nothing more
         }
         try:
             svc.catalog.transition(image_id, Expect(states=_LIVE, version=record.version), changes)

@@ -43,6 +43,7 @@ class _Retry(Exception):
 def failure_changes(code: str, message: str) -> dict[str, Any]:
     return {
         "status": "failed",
+        "event_pending": "failed",  # the same write marks its event (imgflow.service.outbox)
         "error": {"code": code, "message": " ".join(message.split())[:1024]},
         "lease_token": None,
         "lease_expires_at": None,
@@ -110,6 +111,7 @@ def process_claimed(svc: ImageService, record: ImageRecord, head: ObjectInfo, to
         return Outcome("retry_later", record.image_id, reason=retry.reason, record=record)
     changes = {
         "status": "done",
+        "event_pending": "done",  # the same write marks its event (imgflow.service.outbox)
         "facts": result.facts.model_dump(mode="json"),
         "renditions": [r.model_dump(mode="json") for r in stored],
         "sniffed_type": sniffed,

@@ -57,3 +57,5 @@ class ReconcileReport:
     failed: list[str] = field(default_factory=list)
     expired: list[str] = field(default_factory=list)
     requeued: list[str] = field(default_factory=list)
+    #: images whose pending done/failed event this sweep published
+    published: list[str] = field(default_factory=list)

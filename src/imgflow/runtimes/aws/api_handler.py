@@ -12,26 +12,38 @@ import json
 import warnings
 from base64 import b64decode
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from imgflow.runtimes.aws.wiring import Lazy, aws_settings
+from imgflow.runtimes.aws.wiring import Lazy, aws_settings, follow_config
 
 
-def _build() -> Any:
+@dataclass(frozen=True)
+class ApiWiring:
+    handler: Any
+    app: Any
+    #: follows the config object (the recipes uploads may name); None without one
+    config: Any = None
+
+
+def _build() -> ApiWiring:
     from mangum import Mangum
     from mangum.adapter import DEFAULT_TEXT_MIME_TYPES
 
     from imgflow.bootstrap import build_app
 
-    app = build_app(aws_settings())
+    settings = aws_settings()
+    app = build_app(settings)
+    config = follow_config(settings, app.state.service)
     with warnings.catch_warnings():
         # Mangum asks asyncio for the current loop, which newer Pythons deprecate outside a loop.
         warnings.simplefilter("ignore", DeprecationWarning)
         # problem documents are text too: answer them as text, not base64
-        return Mangum(app, lifespan="off", text_mime_types=[*DEFAULT_TEXT_MIME_TYPES, "application/problem+json"])
+        handler = Mangum(app, lifespan="off", text_mime_types=[*DEFAULT_TEXT_MIME_TYPES, "application/problem+json"])
+    return ApiWiring(handler=handler, app=app, config=config)
 
 
-wiring: Lazy[Any] = Lazy(_build)
+wiring: Lazy[ApiWiring] = Lazy(_build)
 
 
 def problem(status: int, code: str, detail: str, instance: str | None) -> dict[str, Any]:
@@ -66,5 +78,8 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if reason is not None:
         path = event.get("rawPath") or event.get("path")
         return problem(400, "bad_request", reason, path if isinstance(path, str) else None)
-    response: dict[str, Any] = wiring.get()(event, context)
+    w = wiring.get()
+    if w.config is not None:
+        w.config.refresh()
+    response: dict[str, Any] = w.handler(event, context)
     return response

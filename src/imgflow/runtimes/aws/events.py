@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 from urllib.parse import unquote_plus
 
@@ -32,6 +32,8 @@ class ObjectEvent:
     key: str
     etag: str | None = None
     name: str = ""
+    #: the config version (the config object's ETag) a backfill message was sent for
+    config_version: str | None = None
 
 
 class NotAnS3Message(ValueError):
@@ -107,7 +109,12 @@ def from_sqs_record(record: SQSRecord) -> list[ObjectEvent]:
         return [ObjectEvent(kind="test", bucket=str(body.get("Bucket", "")), key="", name=S3_TEST_EVENT)]
     if shape_of(body) != "s3":
         raise NotAnS3Message("the message body is not an S3 notification")
-    return list(from_s3_notification(body))
+    extra = body.get("imgflow")
+    version = extra.get("config_version") if isinstance(extra, dict) else None
+    events = list(from_s3_notification(body))
+    if isinstance(version, str) and version:
+        events = [replace(e, config_version=version) for e in events]
+    return events
 
 
 def sqs_records(event: Mapping[str, Any]) -> Iterator[SQSRecord]:

@@ -14,11 +14,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from imgflow.adapters.dynamo_catalog import DynamoCatalog
+from imgflow.adapters.eventbridge import EventBridgePublisher
 from imgflow.adapters.s3_store import S3ObjectStore
 from imgflow.adapters.sqs_notifier import SqsNotifier
 from imgflow.adapters.sqs_redelivery import SqsRedelivery
 
-Adapter = type[S3ObjectStore] | type[DynamoCatalog] | type[SqsNotifier] | type[SqsRedelivery]
+Adapter = (
+    type[S3ObjectStore] | type[DynamoCatalog] | type[SqsNotifier] | type[SqsRedelivery] | type[EventBridgePublisher]
+)
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,8 @@ FUNCTION_USES: Mapping[str, tuple[Use, ...]] = {
         Use("UploadsBucket", S3ObjectStore, ("presign_upload", "put", "delete")),
         Use("RenditionsBucket", S3ObjectStore, ("list", "delete", "download_url")),
         Use("UploadsQueue", SqsNotifier, ("notify",)),
+        # the recipes YAML and its watermark files (imgflow.runtimes.aws.config_watch)
+        Use("ConfigBucket", S3ObjectStore, ("head", "get"), reads_missing_keys=True),
     ),
     # handle_object_created: claim, read the original, write renditions, drop older generations
     "ProcessorFunction": (
@@ -56,20 +61,25 @@ FUNCTION_USES: Mapping[str, tuple[Use, ...]] = {
         Use("RenditionsBucket", S3ObjectStore, ("put", "list", "delete")),
         # a failed message comes back after the service's retry delay (ChangeMessageVisibility)
         Use("UploadsQueue", SqsRedelivery, ("delay",)),
+        # Image Processed / Image Failed (EventBus: the bus the EventBusName parameter names)
+        Use("EventBus", EventBridgePublisher, ("publish",)),
+        Use("ConfigBucket", S3ObjectStore, ("head", "get"), reads_missing_keys=True),
     ),
     # the sweep: find stale records, check their originals, give up on them, or re-drive them
     # by a message on the processors' queue (it never processes an image itself)
     "ReconcilerFunction": (
-        Use("ImagesTable", DynamoCatalog, ("stale", "get", "transition")),
+        Use("ImagesTable", DynamoCatalog, ("stale", "get", "transition", "pending_events")),
         Use("UploadsBucket", S3ObjectStore, ("head",), reads_missing_keys=True),
         Use("UploadsQueue", SqsNotifier, ("notify",)),
+        # republishes the events still pending, publishes those of the images it fails
+        Use("EventBus", EventBridgePublisher, ("publish",)),
     ),
 }
 
 
 def arn_suffix(action: str) -> str:
     """Which ARN of its resource an action is granted on: S3 objects (``/*``) or the bucket itself,
-    the table or its indexes (the catalog queries only the owner index), the queue."""
+    the table or its indexes (the owner index, the sparse events index), the queue, the bus."""
     if action.startswith("s3:"):
         return "" if action == "s3:ListBucket" else "/*"
     if action == "dynamodb:Query":

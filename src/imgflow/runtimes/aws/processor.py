@@ -22,7 +22,8 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from imgflow.adapters.sqs_redelivery import SqsRedelivery
 from imgflow.errors import ImgflowError
 from imgflow.runtimes.aws import events, telemetry
-from imgflow.runtimes.aws.wiring import Lazy, aws_settings, processing_service
+from imgflow.runtimes.aws.config_watch import ConfigWatcher
+from imgflow.runtimes.aws.wiring import Lazy, aws_settings, follow_config, processing_service
 from imgflow.service import ImageService, Outcome
 
 
@@ -32,16 +33,20 @@ class Wiring:
     uploads_bucket: str
     #: applies the service's retry delay to a message reported as failed
     redelivery: SqsRedelivery
+    #: follows the config object (recipes without a rebuild); None without one
+    config: ConfigWatcher | None = None
 
 
 def _build() -> Wiring:
     from imgflow.bootstrap import sqs_client
 
     settings = aws_settings()
+    service = processing_service(settings)
     return Wiring(
-        service=processing_service(settings),
+        service=service,
         uploads_bucket=settings.uploads_bucket,
         redelivery=SqsRedelivery(sqs_client(settings)),
+        config=follow_config(settings, service),
     )
 
 
@@ -60,6 +65,8 @@ def _handle(w: Wiring, event: events.ObjectEvent, source: str) -> Outcome:
     if event.bucket != w.uploads_bucket:
         log.info("event ignored", extra={"status": "ignored", "reason": "foreign_bucket", "bucket": event.bucket})
         return Outcome("ignored", reason="foreign_bucket")
+    if event.config_version is not None and w.config is not None:
+        w.config.refresh(expected=event.config_version)  # a backfill for a newer config than ours
     started = time.perf_counter()
     outcome = w.service.handle_object_created(event.key, etag=event.etag)
     telemetry.record_outcome(outcome, key=event.key, duration_ms=(time.perf_counter() - started) * 1000, source=source)
@@ -108,6 +115,8 @@ def _sqs_record(w: Wiring, record: SQSRecord) -> None:
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     w = wiring.get()
+    if w.config is not None:
+        w.config.refresh()
     try:
         shape = events.shape_of(event)
         if shape == "sqs":

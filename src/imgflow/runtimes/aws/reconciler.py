@@ -30,7 +30,7 @@ def _build() -> ImageService:
         return processing_service(settings)
     from imgflow.bootstrap import build_service
 
-    service = build_service(settings, with_processor=False)
+    service = build_service(settings, with_processor=False, on_publish_error=telemetry.event_not_published)
     if service.on_queued is None:
         raise ConfigError("re-driving through the queue needs the queue's notifier (IMGFLOW_QUEUE_URL)")
     return service
@@ -48,12 +48,16 @@ def sweep(service: ImageService) -> ReconcileReport:
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     started = time.perf_counter()
-    report = sweep(wiring.get())
+    try:
+        report = sweep(wiring.get())
+    finally:
+        telemetry.flush()
     result = {
         "redriven": len(report.redriven),
         "requeued": len(report.requeued),
         "failed": len(report.failed),
         "expired": len(report.expired),
+        "published": len(report.published),
     }
     telemetry.logger().info(
         "reconcile sweep", extra={**result, "duration_ms": round((time.perf_counter() - started) * 1000, 1)}

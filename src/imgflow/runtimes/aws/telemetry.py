@@ -10,6 +10,7 @@ from typing import IO, Any
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
+from imgflow.records import ImageRecord
 from imgflow.service import Outcome
 
 NAMESPACE = "imgflow"
@@ -104,3 +105,16 @@ def record_outcome(outcome: Outcome, *, key: str, duration_ms: float, source: st
         logger().warning("image left for redelivery", extra=fields)
     else:
         logger().info("event handled", extra=fields)
+
+
+def event_not_published(record: ImageRecord) -> None:
+    """An image's event did not go out (it stays pending; the reconcile sweep resends it)."""
+    metrics().add_metric(name="EventsNotPublished", unit=MetricUnit.Count, value=1)
+    logger().warning("event not published", extra={"image_id": record.image_id, "status": record.status})
+
+
+def config_invalid(message: str) -> None:
+    """A pushed config failed validation; the function keeps its last good one. Flushed at once:
+    the API function emits no other metric that would carry it."""
+    metrics().add_metric(name="ConfigInvalid", unit=MetricUnit.Count, value=1)
+    flush()

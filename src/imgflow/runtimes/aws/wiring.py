@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 from imgflow.service import ImageService
 from imgflow.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from imgflow.runtimes.aws.config_watch import ConfigWatcher
 
 T = TypeVar("T")
 
@@ -42,5 +45,22 @@ def aws_settings() -> Settings:
 
 def processing_service(settings: Settings) -> ImageService:
     from imgflow.bootstrap import build_service
+    from imgflow.runtimes.aws.telemetry import event_not_published
 
-    return build_service(settings, with_processor=True)
+    return build_service(settings, with_processor=True, on_publish_error=event_not_published)
+
+
+def follow_config(settings: Settings, service: ImageService) -> ConfigWatcher | None:
+    """Read the config object (``config_bucket``) now and swap the service's policy (recipes,
+    limits) whenever a recheck finds a new valid version. None without a config bucket."""
+    if not settings.config_bucket:
+        return None
+    from imgflow.adapters.s3_store import S3ObjectStore
+    from imgflow.bootstrap import service_config
+    from imgflow.runtimes.aws.config_watch import watch
+
+    def apply(new: Settings) -> None:
+        service.config = service_config(new)
+
+    store = S3ObjectStore(getattr(service.originals, "client"), settings.config_bucket)  # noqa: B009
+    return watch(settings, store, apply)

@@ -71,6 +71,7 @@ def main(argv: list[str] | None = None) -> int:
                 "redriven": len(report.redriven),
                 "failed": len(report.failed),
                 "expired": len(report.expired),
+                "events_published": len(report.published),
                 "purged": purged,
             },
         )

@@ -83,6 +83,13 @@ class Client:
         body: dict[str, Any] = resp.json()
         return body
 
+    def reprocess(self, image_id: str, *, recipe: str | None = None) -> dict[str, Any]:
+        """Ask for a new generation of one of your images (its recipe, or ``recipe``)."""
+        resp = self.http.post(f"/v1/images/{image_id}/reprocess", json={"recipe": recipe} if recipe else None)
+        _raise_for(resp)
+        body: dict[str, Any] = resp.json()
+        return body
+
     def wait(self, image_id: str, *, timeout: float = 300.0, interval: float = 0.5) -> dict[str, Any]:
         """Poll until the image is done or failed (or ``timeout`` passes: the last record seen)."""
         deadline = time.monotonic() + timeout

@@ -16,6 +16,9 @@ from prometheus_client.registry import Collector
 UPLOADS = Counter("imgflow_uploads_total", "Images received: direct, or presigned uploads that landed", ["path"])
 PROCESSED = Counter("imgflow_processed_total", "Images processed to done")
 FAILED = Counter("imgflow_failed_total", "Images that ended failed", ["code"])
+EVENTS_NOT_PUBLISHED = Counter(
+    "imgflow_events_not_published_total", "Image events the webhook did not take (the sweep resends them)"
+)
 PROCESSING_SECONDS = Histogram(
     "imgflow_processing_seconds",
     "Time a worker spent handling one job",

@@ -12,6 +12,7 @@ from starlette.types import ASGIApp
 from imgflow.adapters.sqlite_queue import SqliteJobQueue
 from imgflow.bootstrap import DB_FILE, OBJECTS_DIR, build_app, build_service
 from imgflow.errors import ConfigError
+from imgflow.records import ImageRecord
 from imgflow.service.core import ImageService, Outcome, ReconcileReport
 from imgflow.settings import Settings
 
@@ -69,9 +70,22 @@ def job_guard(settings: Settings, queue: SqliteJobQueue) -> JobGuard:
     return guard
 
 
-def worker_service(settings: Settings) -> ImageService:
+def _count_unpublished(record: ImageRecord) -> None:
+    from imgflow.runtimes.local.metrics import EVENTS_NOT_PUBLISHED
+
+    EVENTS_NOT_PUBLISHED.inc()
+
+
+def worker_service(settings: Settings, *, background: bool = False) -> ImageService:
+    """``background``: image events go to the webhook from a thread of their own (a worker never
+    waits on a receiver); the sweep, a short-lived process, sends them inline."""
     _require_local(settings)
-    return build_service(settings, with_processor=True)
+    runner = None
+    if background and settings.webhook_url:
+        from imgflow.adapters.webhook import Background
+
+        runner = Background()
+    return build_service(settings, with_processor=True, on_publish_error=_count_unpublished, background=runner)
 
 
 def _record_metrics(outcome: Outcome, seconds: float) -> None:
@@ -87,7 +101,7 @@ def _record_metrics(outcome: Outcome, seconds: float) -> None:
 def run_worker(settings: Settings) -> None:
     from imgflow.runtimes.local.worker import Worker
 
-    service = worker_service(settings)
+    service = worker_service(settings, background=True)
     queue = open_queue(settings)
     worker = Worker(
         service,
