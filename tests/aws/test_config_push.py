@@ -115,7 +115,7 @@ def test_push_then_the_functions_follow(
     _push(d, _yaml(tmp_path, 64, logo=photo))
     processor.wiring.reset()
     assert processor.wiring.get().config is not None
-    d.guard.watch(processor.wiring.get().service, "ProcessorFunction")
+    d.guard.watch(processor.wiring.get().service, "ProcessorFunction", processor.wiring.get().redelivery)
 
 
 def test_backfill_names_the_config_version(

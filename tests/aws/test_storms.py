@@ -76,7 +76,7 @@ def _stored(d: Deployed, image_id: str) -> list[str]:
 
 
 def _agrees(d: Deployed, record: ImageRecord) -> None:
-    keys = sorted(r.key for r in record.renditions)
+    keys = sorted({r.key for r in record.renditions})  # identical renditions share one object
     assert keys, record
     assert keys == _stored(d, record.image_id)
     assert all(k.startswith(f"renditions/{record.image_id}/{record.generation}/") for k in keys)

@@ -12,6 +12,7 @@ from imgflow.errors import StorageError
 from imgflow.ports import ImageEvent
 from imgflow.runtimes.local.worker import Worker
 from imgflow.service import outbox
+from imgflow.service.retry import EXTRA_DELIVERIES
 
 
 @dataclass
@@ -101,14 +102,15 @@ def test_the_local_dead_letter_announces_the_failure(kit: Kit, tmp_path: Path) -
     queue = SqliteJobQueue(tmp_path / "jobs.db")
     try:
         queue.enqueue(record.image_id, 1)
-        worker = Worker(kit.service, queue, lease_seconds=5, max_attempts=1)
-        for _ in range(2):  # two deliveries that never finished (a worker killed each time)
+        worker = Worker(kit.service, queue, lease_seconds=5)
+        # every allowed delivery went and never finished (a worker killed each time)
+        for _ in range(kit.service.config.max_attempts + EXTRA_DELIVERIES):
             job = queue.claim("w", 5.0)
             assert job is not None
             queue.release(job.job_id, job.token)
         job = queue.claim("w", 5.0)
         assert job is not None
-        worker.run_one(job)  # the third: past max_attempts + 1, dead-lettered
+        worker.run_one(job)  # one past max_attempts: dead-lettered
     finally:
         queue.close()
     failed = kit.catalog.get(record.image_id)
