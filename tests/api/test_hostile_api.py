@@ -186,7 +186,7 @@ def test_an_upload_landing_while_its_image_is_processed_becomes_the_next_generat
 
     service.processor = processor
     queue = SqliteJobQueue(Path(local_api.settings.data_dir) / DB_FILE)
-    worker = Worker(service, queue, lease_seconds=60, max_attempts=3)
+    worker = Worker(service, queue, lease_seconds=60)
     try:
         runs = 0
         while (job := queue.claim("test-worker", 60)) is not None and runs < 5:
