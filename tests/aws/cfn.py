@@ -1,8 +1,9 @@
 """Read template.yaml and evaluate the intrinsic functions the provisioner needs.
 
-Enough CloudFormation for the tests: Ref, Fn::Sub, Fn::GetAtt, Fn::If,
-Fn::Equals, Fn::Not, Fn::FindInMap, Fn::Join. Resources resolve to what the
-provisioner made (``physical`` names and ``attributes``).
+Enough CloudFormation for the tests: Ref, Fn::Sub (both forms), Fn::GetAtt, Fn::If,
+Fn::Equals, Fn::Not, Fn::And, Fn::Or, Fn::FindInMap, Fn::Join, Fn::Select, Fn::Split,
+and the rule functions Fn::Contains and Fn::EachMemberEquals. Resources resolve to what
+the provisioner made (``physical`` names and ``attributes``).
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ class Evaluator:
     template: dict[str, Any]
     parameters: dict[str, str] = field(default_factory=dict)
     stack_name: str = "imgflow-test"
+    stack_guid: str = "51af3dc0-da77-11e4-872e-1234567db123"
     #: logical id -> what Ref gives (a name, a URL)
     physical: dict[str, str] = field(default_factory=dict)
     #: (logical id, attribute) -> value
@@ -61,6 +63,7 @@ class Evaluator:
             "AWS::Region": REGION,
             "AWS::Partition": "aws",
             "AWS::StackName": self.stack_name,
+            "AWS::StackId": f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/{self.stack_name}/{self.stack_guid}",
             "AWS::URLSuffix": "amazonaws.com",
         }[name]
 
@@ -79,9 +82,11 @@ class Evaluator:
     def getatt(self, logical: str, attribute: str) -> str:
         return self.attributes[(logical, attribute)]
 
-    def sub(self, text: str) -> str:
+    def sub(self, text: str, variables: dict[str, Any] | None = None) -> str:
         def one(match: re.Match[str]) -> str:
             name = match.group(1)
+            if variables and name in variables:
+                return str(variables[name])
             if "." in name and not name.startswith("AWS::"):
                 logical, attribute = name.split(".", 1)
                 return self.getatt(logical, attribute)
@@ -99,6 +104,9 @@ class Evaluator:
             if key == "Ref":
                 return self.ref(arg)
             if key == "Fn::Sub":
+                if isinstance(arg, list):
+                    text, variables = arg
+                    return self.sub(text, {k: self.eval(v) for k, v in variables.items()})
                 return self.sub(arg)
             if key == "Fn::GetAtt":
                 logical, attribute = arg if isinstance(arg, list) else arg.split(".", 1)
@@ -110,6 +118,18 @@ class Evaluator:
                 return self.eval(arg[0]) == self.eval(arg[1])
             if key == "Fn::Not":
                 return not self.eval(arg[0])
+            if key == "Fn::And":
+                return all(self.eval(a) for a in arg)
+            if key == "Fn::Or":
+                return any(self.eval(a) for a in arg)
+            if key == "Fn::Contains":
+                return self.eval(arg[1]) in self.eval(arg[0])
+            if key == "Fn::EachMemberEquals":
+                return all(v == self.eval(arg[1]) for v in self.eval(arg[0]))
+            if key == "Fn::Select":
+                return self.eval(arg[1])[int(arg[0])]
+            if key == "Fn::Split":
+                return str(self.eval(arg[1])).split(arg[0])
             if key == "Fn::FindInMap":
                 table, top, second = (self.eval(a) for a in arg)
                 return self.template["Mappings"][table][str(top)][second]

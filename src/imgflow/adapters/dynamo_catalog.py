@@ -3,14 +3,21 @@
 Item = ``record.to_item()`` (numbers as Decimal), key ``image_id``. Every write is
 conditional: ``create`` on ``attribute_not_exists(image_id)``, ``transition`` on the
 :class:`~imgflow.ports.Expect` rules of :mod:`catalog_rules` (plus a version bump).
-Listing queries the ``owner-created_at`` GSI newest first. No request path scans:
-only ``stale()`` (the scheduled reconcile sweep) does, with a filter.
+Listing queries the ``owner-created_at`` GSI newest first. Nothing scans: ``stale()``
+(the scheduled reconcile sweep) queries ``stale-updated_at``, a sparse GSI holding only the
+records that can be stale. A record carries its key ``stale_key`` (``<status>#<shard>``)
+only while it is ``awaiting_upload``, ``queued`` or ``processing``: ``create`` and every
+``transition`` that changes the status set or remove it in the same write. The shard (a
+hash of the id) spreads a burst of uploads over several index partitions.
 """
 
 from __future__ import annotations
 
 import builtins
+import heapq
+import itertools
 import time
+import zlib
 from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -30,6 +37,11 @@ if TYPE_CHECKING:
 
 GSI_NAME = "owner-created_at"
 TTL_ATTRIBUTE = "expires_at"
+#: the sparse index of records that can be stale, its key attribute and what it holds
+STALE_INDEX = "stale-updated_at"
+STALE_KEY = "stale_key"
+STALE_STATES: tuple[Status, ...] = ("awaiting_upload", "queued", "processing")
+STALE_SHARDS = 4
 
 #: what template.yaml must declare for the table (the AWS tests compare the two)
 TABLE_SCHEMA: dict[str, Any] = {
@@ -38,6 +50,8 @@ TABLE_SCHEMA: dict[str, Any] = {
         {"AttributeName": "image_id", "AttributeType": "S"},
         {"AttributeName": "owner", "AttributeType": "S"},
         {"AttributeName": "created_at", "AttributeType": "N"},
+        {"AttributeName": STALE_KEY, "AttributeType": "S"},
+        {"AttributeName": "updated_at", "AttributeType": "N"},
     ],
     "GlobalSecondaryIndexes": [
         {
@@ -47,7 +61,15 @@ TABLE_SCHEMA: dict[str, Any] = {
                 {"AttributeName": "created_at", "KeyType": "RANGE"},
             ],
             "Projection": {"ProjectionType": "ALL"},
-        }
+        },
+        {
+            "IndexName": STALE_INDEX,
+            "KeySchema": [
+                {"AttributeName": STALE_KEY, "KeyType": "HASH"},
+                {"AttributeName": "updated_at", "KeyType": "RANGE"},
+            ],
+            "Projection": {"ProjectionType": "ALL"},
+        },
     ],
     "BillingMode": "PAY_PER_REQUEST",
 }
@@ -93,6 +115,13 @@ def deserialize(item: Mapping[str, Any]) -> dict[str, Any]:
     return {k: _from_dynamo(_DE.deserialize(v)) for k, v in item.items()}
 
 
+def stale_key(image_id: str, status: str) -> str | None:
+    """The record's key in the sparse index, or None: it is not there."""
+    if status not in STALE_STATES:
+        return None
+    return f"{status}#{zlib.crc32(image_id.encode()) % STALE_SHARDS}"
+
+
 def _error_code(exc: ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Code", ""))
 
@@ -105,8 +134,10 @@ class DynamoCatalog:
         "transition": ("dynamodb:UpdateItem", "dynamodb:GetItem"),
         "list": ("dynamodb:Query",),
         "delete": ("dynamodb:DeleteItem",),
-        "stale": ("dynamodb:Scan",),
+        "stale": ("dynamodb:Query",),
     }
+    #: the one index each querying method reads (its Query is granted on that index only)
+    IAM_INDEXES: Mapping[str, str] = {"list": GSI_NAME, "stale": STALE_INDEX}
     #: every botocore operation this adapter calls -> the IAM actions it needs
     BOTO_OPERATIONS: Mapping[str, tuple[str, ...]] = {
         "PutItem": ("dynamodb:PutItem",),
@@ -114,7 +145,6 @@ class DynamoCatalog:
         "UpdateItem": ("dynamodb:UpdateItem",),
         "Query": ("dynamodb:Query",),
         "DeleteItem": ("dynamodb:DeleteItem",),
-        "Scan": ("dynamodb:Scan",),
     }
 
     def __init__(self, client: DynamoDBClient, table_name: str, *, clock: Callable[[], float] = time.time) -> None:
@@ -128,11 +158,19 @@ class DynamoCatalog:
         kind = StorageForbidden if code in FORBIDDEN_CODES else StorageError
         return kind(f"DynamoDB {code} on {what}: {exc}")
 
+    @staticmethod
+    def _item(record: ImageRecord) -> dict[str, Any]:
+        item = record.to_item()
+        key = stale_key(record.image_id, record.status)
+        if key is not None:
+            item[STALE_KEY] = key
+        return item
+
     def create(self, record: ImageRecord) -> ImageRecord:
         try:
             self.client.put_item(
                 TableName=self.table,
-                Item=serialize(record.to_item()),
+                Item=serialize(self._item(record)),
                 ConditionExpression="attribute_not_exists(image_id)",
             )
         except ClientError as exc:
@@ -165,6 +203,12 @@ class DynamoCatalog:
                 removes.append(expr.name(name))
             else:
                 sets.append(f"{expr.name(name)} = {expr.value(value)}")
+        if changes.get("status") is not None:  # in the index while it can be stale, out of it otherwise
+            key = stale_key(image_id, str(changes["status"]))
+            if key is None:
+                removes.append(expr.name(STALE_KEY))
+            else:
+                sets.append(f"{expr.name(STALE_KEY)} = {expr.value(key)}")
         if changes.get("updated_at") is None:
             sets.append(f"{expr.name('updated_at')} = {expr.value(self.clock())}")
         sets.append(f"{expr.name('version')} = {expr.name('version')} + {expr.value(1)}")
@@ -251,25 +295,45 @@ class DynamoCatalog:
             raise self._fail(exc, f"delete {image_id}") from exc
 
     def stale(self, now: float, *, older_than: float, limit: int = 100) -> builtins.list[ImageRecord]:
-        """A filtered Scan: only the reconcile sweep calls this, never a request."""
+        """Queries of the sparse index, one per state and shard, oldest first: an expired lease
+        (``processing``, ``lease_expires_at < now``), or ``awaiting_upload``/``queued`` untouched
+        since ``older_than``. The index is eventually consistent: the sweep's conditional
+        transitions re-check every record it acts on."""
+        runs = []
+        for status in STALE_STATES:
+            for shard in range(STALE_SHARDS):
+                runs.append(self._stale_run(f"{status}#{shard}", status, now, older_than, limit))
+        merged = heapq.merge(*runs, key=lambda r: (r.updated_at, r.image_id))
+        return list(itertools.islice(merged, limit))
+
+    def _stale_run(
+        self, key: str, status: str, now: float, older_than: float, limit: int
+    ) -> builtins.list[ImageRecord]:
+        values: dict[str, Any] = {":k": key}
         kwargs: dict[str, Any] = {
             "TableName": self.table,
-            "ConsistentRead": True,
-            "FilterExpression": "(#s = :p AND #l < :now) OR (#s IN (:a, :q) AND #u < :old)",
-            "ExpressionAttributeNames": {"#s": "status", "#l": "lease_expires_at", "#u": "updated_at"},
-            "ExpressionAttributeValues": serialize(
-                {":p": "processing", ":a": "awaiting_upload", ":q": "queued", ":now": now, ":old": older_than}
-            ),
+            "IndexName": STALE_INDEX,
+            "ScanIndexForward": True,
         }
+        if status == "processing":  # as many as run at once: every claimed record, filtered on its lease
+            kwargs["KeyConditionExpression"] = "#k = :k"
+            kwargs["FilterExpression"] = "#l < :now"
+            kwargs["ExpressionAttributeNames"] = {"#k": STALE_KEY, "#l": "lease_expires_at"}
+            values[":now"] = now
+        else:
+            kwargs["KeyConditionExpression"] = "#k = :k AND #u < :old"
+            kwargs["ExpressionAttributeNames"] = {"#k": STALE_KEY, "#u": "updated_at"}
+            kwargs["Limit"] = limit
+            values[":old"] = older_than
+        kwargs["ExpressionAttributeValues"] = serialize(values)
         found: builtins.list[ImageRecord] = []
         while len(found) < limit:
             try:
-                resp = self.client.scan(**kwargs)
+                resp = self.client.query(**kwargs)
             except (ClientError, BotoCoreError) as exc:
-                raise self._fail(exc, "stale scan") from exc
+                raise self._fail(exc, f"stale {key}") from exc
             found.extend(ImageRecord.from_item(deserialize(i)) for i in resp.get("Items", []))
             if "LastEvaluatedKey" not in resp:
                 break
             kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
-        found.sort(key=lambda r: r.updated_at)
         return found[:limit]
