@@ -8,9 +8,12 @@ the provisioner made (``physical`` names and ``attributes``).
 
 from __future__ import annotations
 
+import importlib.util
 import re
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from samtranslator.yaml_helper import yaml_parse
@@ -20,6 +23,19 @@ TEMPLATE = ROOT / "template.yaml"
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
+
+
+def load_packaging() -> ModuleType:
+    """packaging/package.py, the Lambda artefacts' builder (a script, not an installed module)."""
+    name = "imgflow_packaging"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, ROOT / "packaging" / "package.py")
+        assert spec is not None
+        assert spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
 
 
 class _NoValue:

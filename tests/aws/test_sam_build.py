@@ -12,22 +12,17 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from .cfn import ROOT
+from .cfn import ROOT, load_packaging
 
 pytestmark = pytest.mark.slow
 
-sys.path.insert(0, str(ROOT / "packaging"))
-import package  # noqa: E402
-
-sys.path.remove(str(ROOT / "packaging"))
+package = load_packaging()
 
 SAM = ROOT / ".venv-sam" / "bin" / "sam"
 WHEELHOUSE = ROOT / ".wheelhouse"
@@ -84,9 +79,9 @@ def builds(tmp_path_factory: pytest.TempPathFactory) -> Builds:
 
 
 @pytest.fixture(params=["x86_64", "arm64"])
-def built(request: pytest.FixtureRequest, builds: Builds) -> Iterator[tuple[str, Path]]:
+def built(request: pytest.FixtureRequest, builds: Builds) -> tuple[str, Path]:
     arch: str = request.param
-    yield arch, builds(arch)
+    return arch, builds(arch)
 
 
 def _elf_machine(path: Path) -> int | None:
@@ -136,7 +131,7 @@ def test_bytecode_survives_fixed_timestamps(built: tuple[str, Path]) -> None:
     hash-based, unchecked), so a zip's 1980 timestamps cannot make Lambda recompile it."""
     _, build_dir = built
     out = build_dir / "ApiFunction"
-    sources = [p for p in (out / "imgflow").rglob("*.py")] + list((out / "pydantic").rglob("*.py"))
+    sources = list((out / "imgflow").rglob("*.py")) + list((out / "pydantic").rglob("*.py"))
     assert sources
     for source in sources:
         pyc = source.parent / "__pycache__" / f"{source.stem}.cpython-312.pyc"

@@ -21,7 +21,7 @@ from imgflow.adapters.sqs_notifier import SqsNotifier
 from imgflow.runtimes.aws.permissions import FUNCTION_USES, actions_on, grants
 from imgflow.settings import Settings
 
-from .cfn import ROOT, TEMPLATE, Evaluator, load_template
+from .cfn import ROOT, TEMPLATE, Evaluator, load_packaging, load_template
 
 FUNCTIONS = ("ApiFunction", "ProcessorFunction", "ReconcilerFunction")
 #: the adapters each function's wiring builds (bootstrap.build_service on the aws backend;
@@ -403,11 +403,7 @@ def test_outputs_name_the_distribution(template: dict[str, Any]) -> None:
 
 def test_the_processor_finds_the_shipped_fonts(template: dict[str, Any]) -> None:
     """FONTCONFIG_FILE names the fonts.conf packaging/package.py puts in the processor's artefact."""
-    sys.path.insert(0, str(ROOT / "packaging"))
-    try:
-        package = importlib.import_module("package")
-    finally:
-        sys.path.remove(str(ROOT / "packaging"))
+    package = load_packaging()
     env = template["Resources"]["ProcessorFunction"]["Properties"]["Environment"]["Variables"]
     folder = f"{package.TASK_ROOT}/{package.FONTS_DIR}"
     assert env["FONTCONFIG_FILE"] == f"{folder}/fonts.conf"
