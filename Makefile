@@ -86,10 +86,10 @@ build-ApiFunction build-ReconcilerFunction:
 build-ProcessorFunction:
 	$(PACKAGE_PY) processor --arch sam --out "$(ARTIFACTS_DIR)" $(PACKAGE_OPTS)
 
-# Import times of the handlers in fresh CPython 3.12 interpreters, from the x86_64 artefacts (figures, not a test).
+# Import times of the handlers in fresh CPython 3.12 interpreters, from the x86_64 artefacts, and their
+# sizes: figures, not a test (docs/deploy-aws.md, Cold start). Offline when `make setup` filled the wheelhouse.
 coldstart:
-	$(MAKE) package ARCH=x86_64 WHEELHOUSE=$(if $(WHEELHOUSE),$(WHEELHOUSE),$(if $(wildcard $(WHEELHOUSE_DIR)),$(WHEELHOUSE_DIR)))
-	$(if $(wildcard $(BIN)/python),$(BIN)/python,$(PYTHON)) packaging/coldstart.py build $(PACKAGE_OPTS)
+	$(PACKAGE_PY:package.py=coldstart.py) $(if $(wildcard $(WHEELHOUSE_DIR)/x86_64),--wheelhouse $(WHEELHOUSE_DIR))
 
 run: setup
 	$(BIN)/imgflow serve --port $(PORT) --data-dir $(DATA_DIR)

@@ -1,13 +1,21 @@
-"""Build once per container, on first use; never at import."""
+"""Build once per container, on first use; never at import.
+
+Importing this module (and so a handler) imports neither the settings nor the service:
+pydantic and the rest load with the first call, which needs them, so that the handler
+module itself imports in milliseconds (``make coldstart``).
+"""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
 
-from imgflow.service import ImageService
-from imgflow.settings import Settings, load_settings
+from imgflow.runtimes.aws.artefact import check_architecture
+
+if TYPE_CHECKING:
+    from imgflow.service import ImageService
+    from imgflow.settings import Settings
 
 T = TypeVar("T")
 
@@ -25,6 +33,7 @@ class Lazy(Generic[T]):
         if value is None:
             with self._lock:
                 if self.value is None:
+                    check_architecture()
                     self.value = self._build()
                 value = self.value
         return value
@@ -37,6 +46,8 @@ class Lazy(Generic[T]):
 
 def aws_settings() -> Settings:
     """The settings a Lambda function runs with: from its environment (``IMGFLOW_*``)."""
+    from imgflow.settings import load_settings
+
     return load_settings()
 
 
