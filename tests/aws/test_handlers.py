@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -123,3 +125,18 @@ def test_an_artefact_for_another_architecture_says_so(tmp_path: Path) -> None:
         artefact.check_architecture(str(tmp_path), machine="x86_64")
     artefact.check_architecture(str(tmp_path), machine="aarch64")
     artefact.check_architecture(str(tmp_path / "source-checkout"), machine="x86_64")  # no stamp: nothing to check
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_a_handler_built_for_the_other_architecture_fails_at_import_saying_why(name: str, tmp_path: Path) -> None:
+    """Before the handler loads any compiled module (pydantic_core would fail with an obscure ImportError)."""
+    shutil.copytree(Path(api_handler.__file__).parents[2], tmp_path / "imgflow")
+    other = "arm64" if os.uname().machine == "x86_64" else "x86_64"
+    (tmp_path / artefact.STAMP).write_text(json.dumps({"target": "api", "architecture": other, "python": "3.12"}))
+    probe = f"import imgflow.runtimes.aws.{name}"
+    proc = subprocess.run(
+        [sys.executable, "-c", probe], env={"PYTHONPATH": str(tmp_path)}, capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode != 0
+    assert f"this artefact was built for {other}" in proc.stderr
+    assert "ConfigError" in proc.stderr

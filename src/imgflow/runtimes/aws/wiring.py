@@ -11,8 +11,6 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Generic, TypeVar
 
-from imgflow.runtimes.aws.artefact import check_architecture
-
 if TYPE_CHECKING:
     from imgflow.service import ImageService
     from imgflow.settings import Settings
@@ -33,7 +31,6 @@ class Lazy(Generic[T]):
         if value is None:
             with self._lock:
                 if self.value is None:
-                    check_architecture()
                     self.value = self._build()
                 value = self.value
         return value
