@@ -15,10 +15,12 @@ from typing import Any
 import pytest
 from samtranslator.translator.transform import transform
 
-from imgflow.adapters.dynamo_catalog import GSI_NAME, STALE_INDEX, TABLE_SCHEMA, DynamoCatalog
+from imgflow.adapters.dynamo_catalog import GSI_NAME, TABLE_SCHEMA, DynamoCatalog
+from imgflow.adapters.dynamo_stale import STALE_INDEX
 from imgflow.adapters.s3_store import S3ObjectStore
 from imgflow.adapters.sqs_notifier import SqsNotifier
-from imgflow.runtimes.aws.permissions import FUNCTION_USES, actions_on, grants
+from imgflow.records import original_key, rendition_prefix
+from imgflow.runtimes.aws.permissions import FUNCTION_USES, KEY_PREFIXES, actions_on, grants
 from imgflow.settings import Settings
 
 from .cfn import ROOT, TEMPLATE, Evaluator, load_packaging, load_template
@@ -181,6 +183,8 @@ def test_least_privilege_where_it_matters() -> None:
     # the processor deletes an original that lands after its image was deleted (the docs' table says so)
     assert "s3:DeleteObject" in actions_on("ProcessorFunction", "UploadsBucket")
     # object actions only under the keys imgflow writes
+    assert original_key("01ID").startswith(KEY_PREFIXES["UploadsBucket"])
+    assert rendition_prefix("01ID", 3).startswith(KEY_PREFIXES["RenditionsBucket"])
     assert all(suffix in ("", "/originals/*") for r, suffix, _ in grants("ApiFunction") if r == "UploadsBucket")
     # a missing original must read as 404 (not 403) wherever the code checks for one
     for function in ("ProcessorFunction", "ReconcilerFunction"):

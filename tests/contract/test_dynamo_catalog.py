@@ -7,14 +7,8 @@ from typing import Any
 
 import pytest
 
-from imgflow.adapters.dynamo_catalog import (
-    GSI_NAME,
-    STALE_INDEX,
-    STALE_KEY,
-    TABLE_SCHEMA,
-    DynamoCatalog,
-    create_table,
-)
+from imgflow.adapters.dynamo_catalog import GSI_NAME, TABLE_SCHEMA, DynamoCatalog, create_table
+from imgflow.adapters.dynamo_stale import STALE_INDEX, STALE_KEY
 from imgflow.errors import Conflict, NotFound, StorageError
 from imgflow.ports import Expect
 

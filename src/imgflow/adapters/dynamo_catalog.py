@@ -5,19 +5,14 @@ conditional: ``create`` on ``attribute_not_exists(image_id)``, ``transition`` on
 :class:`~imgflow.ports.Expect` rules of :mod:`catalog_rules` (plus a version bump).
 Listing queries the ``owner-created_at`` GSI newest first. Nothing scans: ``stale()``
 (the scheduled reconcile sweep) queries ``stale-updated_at``, a sparse GSI holding only the
-records that can be stale. A record carries its key ``stale_key`` (``<status>#<shard>``)
-only while it is ``awaiting_upload``, ``queued`` or ``processing``: ``create`` and every
-``transition`` that changes the status set or remove it in the same write. The shard (a
-hash of the id) spreads a burst of uploads over several index partitions.
+records that can be stale (:mod:`dynamo_stale`): ``create`` and every ``transition`` that
+changes the status set or remove the record's ``stale_key`` in the same write.
 """
 
 from __future__ import annotations
 
 import builtins
-import heapq
-import itertools
 import time
-import zlib
 from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -27,6 +22,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from imgflow.adapters import catalog_rules as rules
 from imgflow.adapters.dynamo_expr import Expression, condition_for
+from imgflow.adapters.dynamo_stale import STALE_INDEX, STALE_KEY, oldest_first, stale_key, stale_queries
 from imgflow.adapters.s3_store import FORBIDDEN_CODES
 from imgflow.errors import BadRequest, Conflict, NotFound, StorageError, StorageForbidden
 from imgflow.ports import Expect, Page
@@ -37,11 +33,6 @@ if TYPE_CHECKING:
 
 GSI_NAME = "owner-created_at"
 TTL_ATTRIBUTE = "expires_at"
-#: the sparse index of records that can be stale, its key attribute and what it holds
-STALE_INDEX = "stale-updated_at"
-STALE_KEY = "stale_key"
-STALE_STATES: tuple[Status, ...] = ("awaiting_upload", "queued", "processing")
-STALE_SHARDS = 4
 
 #: what template.yaml must declare for the table (the AWS tests compare the two)
 TABLE_SCHEMA: dict[str, Any] = {
@@ -113,13 +104,6 @@ def serialize(item: Mapping[str, Any]) -> dict[str, Any]:
 
 def deserialize(item: Mapping[str, Any]) -> dict[str, Any]:
     return {k: _from_dynamo(_DE.deserialize(v)) for k, v in item.items()}
-
-
-def stale_key(image_id: str, status: str) -> str | None:
-    """The record's key in the sparse index, or None: it is not there."""
-    if status not in STALE_STATES:
-        return None
-    return f"{status}#{zlib.crc32(image_id.encode()) % STALE_SHARDS}"
 
 
 def _error_code(exc: ClientError) -> str:
@@ -295,45 +279,20 @@ class DynamoCatalog:
             raise self._fail(exc, f"delete {image_id}") from exc
 
     def stale(self, now: float, *, older_than: float, limit: int = 100) -> builtins.list[ImageRecord]:
-        """Queries of the sparse index, one per state and shard, oldest first: an expired lease
-        (``processing``, ``lease_expires_at < now``), or ``awaiting_upload``/``queued`` untouched
-        since ``older_than``. The index is eventually consistent: the sweep's conditional
-        transitions re-check every record it acts on."""
+        """Queries of the sparse index, oldest first. The index is eventually consistent: the
+        sweep's conditional transitions re-check every record it acts on."""
         runs = []
-        for status in STALE_STATES:
-            for shard in range(STALE_SHARDS):
-                runs.append(self._stale_run(f"{status}#{shard}", status, now, older_than, limit))
-        merged = heapq.merge(*runs, key=lambda r: (r.updated_at, r.image_id))
-        return list(itertools.islice(merged, limit))
-
-    def _stale_run(
-        self, key: str, status: str, now: float, older_than: float, limit: int
-    ) -> builtins.list[ImageRecord]:
-        values: dict[str, Any] = {":k": key}
-        kwargs: dict[str, Any] = {
-            "TableName": self.table,
-            "IndexName": STALE_INDEX,
-            "ScanIndexForward": True,
-        }
-        if status == "processing":  # as many as run at once: every claimed record, filtered on its lease
-            kwargs["KeyConditionExpression"] = "#k = :k"
-            kwargs["FilterExpression"] = "#l < :now"
-            kwargs["ExpressionAttributeNames"] = {"#k": STALE_KEY, "#l": "lease_expires_at"}
-            values[":now"] = now
-        else:
-            kwargs["KeyConditionExpression"] = "#k = :k AND #u < :old"
-            kwargs["ExpressionAttributeNames"] = {"#k": STALE_KEY, "#u": "updated_at"}
-            kwargs["Limit"] = limit
-            values[":old"] = older_than
-        kwargs["ExpressionAttributeValues"] = serialize(values)
-        found: builtins.list[ImageRecord] = []
-        while len(found) < limit:
-            try:
-                resp = self.client.query(**kwargs)
-            except (ClientError, BotoCoreError) as exc:
-                raise self._fail(exc, f"stale {key}") from exc
-            found.extend(ImageRecord.from_item(deserialize(i)) for i in resp.get("Items", []))
-            if "LastEvaluatedKey" not in resp:
-                break
-            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
-        return found[:limit]
+        for kwargs in stale_queries(self.table, now, older_than=older_than, limit=limit):
+            kwargs["ExpressionAttributeValues"] = serialize(kwargs["ExpressionAttributeValues"])
+            found: builtins.list[ImageRecord] = []
+            while len(found) < limit:
+                try:
+                    resp = self.client.query(**kwargs)
+                except (ClientError, BotoCoreError) as exc:
+                    raise self._fail(exc, "stale records") from exc
+                found.extend(ImageRecord.from_item(deserialize(i)) for i in resp.get("Items", []))
+                if "LastEvaluatedKey" not in resp:
+                    break
+                kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+            runs.append(found)
+        return oldest_first(runs, limit)
