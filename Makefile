@@ -1,5 +1,7 @@
 # imgflow: `make run` (the local pipeline) and `make test` (every test) work on a fresh machine.
 SHELL := /bin/bash
+# the project's folder, wherever make runs (sam build runs the build targets in packaging/<arch>)
+ROOT := $(patsubst %/,%,$(dir $(abspath $(lastword $(MAKEFILE_LIST)))))
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -8,7 +10,7 @@ APT_PACKAGES := chromium fonts-dejavu-core fontconfig ca-certificates
 PORT ?= 8080
 DATA_DIR ?= var
 
-.PHONY: setup run test lint fuzz bench loadtest package clean help build-ApiFunction build-ProcessorFunction build-ReconcilerFunction
+.PHONY: setup run test lint fuzz bench loadtest package coldstart clean help build-ApiFunction build-ProcessorFunction build-ReconcilerFunction
 
 help:
 	@echo "make run    - set up and serve imgflow on http://127.0.0.1:$(PORT) (data in ./$(DATA_DIR))"
@@ -18,6 +20,7 @@ help:
 	@echo "make bench  - benchmark imgflow against Pillow engines and the codec floor"
 	@echo "make loadtest - 500 uploads into imgflow serve, 2 workers, 2 killed mid-run (UPLOADS=N KILLS=N)"
 	@echo "make package - the Lambda artefacts under build/ (ARCH=x86_64|arm64); see docs/deploy-aws.md"
+	@echo "make coldstart - the Lambda handlers' import times from the built artefacts (CPython 3.12), and their sizes"
 
 setup: $(STAMPS)/apt $(STAMPS)/venv
 
@@ -41,29 +44,54 @@ $(STAMPS)/venv: pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	@touch $@
 
-# checkov pins heavy dependencies of its own: it lives in a venv of its own.
+# Tools that pin heavy dependencies of their own live in venvs of their own: checkov, and the
+# AWS SAM CLI (the tests run `sam build` for both architectures).
 CHECKOV_VERSION ?= 3.3.30
-setup: $(STAMPS)/checkov-$(CHECKOV_VERSION)
-$(STAMPS)/checkov-$(CHECKOV_VERSION):
+SAM_VERSION ?= 1.170.0
+TOOL_STAMPS := $(STAMPS)/checkov-$(CHECKOV_VERSION) $(STAMPS)/sam-$(SAM_VERSION)
+setup: $(TOOL_STAMPS)
+$(STAMPS)/checkov-$(CHECKOV_VERSION): TOOL_VENV = .venv-checkov
+$(STAMPS)/checkov-$(CHECKOV_VERSION): TOOL_REQ = checkov==$(CHECKOV_VERSION)
+$(STAMPS)/sam-$(SAM_VERSION): TOOL_VENV = .venv-sam
+$(STAMPS)/sam-$(SAM_VERSION): TOOL_REQ = aws-sam-cli==$(SAM_VERSION)
+$(TOOL_STAMPS):
 	@mkdir -p $(STAMPS)
-	@test -x .venv-checkov/bin/python || $(PYTHON) -m venv .venv-checkov
-	.venv-checkov/bin/python -m pip install -q --upgrade pip
-	.venv-checkov/bin/python -m pip install -q 'checkov==$(CHECKOV_VERSION)'
+	@test -x $(TOOL_VENV)/bin/python || $(PYTHON) -m venv $(TOOL_VENV)
+	$(TOOL_VENV)/bin/python -m pip install -q --upgrade pip
+	$(TOOL_VENV)/bin/python -m pip install -q '$(TOOL_REQ)'
 	@touch $@
 
-# Lambda artefacts (manylinux wheels for Python 3.12, no boto3): build/api, build/processor and their zips.
-# `sam build` runs the build-<Function> targets (BuildMethod: makefile) with ARTIFACTS_DIR set.
+# Lambda artefacts (packaging/package.py): manylinux wheels for CPython 3.12 (no boto3), imgflow's
+# source, bytecode compiled by a CPython 3.12, and the processor's fonts.
+# `make setup` fills a wheelhouse for both architectures; WHEELHOUSE=.wheelhouse builds offline from it.
 ARCH ?= x86_64
-PACKAGE_PY = $(if $(wildcard $(BIN)/python),$(BIN)/python,$(PYTHON)) packaging/package.py
+WHEELHOUSE_DIR := .wheelhouse
+WHEELHOUSE ?=
+PACKAGE_PY = $(if $(wildcard $(ROOT)/$(BIN)/python),$(ROOT)/$(BIN)/python,$(PYTHON)) $(ROOT)/packaging/package.py
+PACKAGE_OPTS = $(if $(WHEELHOUSE),--wheelhouse $(if $(filter /%,$(WHEELHOUSE)),$(WHEELHOUSE),$(ROOT)/$(WHEELHOUSE)))
+setup: $(STAMPS)/wheelhouse
+$(STAMPS)/wheelhouse: pyproject.toml packaging/package.py | $(STAMPS)/venv
+	$(PACKAGE_PY) wheelhouse --dest $(WHEELHOUSE_DIR)
+	@touch $@
+
 package:
-	$(PACKAGE_PY) api --arch $(ARCH) --out build/api --zip build/api.zip
-	$(PACKAGE_PY) processor --arch $(ARCH) --out build/processor --zip build/processor.zip
+	$(PACKAGE_PY) api --arch $(ARCH) --out build/api --zip build/api.zip $(PACKAGE_OPTS)
+	$(PACKAGE_PY) processor --arch $(ARCH) --out build/processor --zip build/processor.zip $(PACKAGE_OPTS)
 
-build-ApiFunction:
-	$(PACKAGE_PY) api --arch $(ARCH) --out "$(ARTIFACTS_DIR)"
+# `sam build` runs build-<Function> with ARTIFACTS_DIR set, in the folder the function's Metadata
+# WorkingDirectory names: packaging/<Architecture>, resolved by SAM (parameter overrides included).
+# `--arch sam` takes the architecture from that folder's name: the template is the one source of truth.
+# The API's small artefact (no image engine) serves the reconcile sweep too.
+build-ApiFunction build-ReconcilerFunction:
+	$(PACKAGE_PY) api --arch sam --out "$(ARTIFACTS_DIR)" $(PACKAGE_OPTS)
 
-build-ProcessorFunction build-ReconcilerFunction:
-	$(PACKAGE_PY) processor --arch $(ARCH) --out "$(ARTIFACTS_DIR)"
+build-ProcessorFunction:
+	$(PACKAGE_PY) processor --arch sam --out "$(ARTIFACTS_DIR)" $(PACKAGE_OPTS)
+
+# Import times of the handlers in fresh CPython 3.12 interpreters, from the x86_64 artefacts, and their
+# sizes: figures, not a test (docs/deploy-aws.md, Cold start). Offline when `make setup` filled the wheelhouse.
+coldstart:
+	$(PACKAGE_PY:package.py=coldstart.py) $(if $(wildcard $(WHEELHOUSE_DIR)/x86_64),--wheelhouse $(WHEELHOUSE_DIR))
 
 run: setup
 	$(BIN)/imgflow serve --port $(PORT) --data-dir $(DATA_DIR)
@@ -101,4 +129,4 @@ loadtest: setup
 	$(BIN)/python -m bench.loadtest --uploads $(UPLOADS) --kills $(KILLS) --workers 2
 
 clean:
-	rm -rf $(STAMPS) $(VENV) .venv-checkov .pytest_cache .mypy_cache .ruff_cache build dist
+	rm -rf $(STAMPS) $(VENV) .venv-checkov .venv-sam $(WHEELHOUSE_DIR) .aws-sam .pytest_cache .mypy_cache .ruff_cache build dist

@@ -1,15 +1,19 @@
 """Read template.yaml and evaluate the intrinsic functions the provisioner needs.
 
-Enough CloudFormation for the tests: Ref, Fn::Sub, Fn::GetAtt, Fn::If,
-Fn::Equals, Fn::Not, Fn::FindInMap, Fn::Join (Fn::Sub with variables too). Resources resolve to what the
-provisioner made (``physical`` names and ``attributes``).
+Enough CloudFormation for the tests: Ref, Fn::Sub (both forms), Fn::GetAtt, Fn::If,
+Fn::Equals, Fn::Not, Fn::And, Fn::Or, Fn::FindInMap, Fn::Join, Fn::Select, Fn::Split,
+and the rule functions Fn::Contains and Fn::EachMemberEquals. Resources resolve to what
+the provisioner made (``physical`` names and ``attributes``).
 """
 
 from __future__ import annotations
 
+import importlib.util
 import re
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from samtranslator.yaml_helper import yaml_parse
@@ -19,6 +23,19 @@ TEMPLATE = ROOT / "template.yaml"
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
+
+
+def load_packaging() -> ModuleType:
+    """packaging/package.py, the Lambda artefacts' builder (a script, not an installed module)."""
+    name = "imgflow_packaging"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, ROOT / "packaging" / "package.py")
+        assert spec is not None
+        assert spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
 
 
 class _NoValue:
@@ -41,6 +58,7 @@ class Evaluator:
     template: dict[str, Any]
     parameters: dict[str, str] = field(default_factory=dict)
     stack_name: str = "imgflow-test"
+    stack_guid: str = "51af3dc0-da77-11e4-872e-1234567db123"
     #: logical id -> what Ref gives (a name, a URL)
     physical: dict[str, str] = field(default_factory=dict)
     #: (logical id, attribute) -> value
@@ -61,6 +79,7 @@ class Evaluator:
             "AWS::Region": REGION,
             "AWS::Partition": "aws",
             "AWS::StackName": self.stack_name,
+            "AWS::StackId": f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/{self.stack_name}/{self.stack_guid}",
             "AWS::URLSuffix": "amazonaws.com",
         }[name]
 
@@ -101,8 +120,9 @@ class Evaluator:
             if key == "Ref":
                 return self.ref(arg)
             if key == "Fn::Sub":
-                if isinstance(arg, list):  # [text, {name: value}]
-                    return self.sub(arg[0], {k: self.eval(v) for k, v in arg[1].items()})
+                if isinstance(arg, list):
+                    text, variables = arg
+                    return self.sub(text, {k: self.eval(v) for k, v in variables.items()})
                 return self.sub(arg)
             if key == "Fn::GetAtt":
                 logical, attribute = arg if isinstance(arg, list) else arg.split(".", 1)
@@ -114,6 +134,18 @@ class Evaluator:
                 return self.eval(arg[0]) == self.eval(arg[1])
             if key == "Fn::Not":
                 return not self.eval(arg[0])
+            if key == "Fn::And":
+                return all(self.eval(a) for a in arg)
+            if key == "Fn::Or":
+                return any(self.eval(a) for a in arg)
+            if key == "Fn::Contains":
+                return self.eval(arg[1]) in self.eval(arg[0])
+            if key == "Fn::EachMemberEquals":
+                return all(v == self.eval(arg[1]) for v in self.eval(arg[0]))
+            if key == "Fn::Select":
+                return self.eval(arg[1])[int(arg[0])]
+            if key == "Fn::Split":
+                return str(self.eval(arg[1])).split(arg[0])
             if key == "Fn::FindInMap":
                 table, top, second = (self.eval(a) for a in arg)
                 return self.template["Mappings"][table][str(top)][second]

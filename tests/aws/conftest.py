@@ -21,7 +21,7 @@ from imgflow.adapters.s3_store import S3ObjectStore
 from imgflow.adapters.sqs_notifier import SqsNotifier
 from imgflow.adapters.sqs_redelivery import SqsRedelivery
 from imgflow.runtimes.aws import api_handler, processor, reconciler
-from imgflow.runtimes.aws.permissions import actions_on
+from imgflow.runtimes.aws.permissions import KEY_PREFIXES, actions_on
 from imgflow.service import ImageService
 
 from .cfn import ACCOUNT, REGION
@@ -75,6 +75,12 @@ class Guard:
         granted = actions_on(function, resource) if resource is not None else frozenset()
         if not needed <= granted:
             self.violations.append(f"{function} called {name} on {resource}: needs {sorted(needed - granted)}")
+            raise AssertionError(self.violations[-1])
+        # object actions are granted under the bucket's key prefix only; listings name a prefix
+        key = params.get("Key", params.get("Prefix"))
+        prefix = KEY_PREFIXES.get(resource or "")
+        if prefix is not None and isinstance(key, str) and not key.startswith(prefix):
+            self.violations.append(f"{function} called {name} on {resource} for {key!r}, outside {prefix}")
             raise AssertionError(self.violations[-1])
 
     def watch(self, service: ImageService, function: str, *extra: Any) -> None:
@@ -190,6 +196,10 @@ def deployed(
         moto_endpoint, parameters={"NamePrefix": prefix, "RenditionDelivery": "presigned"}, stack_name=prefix
     )
     env = stack.function_environment("ProcessorFunction")
+    # the artefact's fonts live under /var/task on Lambda; here the machine's fontconfig serves
+    # (tests/aws/test_sam_build.py renders with the shipped fonts.conf)
+    assert env.pop("FONTCONFIG_FILE").startswith("/var/task/")
+    assert env.pop("FONTCONFIG_PATH").startswith("/var/task/")
     api_env = stack.function_environment("ApiFunction")
     sweep_env = stack.function_environment("ReconcilerFunction")
     assert api_env.pop("IMGFLOW_QUEUE_URL") == stack.queues["UploadsQueue"]  # the API announces reprocessing

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -10,17 +12,26 @@ from typing import Any
 
 import pytest
 
-from imgflow.runtimes.aws import api_handler, events
+from imgflow.errors import ConfigError
+from imgflow.runtimes.aws import api_handler, artefact, events
 
 from .lambda_events import FakeContext, load
 
 MODULES = ("api_handler", "processor", "reconciler")
+#: what a handler's import must not load beside the wiring (cold start: the API's and the sweep's
+#: import defers pydantic, the settings and powertools to the first call, which builds the wiring)
+DEFERRED = {
+    "api_handler": ("pydantic", "imgflow.settings", "imgflow.service", "aws_lambda_powertools"),
+    "processor": (),
+    "reconciler": ("pydantic", "imgflow.settings", "imgflow.service", "aws_lambda_powertools"),
+}
 
 _PROBE = """
 import sys
 import imgflow.runtimes.aws.{name} as m
 assert m.wiring.value is None, "wired at import"
-leaked = [x for x in ("boto3", "imgflow.bootstrap", "imgflow.adapters.s3_store", "pyvips", "PIL") if x in sys.modules]
+never = ("boto3", "imgflow.bootstrap", "imgflow.adapters.s3_store", "pyvips", "PIL", *{deferred!r})
+leaked = [x for x in never if x in sys.modules]
 assert not leaked, leaked
 print("ok")
 """
@@ -30,7 +41,11 @@ print("ok")
 def test_import_wires_nothing(name: str) -> None:
     """A fresh interpreter with no environment at all: the import succeeds and builds nothing."""
     proc = subprocess.run(
-        [sys.executable, "-c", _PROBE.format(name=name)], env={}, capture_output=True, text=True, timeout=120
+        [sys.executable, "-c", _PROBE.format(name=name, deferred=DEFERRED[name])],
+        env={"PYTHONPATH": str(Path(api_handler.__file__).parents[3])},  # this checkout's imgflow, nothing else
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "ok", proc.stderr
@@ -101,3 +116,27 @@ def test_test_events_and_foreign_messages(corpus: Path) -> None:
     wrapped["Records"][0]["body"] = json.dumps(test_event)
     (event,) = events.from_sqs_record(next(iter(events.sqs_records(wrapped))))
     assert event.kind == "test"
+
+
+def test_an_artefact_for_another_architecture_says_so(tmp_path: Path) -> None:
+    """sam build and sam deploy given different Architecture values: a clear error, not an ImportError."""
+    (tmp_path / artefact.STAMP).write_text('{"target": "api", "architecture": "arm64", "python": "3.12"}')
+    with pytest.raises(ConfigError, match="built for arm64 but the function runs on x86_64"):
+        artefact.check_architecture(str(tmp_path), machine="x86_64")
+    artefact.check_architecture(str(tmp_path), machine="aarch64")
+    artefact.check_architecture(str(tmp_path / "source-checkout"), machine="x86_64")  # no stamp: nothing to check
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_a_handler_built_for_the_other_architecture_fails_at_import_saying_why(name: str, tmp_path: Path) -> None:
+    """Before the handler loads any compiled module (pydantic_core would fail with an obscure ImportError)."""
+    shutil.copytree(Path(api_handler.__file__).parents[2], tmp_path / "imgflow")
+    other = "arm64" if os.uname().machine == "x86_64" else "x86_64"
+    (tmp_path / artefact.STAMP).write_text(json.dumps({"target": "api", "architecture": other, "python": "3.12"}))
+    probe = f"import imgflow.runtimes.aws.{name}"
+    proc = subprocess.run(
+        [sys.executable, "-c", probe], env={"PYTHONPATH": str(tmp_path)}, capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode != 0
+    assert f"this artefact was built for {other}" in proc.stderr
+    assert "ConfigError" in proc.stderr

@@ -15,15 +15,17 @@ from typing import Any
 import pytest
 from samtranslator.translator.transform import transform
 
-from imgflow.adapters.dynamo_catalog import TABLE_SCHEMA, DynamoCatalog
+from imgflow.adapters.dynamo_catalog import GSI_NAME, TABLE_SCHEMA, DynamoCatalog
+from imgflow.adapters.dynamo_stale import STALE_INDEX
 from imgflow.adapters.eventbridge import EventBridgePublisher
 from imgflow.adapters.s3_store import S3ObjectStore
 from imgflow.adapters.sqs_notifier import SqsNotifier
 from imgflow.adapters.sqs_redelivery import SqsRedelivery
-from imgflow.runtimes.aws.permissions import FUNCTION_USES, actions_on, grants
+from imgflow.records import original_key, rendition_prefix
+from imgflow.runtimes.aws.permissions import FUNCTION_USES, KEY_PREFIXES, actions_on, grants
 from imgflow.settings import Settings
 
-from .cfn import ROOT, TEMPLATE, Evaluator, load_template
+from .cfn import ROOT, TEMPLATE, Evaluator, load_packaging, load_template
 
 FUNCTIONS = ("ApiFunction", "ProcessorFunction", "ReconcilerFunction")
 #: the adapters each function's wiring builds (bootstrap.build_service on the aws backend;
@@ -40,15 +42,10 @@ RESOURCES_BY_SERVICE = {
     "dynamodb": ("ImagesTable",),
     "sqs": ("UploadsQueue",),
     "events": ("EventBus",),
+    "logs": ("ApiLogGroup", "ProcessorLogGroup", "ReconcilerLogGroup"),
 }
 #: the bus the EventBusName parameter names (not a resource of the stack: the default bus, or yours)
 EVENT_BUS_ARN = "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:event-bus/${EventBusName}"
-#: AWS managed policies SAM attaches: logging for all, the SQS poller for the processor's event source
-MANAGED = {
-    "ApiFunction": {"AWSLambdaBasicExecutionRole"},
-    "ProcessorFunction": {"AWSLambdaBasicExecutionRole", "AWSLambdaSQSQueueExecutionRole"},
-    "ReconcilerFunction": {"AWSLambdaBasicExecutionRole"},
-}
 
 
 @pytest.fixture(scope="module")
@@ -158,8 +155,22 @@ def test_each_function_gets_exactly_what_its_code_calls(translated: dict[str, An
         (service,) = {a.split(":", 1)[0] for a in actions}  # one service per statement
         assert {_arn(r)[0] for r in _as_list(s["Resource"])} <= set(RESOURCES_BY_SERVICE[service]), s
     role = translated["Resources"][f"{function}Role"]["Properties"]
-    managed = {json.dumps(arn).rsplit("/", 1)[-1].strip('"') for arn in role.get("ManagedPolicyArns", [])}
-    assert managed == MANAGED[function]
+    assert not role.get("ManagedPolicyArns")  # AWS managed policies grant logs and SQS on *
+    assert translated["Resources"][function]["Properties"]["Role"] == {"Fn::GetAtt": [f"{function}Role", "Arn"]}
+
+
+def test_no_role_but_the_functions_own_and_nothing_on_star(translated: dict[str, Any]) -> None:
+    roles = {k for k, r in translated["Resources"].items() if r["Type"] == "AWS::IAM::Role"}
+    assert roles == {f"{f}Role" for f in FUNCTIONS}
+    assert not any(r["Type"] == "AWS::IAM::ManagedPolicy" for r in translated["Resources"].values())
+    for function in FUNCTIONS:
+        for statement in _role_statements(translated, function):
+            assert "*" not in json.dumps(statement["Resource"]).replace("/*", ""), statement
+    # each function writes only the log group it logs to
+    for function in FUNCTIONS:
+        group = translated["Resources"][function]["Properties"]["LoggingConfig"]["LogGroup"]
+        logs = [s for s in _role_statements(translated, function) if _as_list(s["Action"])[0].startswith("logs:")]
+        assert [_arn(s["Resource"])[0] for s in logs] == [group["Ref"]]
 
 
 def test_least_privilege_where_it_matters() -> None:
@@ -170,8 +181,18 @@ def test_least_privilege_where_it_matters() -> None:
     assert not {"dynamodb:Scan", "dynamodb:DeleteItem"} & actions_on("ProcessorFunction", "ImagesTable")
     # it never writes an original; it deletes one only when an upload lands after its DELETE
     assert "s3:PutObject" not in actions_on("ProcessorFunction", "UploadsBucket")
-    assert "dynamodb:Scan" in actions_on("ReconcilerFunction", "ImagesTable")
     assert not actions_on("ReconcilerFunction", "RenditionsBucket")
+    # nothing scans the table: the sweep queries the sparse index of records that can be stale
+    for function in FUNCTIONS:
+        assert not any(a == "dynamodb:Scan" for _, _, a in grants(function)), function
+    assert ("ImagesTable", f"/index/{STALE_INDEX}", "dynamodb:Query") in grants("ReconcilerFunction")
+    assert ("ImagesTable", f"/index/{GSI_NAME}", "dynamodb:Query") in grants("ApiFunction")
+    # the processor deletes an original that lands after its image was deleted (the docs' table says so)
+    assert "s3:DeleteObject" in actions_on("ProcessorFunction", "UploadsBucket")
+    # object actions only under the keys imgflow writes
+    assert original_key("01ID").startswith(KEY_PREFIXES["UploadsBucket"])
+    assert rendition_prefix("01ID", 3).startswith(KEY_PREFIXES["RenditionsBucket"])
+    assert all(suffix in ("", "/originals/*") for r, suffix, _ in grants("ApiFunction") if r == "UploadsBucket")
     # a missing original must read as 404 (not 403) wherever the code checks for one
     for function in ("ProcessorFunction", "ReconcilerFunction"):
         assert ("UploadsBucket", "", "s3:ListBucket") in grants(function)
@@ -193,10 +214,18 @@ def test_handlers_import_and_env_vars_are_settings(template: dict[str, Any]) -> 
 
 
 def test_functions_build_through_the_makefile(template: dict[str, Any]) -> None:
+    """sam build runs each target in packaging/<Architecture>: the architecture the functions run on
+    is the one the build reads (tests/aws/test_sam_build.py builds both)."""
     makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
     for function in FUNCTIONS:
-        assert template["Resources"][function]["Metadata"]["BuildMethod"] == "makefile"
+        metadata = template["Resources"][function]["Metadata"]
+        assert metadata["BuildMethod"] == "makefile"
+        assert metadata["WorkingDirectory"] == {"Fn::Sub": "packaging/${Architecture}"}
+        assert (ROOT / metadata["ContextPath"] / "Makefile").is_file()
         assert re.search(rf"^(build-\S+ )*build-{function}\b.*:", makefile, re.M), function
+    assert template["Globals"]["Function"]["Architectures"] == [{"Ref": "Architecture"}]
+    for arch in template["Parameters"]["Architecture"]["AllowedValues"]:
+        assert (ROOT / "packaging" / arch).is_dir(), arch
 
 
 def test_processor_event_source_and_queue(template: dict[str, Any]) -> None:
@@ -330,3 +359,87 @@ def test_browser_preflight_skips_the_authorizer(translated: dict[str, Any]) -> N
     origins = json.loads(jwt.eval(env["IMGFLOW_CORS_ORIGINS"]))
     assert origins == ["https://a.example", "https://b.example"]
     assert Settings(cors_origins=origins).cors_origins == ("https://a.example", "https://b.example")
+
+
+def _rule_functions(node: Any) -> set[str]:
+    if isinstance(node, list):
+        return {f for n in node for f in _rule_functions(n)}
+    if isinstance(node, dict):
+        return {k for k in node if k.startswith("Fn::") or k == "Ref"} | {
+            f for v in node.values() for f in _rule_functions(v)
+        }
+    return set()
+
+
+#: what CloudFormation allows in Rules (no Fn::Join, Fn::Sub, Fn::If ...)
+RULE_FUNCTIONS = {
+    "Ref", "Fn::And", "Fn::Contains", "Fn::EachMemberEquals", "Fn::EachMemberIn", "Fn::Equals",
+    "Fn::Not", "Fn::Or", "Fn::RefAll", "Fn::ValueOf", "Fn::ValueOfAll",
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("parameters", "holds"),
+    [
+        ({"AuthMode": "jwt", "JwtIssuer": "https://issuer", "JwtAudience": "app1,app2"}, True),
+        ({"AuthMode": "jwt", "JwtIssuer": "https://issuer", "JwtAudience": ""}, False),
+        ({"AuthMode": "jwt", "JwtIssuer": "https://issuer", "JwtAudience": "app1,"}, False),
+        ({"AuthMode": "jwt", "JwtIssuer": "", "JwtAudience": "app1"}, False),
+        ({"AuthMode": "none"}, True),
+    ],
+)
+def test_rules_use_only_rule_functions(template: dict[str, Any], parameters: dict[str, str], holds: bool) -> None:
+    ev = Evaluator(template, parameters=parameters)
+    for rule in template["Rules"].values():
+        assert _rule_functions(rule) <= RULE_FUNCTIONS, rule
+    results = []
+    for rule in template["Rules"].values():
+        if "RuleCondition" not in rule or ev.eval(rule["RuleCondition"]):
+            results += [bool(ev.eval(a["Assert"])) for a in rule["Assertions"]]
+    assert all(results) is holds
+
+
+def test_cloudfront_names_are_unique_per_stack_and_short(template: dict[str, Any]) -> None:
+    """Cache, response-headers policy and OAC names are account-global: the same stack name in a
+    second region must not collide, and an OAC name is at most 64 characters (stack names reach 128)."""
+    res = template["Resources"]
+    paths = {
+        "RenditionsOriginAccessControl": ("OriginAccessControlConfig", 64),
+        "RenditionsCachePolicy": ("CachePolicyConfig", 128),
+        "RenditionsResponseHeadersPolicy": ("ResponseHeadersPolicyConfig", 128),
+    }
+    long_name = "s" * 128
+    first = Evaluator(template, stack_name=long_name, stack_guid="11111111-2222-3333-4444-555555555555")
+    second = Evaluator(template, stack_name=long_name, stack_guid="66666666-7777-8888-9999-000000000000")
+    for logical, (config, most) in paths.items():
+        name = res[logical]["Properties"][config]["Name"]
+        one, two = first.eval(name), second.eval(name)
+        assert one != two, logical
+        assert len(one) <= most, (logical, one)
+        assert "11111111-2222-3333-4444-555555555555" in one
+        assert re.fullmatch(r"[A-Za-z0-9_-]+", one), one
+
+
+def test_data_survives_the_stack(template: dict[str, Any]) -> None:
+    res = template["Resources"]
+    for logical in ("UploadsBucket", "RenditionsBucket", "ImagesTable"):
+        assert res[logical]["DeletionPolicy"] == "Retain", logical
+        assert res[logical]["UpdateReplacePolicy"] == "Retain", logical
+    assert res["ImagesTable"]["Properties"]["DeletionProtectionEnabled"] is True
+
+
+def test_outputs_name_the_distribution(template: dict[str, Any]) -> None:
+    output = template["Outputs"]["DistributionId"]
+    assert output["Value"] == {"Ref": "RenditionsDistribution"}
+    assert output["Condition"] == template["Resources"]["RenditionsDistribution"]["Condition"]
+    docs = (ROOT / "docs" / "deploy-aws.md").read_text(encoding="utf-8")
+    assert "DistributionId" in docs
+
+
+def test_the_processor_finds_the_shipped_fonts(template: dict[str, Any]) -> None:
+    """FONTCONFIG_FILE names the fonts.conf packaging/package.py puts in the processor's artefact."""
+    package = load_packaging()
+    env = template["Resources"]["ProcessorFunction"]["Properties"]["Environment"]["Variables"]
+    folder = f"{package.TASK_ROOT}/{package.FONTS_DIR}"
+    assert env["FONTCONFIG_FILE"] == f"{folder}/fonts.conf"
+    assert env["FONTCONFIG_PATH"] == folder

@@ -281,6 +281,27 @@ class CatalogContract:
         done = {r.image_id for r in every("done") if r.image_id in ids}
         assert done == {r.image_id for r in mine if r.status == "done"}
 
+    def test_stale_follows_transitions_oldest_first(self, catalog: Catalog) -> None:
+        """A record leaves stale() when it leaves the states that can be stale, comes back when it
+        returns to one, and a touch (a new updated_at) moves it; the least recently updated first."""
+        now = T0 + 1000
+        ids = [catalog.create(make_record(status="queued", updated_at=now - 900 + i)).image_id for i in range(6)]
+        assert [r.image_id for r in catalog.stale(now, older_than=now - 120)] == ids
+        assert [r.image_id for r in catalog.stale(now, older_than=now - 120, limit=3)] == ids[:3]
+        claim = Expect(states={"queued"})
+        catalog.transition(ids[0], claim, {"status": "processing", "lease_token": "t", "lease_expires_at": now + 60})
+        catalog.transition(ids[1], claim, {"status": "done", "updated_at": now - 800})
+        catalog.transition(ids[2], claim, {"status": "failed", "updated_at": now - 800})
+        catalog.transition(ids[3], claim, {"updated_at": now - 10})  # touched: fresh again
+        found = [r.image_id for r in catalog.stale(now, older_than=now - 120)]
+        assert found == ids[4:]
+        # a dead lease comes back whatever its updated_at; a reprocessed image is queued again
+        catalog.transition(ids[0], Expect(states={"processing"}), {"lease_expires_at": now - 1, "updated_at": now - 5})
+        catalog.transition(ids[1], Expect(states={"done"}), {"status": "queued", "updated_at": now - 200})
+        found = [r.image_id for r in catalog.stale(now, older_than=now - 120)]
+        assert found == [ids[4], ids[5], ids[1], ids[0]]
+        assert {r.status for r in catalog.stale(now, older_than=now - 120)} == {"queued", "processing"}
+
     def test_racing_transition_has_one_winner(self, catalog: Catalog) -> None:
         rec = catalog.create(make_record(status="queued"))
         barrier = threading.Barrier(8)

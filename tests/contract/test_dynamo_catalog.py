@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from imgflow.adapters.dynamo_catalog import GSI_NAME, TABLE_SCHEMA, DynamoCatalog, create_table
+from imgflow.adapters.dynamo_catalog import EVENTS_INDEX, GSI_NAME, TABLE_SCHEMA, DynamoCatalog, create_table
+from imgflow.adapters.dynamo_stale import STALE_INDEX, STALE_KEY
 from imgflow.errors import Conflict, NotFound, StorageError
 from imgflow.ports import Expect
 
@@ -75,9 +76,9 @@ def test_table_matches_schema_with_ttl(ddb_raw: Any, dynamo: DynamoCatalog) -> N
     assert {tuple(d.items()) for d in desc["AttributeDefinitions"]} == {
         tuple(d.items()) for d in TABLE_SCHEMA["AttributeDefinitions"]
     }
-    indexes = {g["IndexName"]: g["KeySchema"] for g in desc["GlobalSecondaryIndexes"]}
-    assert indexes == {g["IndexName"]: g["KeySchema"] for g in TABLE_SCHEMA["GlobalSecondaryIndexes"]}
-    assert GSI_NAME in indexes
+    indexes = {gsi["IndexName"]: gsi["KeySchema"] for gsi in desc["GlobalSecondaryIndexes"]}
+    assert indexes == {gsi["IndexName"]: gsi["KeySchema"] for gsi in TABLE_SCHEMA["GlobalSecondaryIndexes"]}
+    assert set(indexes) == {GSI_NAME, STALE_INDEX, EVENTS_INDEX}
     ttl = ddb_raw.describe_time_to_live(TableName=dynamo.table)["TimeToLiveDescription"]
     assert (ttl["TimeToLiveStatus"], ttl["AttributeName"]) == ("ENABLED", "expires_at")
 
@@ -121,3 +122,27 @@ def test_list_skips_filtered_pages(dynamo: DynamoCatalog) -> None:
 def test_missing_table_is_a_storage_error(ddb: Any) -> None:
     with pytest.raises(StorageError):
         DynamoCatalog(ddb, unique("absent")).get("x")
+
+
+def test_stale_queries_a_sparse_index(ddb_raw: Any, dynamo: DynamoCatalog, ddb_ops: OperationLog) -> None:
+    """Only records that can be stale are in the index (the key is set and removed with the status),
+    and the sweep reads it with Query: the table is never scanned."""
+    now = 1_700_001_000.0
+    waiting = dynamo.create(make_record(status="awaiting_upload", updated_at=now - 500))
+    done = dynamo.create(make_record(status="done", updated_at=now - 500))
+
+    def key_of(image_id: str) -> Any:
+        item = ddb_raw.get_item(TableName=dynamo.table, Key={"image_id": {"S": image_id}})["Item"]
+        return item.get(STALE_KEY, {}).get("S")
+
+    assert key_of(waiting.image_id).startswith("awaiting_upload#")
+    assert key_of(done.image_id) is None
+    dynamo.transition(waiting.image_id, Expect(states={"awaiting_upload"}), {"status": "queued"})
+    assert key_of(waiting.image_id).startswith("queued#")
+    dynamo.transition(waiting.image_id, Expect(states={"queued"}), {"status": "done"})
+    assert key_of(waiting.image_id) is None
+    ddb_ops.names.clear()
+    assert dynamo.stale(now, older_than=now - 120) == []
+    assert set(ddb_ops.names) == {"Query"}
+    index = ddb_raw.scan(TableName=dynamo.table, IndexName=STALE_INDEX)
+    assert index["Items"] == []  # sparse: nothing but records that can be stale

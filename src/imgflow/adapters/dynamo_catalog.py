@@ -3,8 +3,10 @@
 Item = ``record.to_item()`` (numbers as Decimal), key ``image_id``. Every write is
 conditional: ``create`` on ``attribute_not_exists(image_id)``, ``transition`` on the
 :class:`~imgflow.ports.Expect` rules of :mod:`catalog_rules` (plus a version bump).
-Listing queries the ``owner-created_at`` GSI newest first. No request path scans:
-only ``stale()`` (the scheduled reconcile sweep) does, with a filter.
+Listing queries the ``owner-created_at`` GSI newest first. Nothing scans: ``stale()``
+(the scheduled reconcile sweep) queries ``stale-updated_at``, a sparse GSI holding only the
+records that can be stale (:mod:`dynamo_stale`): ``create`` and every ``transition`` that
+changes the status set or remove the record's ``stale_key`` in the same write.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from imgflow.adapters import catalog_rules as rules
 from imgflow.adapters.dynamo_expr import Expression, condition_for
+from imgflow.adapters.dynamo_stale import STALE_INDEX, STALE_KEY, oldest_first, stale_key, stale_queries
 from imgflow.adapters.s3_store import FORBIDDEN_CODES
 from imgflow.errors import Conflict, NotFound, StorageError, StorageForbidden
 from imgflow.ports import Expect, Page
@@ -42,6 +45,7 @@ TABLE_SCHEMA: dict[str, Any] = {
         {"AttributeName": "owner", "AttributeType": "S"},
         {"AttributeName": "created_at", "AttributeType": "N"},
         {"AttributeName": "event_pending", "AttributeType": "S"},
+        {"AttributeName": STALE_KEY, "AttributeType": "S"},
         {"AttributeName": "updated_at", "AttributeType": "N"},
     ],
     "GlobalSecondaryIndexes": [
@@ -57,6 +61,14 @@ TABLE_SCHEMA: dict[str, Any] = {
             "IndexName": EVENTS_INDEX,
             "KeySchema": [
                 {"AttributeName": "event_pending", "KeyType": "HASH"},
+                {"AttributeName": "updated_at", "KeyType": "RANGE"},
+            ],
+            "Projection": {"ProjectionType": "ALL"},
+        },
+        {
+            "IndexName": STALE_INDEX,
+            "KeySchema": [
+                {"AttributeName": STALE_KEY, "KeyType": "HASH"},
                 {"AttributeName": "updated_at", "KeyType": "RANGE"},
             ],
             "Projection": {"ProjectionType": "ALL"},
@@ -118,11 +130,13 @@ class DynamoCatalog:
         "transition": ("dynamodb:UpdateItem", "dynamodb:GetItem"),
         "list": ("dynamodb:Query",),
         "delete": ("dynamodb:DeleteItem",),
-        "stale": ("dynamodb:Scan",),
+        "stale": ("dynamodb:Query",),
         "pending_events": ("dynamodb:Query",),
         # an operator's backfill (the CLI, with the operator's credentials), never a function
         "every": ("dynamodb:Scan",),
     }
+    #: the one index each querying method reads (its Query is granted on that index only)
+    IAM_INDEXES: Mapping[str, str] = {"list": GSI_NAME, "stale": STALE_INDEX, "pending_events": EVENTS_INDEX}
     #: every botocore operation this adapter calls -> the IAM actions it needs
     BOTO_OPERATIONS: Mapping[str, tuple[str, ...]] = {
         "PutItem": ("dynamodb:PutItem",),
@@ -130,6 +144,7 @@ class DynamoCatalog:
         "UpdateItem": ("dynamodb:UpdateItem",),
         "Query": ("dynamodb:Query",),
         "DeleteItem": ("dynamodb:DeleteItem",),
+        # only the operator's backfill (``every``), with the operator's credentials; no function scans
         "Scan": ("dynamodb:Scan",),
     }
 
@@ -144,11 +159,19 @@ class DynamoCatalog:
         kind = StorageForbidden if code in FORBIDDEN_CODES else StorageError
         return kind(f"DynamoDB {code} on {what}: {exc}")
 
+    @staticmethod
+    def _item(record: ImageRecord) -> dict[str, Any]:
+        item = record.to_item()
+        key = stale_key(record.image_id, record.status)
+        if key is not None:
+            item[STALE_KEY] = key
+        return item
+
     def create(self, record: ImageRecord) -> ImageRecord:
         try:
             self.client.put_item(
                 TableName=self.table,
-                Item=serialize(record.to_item()),
+                Item=serialize(self._item(record)),
                 ConditionExpression="attribute_not_exists(image_id)",
             )
         except ClientError as exc:
@@ -181,6 +204,12 @@ class DynamoCatalog:
                 removes.append(expr.name(name))
             else:
                 sets.append(f"{expr.name(name)} = {expr.value(value)}")
+        if changes.get("status") is not None:  # in the index while it can be stale, out of it otherwise
+            key = stale_key(image_id, str(changes["status"]))
+            if key is None:
+                removes.append(expr.name(STALE_KEY))
+            else:
+                sets.append(f"{expr.name(STALE_KEY)} = {expr.value(key)}")
         if changes.get("updated_at") is None:
             sets.append(f"{expr.name('updated_at')} = {expr.value(self.clock())}")
         sets.append(f"{expr.name('version')} = {expr.name('version')} + {expr.value(1)}")
@@ -303,25 +332,20 @@ class DynamoCatalog:
         return self._records("scan", kwargs)
 
     def stale(self, now: float, *, older_than: float, limit: int = 100) -> builtins.list[ImageRecord]:
-        """A filtered Scan: only the reconcile sweep calls this, never a request."""
-        kwargs: dict[str, Any] = {
-            "TableName": self.table,
-            "ConsistentRead": True,
-            "FilterExpression": "(#s = :p AND #l < :now) OR (#s IN (:a, :q) AND #u < :old)",
-            "ExpressionAttributeNames": {"#s": "status", "#l": "lease_expires_at", "#u": "updated_at"},
-            "ExpressionAttributeValues": serialize(
-                {":p": "processing", ":a": "awaiting_upload", ":q": "queued", ":now": now, ":old": older_than}
-            ),
-        }
-        found: builtins.list[ImageRecord] = []
-        while len(found) < limit:
-            try:
-                resp = self.client.scan(**kwargs)
-            except (ClientError, BotoCoreError) as exc:
-                raise self._fail(exc, "stale scan") from exc
-            found.extend(ImageRecord.from_item(deserialize(i)) for i in resp.get("Items", []))
-            if "LastEvaluatedKey" not in resp:
-                break
-            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
-        found.sort(key=lambda r: r.updated_at)
-        return found[:limit]
+        """Queries of the sparse index, oldest first. The index is eventually consistent: the
+        sweep's conditional transitions re-check every record it acts on."""
+        runs = []
+        for kwargs in stale_queries(self.table, now, older_than=older_than, limit=limit):
+            kwargs["ExpressionAttributeValues"] = serialize(kwargs["ExpressionAttributeValues"])
+            found: builtins.list[ImageRecord] = []
+            while len(found) < limit:
+                try:
+                    resp = self.client.query(**kwargs)
+                except (ClientError, BotoCoreError) as exc:
+                    raise self._fail(exc, "stale records") from exc
+                found.extend(ImageRecord.from_item(deserialize(i)) for i in resp.get("Items", []))
+                if "LastEvaluatedKey" not in resp:
+                    break
+                kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+            runs.append(found)
+        return oldest_first(runs, limit)

@@ -24,6 +24,11 @@ Adapter = (
 )
 
 
+#: the key prefix each bucket's objects live under (records.original_key, records.rendition_prefix):
+#: object actions are granted on ``<bucket ARN>/<prefix>*`` only
+KEY_PREFIXES: Mapping[str, str] = {"UploadsBucket": "originals/", "RenditionsBucket": "renditions/", "ConfigBucket": ""}
+
+
 @dataclass(frozen=True)
 class Use:
     """One function's use of one resource through one adapter."""
@@ -36,11 +41,38 @@ class Use:
     reads_missing_keys: bool = False
 
     def actions(self) -> frozenset[str]:
+        return frozenset(a for _, a in self.grants())
+
+    def grants(self) -> frozenset[tuple[str, str]]:
+        """(ARN suffix, action) pairs: what and where."""
         table: Mapping[str, tuple[str, ...]] = self.adapter.IAM_ACTIONS
-        found = {a for m in self.methods for a in table[m]}
+        indexes: Mapping[str, str] = getattr(self.adapter, "IAM_INDEXES", {})
+        found = {(self._suffix(a, indexes.get(m)), a) for m in self.methods for a in table[m]}
         if self.reads_missing_keys:
-            found.add("s3:ListBucket")
+            found.add(("", "s3:ListBucket"))
         return frozenset(found)
+
+    def _suffix(self, action: str, index: str | None) -> str:
+        """Which ARN of the resource an action is granted on: the objects under the bucket's key
+        prefix or the bucket itself, the table or the one index a method queries, the queue."""
+        if action.startswith("s3:"):
+            return "" if action == "s3:ListBucket" else f"/{KEY_PREFIXES[self.resource]}*"
+        if action == "dynamodb:Query":
+            if index is None:
+                raise ValueError(f"{self.adapter.__name__} queries no declared index for {action}")
+            return f"/index/{index}"
+        return ""
+
+
+#: what the Lambda service does with a function's role, beside the code's own calls: write the
+#: function's log group (LoggingConfig), and poll the processor's event source queue
+LOG_ACTIONS = ("logs:CreateLogStream", "logs:PutLogEvents")
+SQS_POLL_ACTIONS = ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes")
+SERVICE_GRANTS: Mapping[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
+    "ApiFunction": (("ApiLogGroup", LOG_ACTIONS),),
+    "ProcessorFunction": (("ProcessorLogGroup", LOG_ACTIONS), ("UploadsQueue", SQS_POLL_ACTIONS)),
+    "ReconcilerFunction": (("ReconcilerLogGroup", LOG_ACTIONS),),
+}
 
 
 FUNCTION_USES: Mapping[str, tuple[Use, ...]] = {
@@ -77,20 +109,18 @@ FUNCTION_USES: Mapping[str, tuple[Use, ...]] = {
 }
 
 
-def arn_suffix(action: str) -> str:
-    """Which ARN of its resource an action is granted on: S3 objects (``/*``) or the bucket itself,
-    the table or its indexes (the owner index, the sparse events index), the queue, the bus."""
-    if action.startswith("s3:"):
-        return "" if action == "s3:ListBucket" else "/*"
-    if action == "dynamodb:Query":
-        return "/index/*"
-    return ""
-
-
 def grants(function: str) -> frozenset[tuple[str, str, str]]:
-    """(resource logical id, ARN suffix, action) for every grant the function needs."""
-    return frozenset((u.resource, arn_suffix(a), a) for u in FUNCTION_USES[function] for a in u.actions())
+    """(resource logical id, ARN suffix, action) for every grant the function's role needs."""
+    code = {(u.resource, suffix, a) for u in FUNCTION_USES[function] for suffix, a in u.grants()}
+    service = {(resource, "", a) for resource, actions in SERVICE_GRANTS[function] for a in actions}
+    return frozenset(code | service)
+
+
+def code_grants(function: str) -> frozenset[tuple[str, str, str]]:
+    """Only what the function's code calls (the end-to-end guard checks calls against these)."""
+    return frozenset((u.resource, suffix, a) for u in FUNCTION_USES[function] for suffix, a in u.grants())
 
 
 def actions_on(function: str, resource: str) -> frozenset[str]:
-    return frozenset(a for r, _, a in grants(function) if r == resource)
+    """The actions the function's code may call on a resource."""
+    return frozenset(a for r, _, a in code_grants(function) if r == resource)

@@ -11,12 +11,13 @@ when the sweep times out. Without a queue it falls back to processing a few imag
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from imgflow.errors import ConfigError
-from imgflow.runtimes.aws import telemetry
 from imgflow.runtimes.aws.wiring import Lazy, aws_settings, processing_service
-from imgflow.service import ImageService, ReconcileReport
+
+if TYPE_CHECKING:
+    from imgflow.service import ImageService, ReconcileReport
 
 #: records re-driven per sweep through the queue (a message each)
 QUEUE_BATCH = 50
@@ -29,6 +30,7 @@ def _build() -> ImageService:
     if not settings.queue_url:
         return processing_service(settings)
     from imgflow.bootstrap import build_service
+    from imgflow.runtimes.aws import telemetry
 
     service = build_service(settings, with_processor=False, on_publish_error=telemetry.event_not_published)
     if service.on_queued is None:
@@ -47,6 +49,8 @@ def sweep(service: ImageService) -> ReconcileReport:
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    from imgflow.runtimes.aws import telemetry  # powertools: with the first sweep, not at import
+
     started = time.perf_counter()
     try:
         report = sweep(wiring.get())

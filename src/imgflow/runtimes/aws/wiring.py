@@ -1,4 +1,9 @@
-"""Build once per container, on first use; never at import."""
+"""Build once per container, on first use; never at import.
+
+Importing this module (and so a handler) imports neither the settings nor the service:
+pydantic and the rest load with the first call, which needs them, so that the handler
+module itself imports in milliseconds (``make coldstart``).
+"""
 
 from __future__ import annotations
 
@@ -6,8 +11,9 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Generic, TypeVar
 
-from imgflow.service import ImageService
-from imgflow.settings import Settings, load_settings
+if TYPE_CHECKING:
+    from imgflow.service import ImageService
+    from imgflow.settings import Settings
 
 if TYPE_CHECKING:
     from imgflow.runtimes.aws.config_watch import ConfigWatcher
@@ -40,6 +46,8 @@ class Lazy(Generic[T]):
 
 def aws_settings() -> Settings:
     """The settings a Lambda function runs with: from its environment (``IMGFLOW_*``)."""
+    from imgflow.settings import load_settings
+
     return load_settings()
 
 
