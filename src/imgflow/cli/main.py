@@ -5,9 +5,11 @@ from __future__ import annotations
 import typer
 
 from imgflow import __version__
+from imgflow.cli.helptext import Group
 
 app = typer.Typer(
     name="imgflow",
+    cls=Group,
     help="Image pipeline: upload -> event -> process -> record, on AWS or on one machine.",
     no_args_is_help=True,
     add_completion=False,
