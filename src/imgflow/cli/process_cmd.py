@@ -34,7 +34,10 @@ def process(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Write <stem>/facts.json and print a JSON report.")] = False,
 ) -> None:
-    """Make every rendition of a recipe for each image; a bad file fails alone (exit 1)."""
+    """Make a recipe's renditions of images and folders of images.
+
+    Runs one process per core; a bad file fails alone (exit 1), the rest are still made.
+    """
     from rich.console import Console
     from rich.progress import Progress
     from rich.table import Table

@@ -61,7 +61,10 @@ def serve(
     ] = None,
     config: Config = None,
 ) -> None:
-    """Serve the web page, the API and /metrics, with worker processes on a local job queue."""
+    """Serve the web page, the API and /metrics with local workers.
+
+    Worker processes take jobs from a durable SQLite queue under the data folder.
+    """
     from imgflow.runtimes.local.server import serve as run_server
 
     settings = _settings(config, port=port, data_dir=data_dir, workers=workers, host=host)
@@ -73,7 +76,7 @@ def serve(
 
 @handles_errors
 def worker(data_dir: DataDir = None, config: Config = None) -> None:
-    """Run one worker alone (imgflow serve starts and supervises its own)."""
+    """Run one worker alone (serve starts its own)."""
     from imgflow.runtimes.local.env import WORKER_ENV
 
     _settings(config, data_dir=data_dir)  # a bad config stops here, in one line, not in the worker's log
@@ -112,7 +115,10 @@ def upload(
     wait: Annotated[bool, typer.Option("--wait/--no-wait", help="Wait until each image is done or failed")] = True,
     timeout: Annotated[float, typer.Option("--timeout", metavar="SECONDS", help="Seconds to wait per image")] = 300.0,
 ) -> None:
-    """Upload images to a running server; print one JSON line per file (refused files too, exit 1)."""
+    """Upload images to a running server.
+
+    Prints one JSON line per file; a refused file is reported and the rest still go (exit 1).
+    """
     server = check_server_url(server)
     from imgflow.runtimes.local.client import Client, Refused, image_id_of
 
@@ -150,7 +156,7 @@ def status(
     wait: Annotated[bool, typer.Option("--wait", help="Wait until the image is done or failed")] = False,
     full: Annotated[bool, typer.Option("--full", help="Print the whole record, not a summary")] = False,
 ) -> None:
-    """Print an image's status, facts and rendition URLs as JSON."""
+    """Print an image's status, facts and renditions as JSON."""
     server = check_server_url(server)
     from imgflow.runtimes.local.client import Client
 
