@@ -1,10 +1,14 @@
-"""The HTTP API as one FastAPI app; OpenAPI at ``/docs`` and ``/openapi.json``."""
+"""The HTTP API as one FastAPI app; OpenAPI at ``/docs`` and ``/openapi.json``.
+
+``/docs`` (Swagger UI) loads its script and style from this server (fastapi-offline bundles them,
+under ``/static-offline-docs/``), so it works without internet access."""
 
 from __future__ import annotations
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
+from fastapi_offline import FastAPIOffline
 
 from imgflow import __version__
 from imgflow.adapters.fs_store import FsObjectStore
@@ -24,7 +28,7 @@ DESCRIPTION = """Upload images, get renditions. Errors are RFC 9457 problem docu
 def create_app(service: ImageService, settings: Settings, *, local_store: FsObjectStore | None = None) -> FastAPI:
     """The API over a built service. ``local_store``: the folder store, whose signed upload and
     download URLs this app then serves (``/v1/local-uploads/{token}``, ``/v1/files/{key}``)."""
-    app = FastAPI(
+    app = FastAPIOffline(
         title="imgflow",
         version=__version__,
         description=DESCRIPTION,
