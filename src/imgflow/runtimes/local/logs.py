@@ -44,4 +44,3 @@ def setup_logging(service: str, level: int = logging.INFO) -> None:
     root.setLevel(level)
     for noisy in ("uvicorn.access", "pyvips"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-
