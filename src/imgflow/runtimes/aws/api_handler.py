@@ -8,16 +8,19 @@ app reads from ``scope["aws.event"]``.
 from __future__ import annotations
 
 import binascii
+import functools
 import json
 import warnings
 from base64 import b64decode
 from collections.abc import Mapping
 from typing import Any
 
-from imgflow.runtimes.aws.wiring import Lazy, aws_settings
+from imgflow.runtimes.aws.wiring import aws_settings
 
 
-def _build() -> Any:
+@functools.cache
+def wiring() -> Any:
+    """The app behind Mangum, built on the first request, once per container."""
     from mangum import Mangum
     from mangum.adapter import DEFAULT_TEXT_MIME_TYPES
 
@@ -29,9 +32,6 @@ def _build() -> Any:
         warnings.simplefilter("ignore", DeprecationWarning)
         # problem documents are text too: answer them as text, not base64
         return Mangum(app, lifespan="off", text_mime_types=[*DEFAULT_TEXT_MIME_TYPES, "application/problem+json"])
-
-
-wiring: Lazy[Any] = Lazy(_build)
 
 
 def problem(status: int, code: str, detail: str, instance: str | None) -> dict[str, Any]:
@@ -66,5 +66,5 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if reason is not None:
         path = event.get("rawPath") or event.get("path")
         return problem(400, "bad_request", reason, path if isinstance(path, str) else None)
-    response: dict[str, Any] = wiring.get()(event, context)
+    response: dict[str, Any] = wiring()(event, context)
     return response

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from imgflow.runtimes.aws import events, telemetry
-from imgflow.runtimes.aws.wiring import Lazy, aws_settings, processing_service
+from imgflow.runtimes.aws.wiring import aws_settings, processing_service
 from imgflow.service import ImageService, Outcome
 
 
@@ -30,12 +31,11 @@ class Wiring:
     uploads_bucket: str
 
 
-def _build() -> Wiring:
+@functools.cache
+def wiring() -> Wiring:
+    """Built on the first event, once per container (``wiring.cache_clear()`` forgets it)."""
     settings = aws_settings()
     return Wiring(service=processing_service(settings), uploads_bucket=settings.uploads_bucket)
-
-
-wiring: Lazy[Wiring] = Lazy(_build)
 
 
 class RetryLater(Exception):
@@ -77,7 +77,7 @@ def _sqs_record(w: Wiring, record: SQSRecord) -> None:
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    w = wiring.get()
+    w = wiring()
     try:
         shape = events.shape_of(event)
         if shape == "sqs":

@@ -10,12 +10,13 @@ when the sweep times out. Without a queue it falls back to processing a few imag
 
 from __future__ import annotations
 
+import functools
 import time
 from typing import Any
 
 from imgflow.errors import ConfigError
 from imgflow.runtimes.aws import telemetry
-from imgflow.runtimes.aws.wiring import Lazy, aws_settings, processing_service
+from imgflow.runtimes.aws.wiring import aws_settings, processing_service
 from imgflow.service import ImageService, ReconcileReport
 
 #: records re-driven per sweep through the queue (a message each)
@@ -24,7 +25,9 @@ QUEUE_BATCH = 50
 INLINE_BATCH = 5
 
 
-def _build() -> ImageService:
+@functools.cache
+def wiring() -> ImageService:
+    """Built on the first sweep, once per container."""
     settings = aws_settings()
     if not settings.queue_url:
         return processing_service(settings)
@@ -36,9 +39,6 @@ def _build() -> ImageService:
     return service
 
 
-wiring: Lazy[ImageService] = Lazy(_build)
-
-
 def sweep(service: ImageService) -> ReconcileReport:
     """One pass: through the queue when the service was built for it (no processor), else inline."""
     if service.processor is None and service.on_queued is not None:
@@ -48,7 +48,7 @@ def sweep(service: ImageService) -> ReconcileReport:
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     started = time.perf_counter()
-    report = sweep(wiring.get())
+    report = sweep(wiring())
     result = {
         "redriven": len(report.redriven),
         "requeued": len(report.requeued),

@@ -1,38 +1,10 @@
-"""Build once per container, on first use; never at import."""
+"""What the Lambda entry points build once per container (each caches its wiring with
+``functools.cache``), on first use; never at import."""
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
-from typing import Generic, TypeVar
-
 from imgflow.service import ImageService
 from imgflow.settings import Settings, load_settings
-
-T = TypeVar("T")
-
-
-class Lazy(Generic[T]):
-    """A value built on the first :meth:`get` and cached; ``value`` is None until then."""
-
-    def __init__(self, build: Callable[[], T]) -> None:
-        self._build = build
-        self._lock = threading.Lock()
-        self.value: T | None = None
-
-    def get(self) -> T:
-        value = self.value
-        if value is None:
-            with self._lock:
-                if self.value is None:
-                    self.value = self._build()
-                value = self.value
-        return value
-
-    def reset(self) -> None:
-        """Forget the cached value (tests that change the environment between calls)."""
-        with self._lock:
-            self.value = None
 
 
 def aws_settings() -> Settings:
