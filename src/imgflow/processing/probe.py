@@ -46,7 +46,7 @@ def _check_size(width: int, height: int, frames: int, limits: Limits, fmt: str) 
         raise TooManyPixels(
             f"{width}x{height}"
             + (f" x {frames} frames" if frames > 1 else "")
-            + f" = {pixels / 1e6:.1f} MP exceeds the {limits.max_pixels / 1e6:.1f} MP limit"
+            + f" = {pixels:,} pixels exceeds the limit of {limits.max_pixels:,}"
         )
 
 

@@ -154,7 +154,8 @@ def _render(svc: ImageService, record: ImageRecord, head: ObjectInfo) -> tuple[P
         raise _Failed(exc.code, unreadable_message(exc.code)) from exc
     fmt = sniff(data[:SNIFF_BYTES])
     if fmt is None or fmt not in limits.accept:
-        raise _Failed("unsupported_type", f"the object is {fmt or 'an unknown format'}; accepted: {limits.accept}")
+        accepted = ", ".join(limits.accept)
+        raise _Failed("unsupported_type", f"the object is {fmt or 'an unknown format'}; accepted: {accepted}")
     sniffed = content_type(fmt)
     if record.declared_type is not None and sniffed != record.declared_type:
         raise _Failed("unsupported_type", f"declared {record.declared_type} but the bytes are {sniffed}")
