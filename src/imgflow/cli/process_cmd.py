@@ -67,9 +67,11 @@ def process(
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor, as_completed
 
-        # fork: the children start at once with the settings already loaded (they import the engine themselves);
-        # every task is submitted before the progress bar starts its refresh thread
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+        # forkserver, not fork: a process that already holds threads (libvips' pool, a caller's) must not be
+        # forked; the server imports the engine once and each worker is a fork of that clean process
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(["imgflow.cli.process_files", "imgflow.processing"])
+        with ProcessPoolExecutor(workers, mp_context=context) as pool:
             futures = {pool.submit(process_one, *task): n for n, task in enumerate(tasks)}
             rows: dict[int, dict[str, Any]] = {}
             with Progress(console=err, transient=True, disable=as_json) as progress:
