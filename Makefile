@@ -6,15 +6,17 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMPS := .stamps
-APT_PACKAGES := chromium fonts-dejavu-core fontconfig ca-certificates
+# fonts for text watermarks (serving needs them); Chromium only for the browser tests
+APT_RUN := fonts-dejavu-core fontconfig ca-certificates
+APT_PACKAGES := $(APT_RUN) chromium
 PORT ?= 8080
 DATA_DIR ?= var
 
-.PHONY: setup run test lint fuzz bench loadtest package coldstart clean help build-ApiFunction build-ProcessorFunction build-ReconcilerFunction
+.PHONY: setup run-setup run test lint fuzz bench loadtest package coldstart clean help build-ApiFunction build-ProcessorFunction build-ReconcilerFunction
 
 help:
-	@echo "make run    - set up and serve imgflow on http://127.0.0.1:$(PORT) (data in ./$(DATA_DIR))"
-	@echo "make test   - set up and run every test"
+	@echo "make run    - install what serving needs and serve imgflow on http://127.0.0.1:$(PORT) (data in ./$(DATA_DIR))"
+	@echo "make test   - install everything (dev tools, checkov, SAM CLI, Chromium) and run every test"
 	@echo "make lint   - ruff, mypy --strict, import-linter, bandit"
 	@echo "make fuzz   - a long atheris session over probe/decode (FUZZ_SECONDS=$(FUZZ_SECONDS)); findings land in tests/processing/fuzz_regressions/"
 	@echo "make bench  - benchmark imgflow against Pillow engines and the codec floor"
@@ -22,26 +24,47 @@ help:
 	@echo "make package - the Lambda artefacts under build/ (ARCH=x86_64|arm64); see docs/deploy-aws.md"
 	@echo "make coldstart - the Lambda handlers' import times from the built artefacts (CPython 3.12), and their sizes"
 
+# setup: everything the tests, lint and bench need (CI runs it through `make lint` and `make test`).
+# run-setup: only what `make run` needs (the image engine and the server; no dev tools, checkov or Chromium).
 setup: $(STAMPS)/apt $(STAMPS)/venv
+run-setup: $(STAMPS)/apt-run $(STAMPS)/venv-run
 
-# System packages: Chromium for the browser tests, fonts for text watermarks.
-$(STAMPS)/apt: Makefile
+define apt_install
 	@mkdir -p $(STAMPS)
 	@if command -v apt-get >/dev/null 2>&1; then \
-	  missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	  missing=$$(for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	  if [ -n "$$missing" ]; then \
-	    echo "installing system packages: $$missing"; \
-	    $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get update -q && \
-	    DEBIAN_FRONTEND=noninteractive $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get install -y -q --no-install-recommends $$missing; \
+	    echo "== installing system packages: $$missing"; \
+	    $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get update && \
+	    DEBIAN_FRONTEND=noninteractive $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get install -y --no-install-recommends $$missing; \
 	  fi; \
 	fi
 	@touch $@
+endef
 
-$(STAMPS)/venv: pyproject.toml
+# System packages: fonts for text watermarks; Chromium for the browser tests.
+$(STAMPS)/apt: Makefile
+	$(call apt_install,$(APT_PACKAGES))
+	@touch $(STAMPS)/apt-run
+
+$(STAMPS)/apt-run: Makefile
+	$(call apt_install,$(APT_RUN))
+
+$(VENV)/bin/python:
+	@echo "== creating the virtualenv $(VENV)"
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --upgrade pip
+
+$(STAMPS)/venv: pyproject.toml | $(VENV)/bin/python
 	@mkdir -p $(STAMPS)
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[dev]'
+	@echo "== installing imgflow with the image engine, the AWS SDK and the dev tools into $(VENV)"
+	$(BIN)/python -m pip install --progress-bar on -e '.[dev]'
+	@touch $@ $(STAMPS)/venv-run
+
+$(STAMPS)/venv-run: pyproject.toml | $(VENV)/bin/python
+	@mkdir -p $(STAMPS)
+	@echo "== installing imgflow with the image engine into $(VENV)"
+	$(BIN)/python -m pip install --progress-bar on -e '.[processing]'
 	@touch $@
 
 # Tools that pin heavy dependencies of their own live in venvs of their own: checkov, and the
@@ -56,9 +79,10 @@ $(STAMPS)/sam-$(SAM_VERSION): TOOL_VENV = .venv-sam
 $(STAMPS)/sam-$(SAM_VERSION): TOOL_REQ = aws-sam-cli==$(SAM_VERSION)
 $(TOOL_STAMPS):
 	@mkdir -p $(STAMPS)
+	@echo "== installing $(TOOL_REQ) into $(TOOL_VENV)"
 	@test -x $(TOOL_VENV)/bin/python || $(PYTHON) -m venv $(TOOL_VENV)
-	$(TOOL_VENV)/bin/python -m pip install -q --upgrade pip
-	$(TOOL_VENV)/bin/python -m pip install -q '$(TOOL_REQ)'
+	$(TOOL_VENV)/bin/python -m pip install --upgrade pip
+	$(TOOL_VENV)/bin/python -m pip install '$(TOOL_REQ)'
 	@touch $@
 
 # Lambda artefacts (packaging/package.py): manylinux wheels for CPython 3.12 (no boto3), imgflow's
@@ -93,7 +117,7 @@ build-ProcessorFunction:
 coldstart:
 	$(PACKAGE_PY:package.py=coldstart.py) $(if $(wildcard $(WHEELHOUSE_DIR)/x86_64),--wheelhouse $(WHEELHOUSE_DIR))
 
-run: setup
+run: run-setup
 	$(BIN)/imgflow serve --port $(PORT) --data-dir $(DATA_DIR)
 
 test: setup

@@ -72,11 +72,6 @@ class ProcessingFailed(ImgflowError):
     code = "processing_failed"
 
 
-class SizeMismatch(InputError):
-    code = "size_mismatch"
-    http_status = 422
-
-
 # --- configuration -----------------------------------------------------------
 class BadRecipe(ImgflowError):
     code = "bad_recipe"
@@ -98,13 +93,6 @@ class Conflict(ImgflowError):
 
     code = "conflict"
     http_status = 409
-
-
-class LeaseHeld(Conflict):
-    """Another worker holds a live lease: redeliver later, never drop."""
-
-    code = "lease_held"
-    retryable = True
 
 
 class LeaseLost(Conflict):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Collection, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from imgflow.facts import ProcessResult
@@ -76,7 +76,6 @@ class Expect:
     lease_expired_before: float | None = None
     #: the record's version must equal this
     version: int | None = None
-    extra: Mapping[str, Any] = field(default_factory=dict)
 
 
 class Catalog(Protocol):

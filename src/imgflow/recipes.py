@@ -82,9 +82,17 @@ class Rendition(_Frozen):
 
 class Recipe(_Frozen):
     name: str = "default"
-    renditions: tuple[Rendition, ...] = Field(min_length=1, max_length=16)
+    renditions: tuple[Rendition, ...] = Field(max_length=16)
     #: background for flattening alpha onto formats without it (JPEG)
     background: Rgb = (255, 255, 255)
+
+    @field_validator("renditions")
+    @classmethod
+    def _some(cls, value: tuple[Rendition, ...]) -> tuple[Rendition, ...]:
+        # not min_length: a rendition that fails validation would also count as missing
+        if not value:
+            raise ValueError("a recipe needs at least one rendition")
+        return value
 
     @model_validator(mode="after")
     def _unique(self) -> Recipe:

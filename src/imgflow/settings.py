@@ -6,51 +6,39 @@ fields use ``__`` in the environment (``IMGFLOW_LIMITS__MAX_PIXELS=20000000``).
 
 from __future__ import annotations
 
+import os
+import re
 from collections.abc import Callable, Iterator, Mapping
-from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import Field, ValidationError, model_validator
-from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    SettingsError,
+)
+from pydantic_settings import YamlConfigSettingsSource as _YamlSource
+from pydantic_settings.sources.utils import parse_env_vars
 
 from imgflow.errors import ConfigError
 from imgflow.recipes import Limits, Recipe, default_recipe
 
 DEFAULT_CONFIG_FILE = "imgflow.yaml"
-
-#: the environment that settings read; None = the process's (a mapping can be passed in tests)
-_ENVIRON: ContextVar[Mapping[str, str] | None] = ContextVar("imgflow_environ", default=None)
-
-
-#: the YAML file's data, below the environment in precedence
-_FILE_DATA: ContextVar[dict[str, Any] | None] = ContextVar("imgflow_file_data", default=None)
-
-
-class _FileSource(PydanticBaseSettingsSource):
-    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:  # pragma: no cover - unused
-        return None, field_name, False
-
-    def __call__(self) -> dict[str, Any]:
-        return dict(_FILE_DATA.get() or {})
-
-
-class _MappingEnvSource(EnvSettingsSource):
-    def _load_env_vars(self) -> Mapping[str, str | None]:
-        env = _ENVIRON.get()
-        if env is None:
-            return super()._load_env_vars()
-        return {k.lower(): v for k, v in env.items()}
+ENV_PREFIX = "IMGFLOW_"
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="IMGFLOW_", env_nested_delimiter="__", frozen=True, extra="forbid")
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_nested_delimiter="__", frozen=True, extra="forbid")
 
     #: where the YAML came from (informational)
     config_file: str | None = None
 
     # --- what to make ---------------------------------------------------------
+    #: your recipes by name, added to the built-in ``default`` (a recipe named ``default`` replaces it)
     recipes: dict[str, Recipe] = Field(default_factory=lambda: {"default": default_recipe()})
     default_recipe: str = "default"
     limits: Limits = Limits()
@@ -137,17 +125,28 @@ class Settings(BaseSettings):
     #: requests get 429 with Retry-After (None: no limit)
     max_pending_per_owner: int | None = Field(default=1000, ge=1)
 
+    @field_validator("recipes", mode="before")
+    @classmethod
+    def _named_by_key(cls, value: Any) -> Any:
+        """The key is the recipe's name; the built-in ``default`` stays unless a recipe replaces it."""
+        if not isinstance(value, Mapping):
+            return value
+        named: dict[str, Any] = {"default": default_recipe()}
+        for key, recipe in value.items():
+            if isinstance(recipe, Mapping):
+                if recipe.get("name", key) != key:
+                    raise ValueError(f"the recipe under {key!r} is named {recipe['name']!r}; leave `name` out")
+                recipe = {**recipe, "name": key}
+            named[str(key)] = recipe
+        return named
+
     @model_validator(mode="after")
     def _check(self) -> Settings:
         if self.default_recipe not in self.recipes:
-            raise ValueError(
-                f"default_recipe {self.default_recipe!r} is not one of the recipes: {sorted(self.recipes)}"
-            )
-        for key, recipe in self.recipes.items():
-            if recipe.name != key:
-                raise ValueError(f"recipes.{key}: its name is {recipe.name!r}; the key and the name must match")
+            known = ", ".join(sorted(self.recipes))
+            raise ValueError(f"default_recipe {self.default_recipe!r} is not one of the recipes ({known})")
         if self.auth == "token" and not self.api_token:
-            raise ValueError("auth=token needs api_token (IMGFLOW_API_TOKEN)")
+            raise ValueError("auth: token needs an api_token (IMGFLOW_API_TOKEN)")
         return self
 
     @classmethod
@@ -159,7 +158,8 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (init_settings, _MappingEnvSource(settings_cls), _FileSource(settings_cls))
+        # load_settings reads the file and the environment itself (to say which one a bad value came from)
+        return (init_settings,)
 
     def recipe(self, name: str | None = None) -> Recipe:
         from imgflow.errors import BadRecipe
@@ -171,17 +171,26 @@ class Settings(BaseSettings):
             raise BadRecipe(f"no recipe named {key!r}; known: {', '.join(sorted(self.recipes))}") from None
 
 
+class _EnvSource(EnvSettingsSource):
+    """The ``IMGFLOW_*`` variables of a given mapping (the process's environment by default)."""
+
+    def __init__(self, settings_cls: type[BaseSettings], environ: Mapping[str, str]) -> None:
+        super().__init__(settings_cls)
+        self.env_vars = parse_env_vars(environ, self.case_sensitive, self.env_ignore_empty, self.env_parse_none_str)
+
+
 def _read_yaml(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        why = "it is a folder" if path.is_dir() else "no such file"
+        raise ConfigError(f"Cannot read the config file {path}: {why}.")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = _YamlSource(Settings, yaml_file=path)()
     except OSError as exc:
-        raise ConfigError(f"cannot read config file {path}: {exc.strerror or exc}") from exc
+        raise ConfigError(f"Cannot read the config file {path}: {exc.strerror or exc}.") from exc
     except yaml.YAMLError as exc:
-        raise ConfigError(f"config file {path} is not valid YAML: {exc}") from exc
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"config file {path} must hold a mapping at the top level")
+        raise ConfigError(f"The config file {path} is not valid YAML: {exc}") from exc
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise ConfigError(f"The config file {path} must hold a mapping (key: value) at the top level.") from exc
     return data
 
 
@@ -196,15 +205,66 @@ def _load_watermark_images(data: dict[str, Any], base: Path) -> None:
                 try:
                     mark["image"] = path.read_bytes()
                 except OSError as exc:
-                    raise ConfigError(f"watermark image {path}: {exc.strerror or exc}") from exc
+                    raise ConfigError(f"Cannot read the watermark image {path}: {exc.strerror or exc}.") from exc
 
 
-def _describe(exc: ValidationError, source: str) -> str:
-    parts = []
+def _merge(low: dict[str, Any], high: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(low)
+    for key, value in high.items():
+        below = out.get(key)
+        out[key] = _merge(below, value) if isinstance(below, dict) and isinstance(value, Mapping) else value
+    return out
+
+
+def _holds(data: Any, loc: tuple[int | str, ...]) -> bool:
+    for part in loc:
+        indexable = isinstance(data, list | tuple) and isinstance(part, int) and part < len(data)
+        if not (indexable or (isinstance(data, Mapping) and part in data)):
+            return False
+        data = data[part]
+    return True
+
+
+def _source_of(loc: tuple[int | str, ...], layers: list[tuple[str, dict[str, Any]]]) -> str:
+    """The layer that gave the value at ``loc``: the one holding the deepest part of it, the later on a tie."""
+    for depth in range(len(loc), 0, -1):
+        for name, data in reversed(layers):
+            if _holds(data, loc[:depth]):
+                return str(name)
+    return "the defaults"
+
+
+def _env_name(loc: tuple[int | str, ...], environ: Mapping[str, str]) -> str:
+    names = {k.upper() for k in environ}
+    for end in range(len(loc), 0, -1):
+        name = ENV_PREFIX + "__".join(str(p) for p in loc[:end]).upper()
+        if name in names:
+            return name
+    return ENV_PREFIX + str(loc[0]).upper()
+
+
+def _describe(exc: ValidationError, layers: list[tuple[str, dict[str, Any]]], environ: Mapping[str, str]) -> str:
+    """One sentence per problem, naming the field and the source (file, environment, command line)."""
+    seen: dict[str, None] = {}
     for err in exc.errors():
-        where = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        parts.append(f"{where}: {err['msg']}")
-    return f"invalid settings in {source}: " + "; ".join(parts)
+        loc = tuple(err["loc"])
+        msg = str(err["msg"]).removeprefix("Value error, ")
+        if not loc:
+            seen[f"Invalid settings: {msg}."] = None
+            continue
+        where = ".".join(str(p) for p in loc)
+        source = _source_of(loc, layers)
+        if source == "the environment":
+            where = f"{_env_name(loc, environ)} ({where})"
+        seen[f"Invalid setting in {source}: {where}: {msg}."] = None
+    return " ".join(seen)
+
+
+def _config_path(config_file: str | Path | None, environ: Mapping[str, str]) -> Path | None:
+    text = str(config_file) if config_file else environ.get("IMGFLOW_CONFIG")
+    if text:
+        return Path(text)
+    return Path(DEFAULT_CONFIG_FILE) if Path(DEFAULT_CONFIG_FILE).exists() else None
 
 
 def load_settings(
@@ -213,27 +273,33 @@ def load_settings(
     **overrides: Any,
 ) -> Settings:
     """Build the settings once, at start. ``config_file`` defaults to ``$IMGFLOW_CONFIG`` or
-    ``./imgflow.yaml`` when that exists. ``overrides`` beat the environment."""
-    import os
-
+    ``./imgflow.yaml`` when that exists. ``overrides`` beat the environment, which beats the file."""
     env = os.environ if environ is None else environ
-    path_text = str(config_file) if config_file else env.get("IMGFLOW_CONFIG")
-    path = Path(path_text) if path_text else (Path(DEFAULT_CONFIG_FILE) if Path(DEFAULT_CONFIG_FILE).exists() else None)
-    data: dict[str, Any] = {}
+    path = _config_path(config_file, env)
+    layers: list[tuple[str, dict[str, Any]]] = []  # lowest precedence first
     if path is not None:
         data = _read_yaml(path)
         _load_watermark_images(data, path.parent)
-        data["config_file"] = str(path)
-    source = str(path) if path else "environment"
-    token = _ENVIRON.set(environ)
-    file_token = _FILE_DATA.set(data)
+        layers.append((f"the config file {path}", {**data, "config_file": str(path)}))
+    return _build(layers, env, overrides)
+
+
+def _build(layers: list[tuple[str, dict[str, Any]]], env: Mapping[str, str], overrides: Mapping[str, Any]) -> Settings:
+    """The file-like layers, then the environment, then explicit arguments, merged and validated."""
     try:
-        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+        layers.append(("the environment", _EnvSource(Settings, env)()))
+    except SettingsError as exc:  # a complex field's variable that is not JSON
+        field = re.search(r'field "(\w+)"', str(exc))
+        name = f"{ENV_PREFIX}{field.group(1).upper()}" if field else "an IMGFLOW_* variable"
+        raise ConfigError(f"Invalid setting in the environment: {name} must be JSON (a list or a mapping).") from exc
+    layers.append(("the command line", {k: v for k, v in overrides.items() if v is not None}))
+    merged: dict[str, Any] = {}
+    for _, data in layers:
+        merged = _merge(merged, data)
+    try:
+        return Settings(**merged)
     except ValidationError as exc:
-        raise ConfigError(_describe(exc, source)) from exc
-    finally:
-        _FILE_DATA.reset(file_token)
-        _ENVIRON.reset(token)
+        raise ConfigError(_describe(exc, layers, env)) from exc
 
 
 def _file_watermarks(data: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
@@ -272,13 +338,4 @@ def settings_from_document(
         raise ConfigError(f"{source} must hold a mapping at the top level")
     for mark in _file_watermarks(data):
         mark["image"] = read_file(str(mark["image_path"]))
-    data["config_file"] = source
-    token = _ENVIRON.set(environ)
-    file_token = _FILE_DATA.set(data)
-    try:
-        return Settings()
-    except ValidationError as exc:
-        raise ConfigError(_describe(exc, source)) from exc
-    finally:
-        _FILE_DATA.reset(file_token)
-        _ENVIRON.reset(token)
+    return _build([(source, {**data, "config_file": source})], os.environ if environ is None else environ, {})

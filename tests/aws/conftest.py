@@ -126,7 +126,7 @@ class Deployed:
 
     @property
     def service(self) -> ImageService:
-        return processor.wiring.get().service
+        return processor.wiring().service
 
     def api(self, method: str, path: str, body: Any = None, sub: str | None = "user-1") -> tuple[int, Any]:
         response = api_handler.handler(http_api_event(method, path, body=body, sub=sub), self.context)
@@ -220,16 +220,16 @@ def deployed(
             mp.delenv(name)
         mp.chdir(workdir)  # as in /var/task: no imgflow.yaml around, settings come from the environment
         for module in HANDLERS:
-            module.wiring.reset()
+            module.wiring.cache_clear()
         guard = Guard(stack)
         # each function's wiring is built once, from its own environment, as in its own container
         with _environment(stack, "ApiFunction"):
-            guard.watch(api_handler.wiring.get().app.state.service, "ApiFunction")
+            guard.watch(api_handler.wiring().app.state.service, "ApiFunction")
         with _environment(stack, "ReconcilerFunction"):
-            guard.watch(reconciler.wiring.get(), "ReconcilerFunction")
+            guard.watch(reconciler.wiring(), "ReconcilerFunction")
         for name, value in stack.function_environment("ProcessorFunction").items():
             mp.setenv(name, value)
-        guard.watch(processor.wiring.get().service, "ProcessorFunction", processor.wiring.get().redelivery)
+        guard.watch(processor.wiring().service, "ProcessorFunction", processor.wiring().redelivery)
         yield Deployed(stack=stack, guard=guard, aws=clients(moto_endpoint))
         for module in HANDLERS:
-            module.wiring.reset()
+            module.wiring.cache_clear()

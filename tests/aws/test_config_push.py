@@ -62,7 +62,7 @@ def test_push_then_the_functions_follow(
     d = deployed
     d.drain()
     photo = (corpus / PHOTO).read_bytes()
-    watcher = processor.wiring.get().config
+    watcher = processor.wiring().config
     assert watcher is not None
     assert watcher.version is None  # nothing pushed yet: the built-in recipe
     clock = Clock()
@@ -77,7 +77,7 @@ def test_push_then_the_functions_follow(
     config_bucket, key = d.stack.buckets["ConfigBucket"], watcher.key
     assert "Contents" not in d.aws["s3"].list_objects_v2(Bucket=config_bucket)  # nothing written
 
-    api_watcher = api_handler.wiring.get().config
+    api_watcher = api_handler.wiring().config
     assert api_watcher is not None
     api_watcher.clock = clock
     api_watcher._checked = clock.now
@@ -109,13 +109,13 @@ def test_push_then_the_functions_follow(
     assert "the new config is invalid; keeping the last good one" in out
     assert "ConfigInvalid" in out  # the EMF metric an alarm can watch
     # ...and a cold start with it fails loudly rather than run half a config
-    processor.wiring.reset()
+    processor.wiring.cache_clear()
     with pytest.raises(ConfigError):
-        processor.wiring.get()
+        processor.wiring()
     _push(d, _yaml(tmp_path, 64, logo=photo))
-    processor.wiring.reset()
-    assert processor.wiring.get().config is not None
-    d.guard.watch(processor.wiring.get().service, "ProcessorFunction", processor.wiring.get().redelivery)
+    processor.wiring.cache_clear()
+    assert processor.wiring().config is not None
+    d.guard.watch(processor.wiring().service, "ProcessorFunction", processor.wiring().redelivery)
 
 
 def test_backfill_names_the_config_version(
@@ -125,10 +125,10 @@ def test_backfill_names_the_config_version(
     d.drain()
     photo = (corpus / PHOTO).read_bytes()
     _push(d, _yaml(tmp_path, 64, logo=photo))
-    processor.wiring.reset()
+    processor.wiring.cache_clear()
     made = [_process_one(d, photo) for _ in range(2)]
     assert {r.width for m in made for r in m.renditions} == {64}
-    watcher = processor.wiring.get().config
+    watcher = processor.wiring().config
     assert watcher is not None
     watcher.clock = Clock()  # it never rechecks by itself in this test: only the messages make it
 

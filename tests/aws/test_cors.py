@@ -26,9 +26,9 @@ def handler(moto_endpoint: str, aws_env: dict[str, str], monkeypatch: pytest.Mon
     )
     for name, value in stack.function_environment("ApiFunction").items():
         monkeypatch.setenv(name, value)
-    api_handler.wiring.reset()
+    api_handler.wiring.cache_clear()
     yield api_handler.handler
-    api_handler.wiring.reset()
+    api_handler.wiring.cache_clear()
 
 
 def _preflight(origin: str) -> dict[str, Any]:

@@ -154,7 +154,7 @@ def test_the_sweep_redrives_through_the_queue(deployed: Deployed, corpus: Path) 
     processed by the sweep; a queued record whose original is gone fails there and then."""
     d = deployed
     d.drain()
-    sweep = reconciler.wiring.get()
+    sweep = reconciler.wiring()
     assert sweep.processor is None  # built without the image engine: it only announces
     assert isinstance(sweep.on_queued, SqsNotifier)
     assert sweep.on_queued.queue_url == d.queue_url

@@ -43,7 +43,7 @@ def _done(d: Deployed, image_id: str) -> dict[str, Any]:
 
 
 def test_api_wiring_announces_on_the_processors_queue(deployed: Deployed) -> None:
-    notifier = api_handler.wiring.get().app.state.service.on_queued
+    notifier = api_handler.wiring().app.state.service.on_queued
     assert isinstance(notifier, SqsNotifier)
     assert notifier.queue_url == deployed.queue_url
     assert notifier.bucket == deployed.uploads

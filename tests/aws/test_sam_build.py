@@ -163,7 +163,7 @@ import importlib, json, sys
 if sys.argv[2] == "no-engine":
     sys.modules["pyvips"] = None  # an import of the engine fails loudly
 module = importlib.import_module(sys.argv[1])
-module.wiring.get()
+module.wiring()
 engines = ("pyvips", "PIL", "typer", "rich")
 print(json.dumps(sorted(m for m, v in sys.modules.items() if v is not None and m.split(".")[0] in engines)))
 """

@@ -35,10 +35,29 @@ def _cmdline(pid: int) -> str:
         return ""
 
 
+def _dry_run(target: str) -> str:
+    """What ``make TARGET`` would run on a fresh clone (``-B``: as if nothing were installed; ``-n``: run nothing)."""
+    done = subprocess.run(["make", "-n", "-B", target], cwd=ROOT, capture_output=True, text=True, check=True)
+    return done.stdout
+
+
+def test_make_run_installs_only_what_serving_needs() -> None:
+    run = _dry_run("run")
+    assert "pip install --progress-bar on -e '.[processing]'" in run
+    assert "fonts-dejavu-core" in run
+    for heavy in (".[dev]", "checkov", "chromium", "playwright", "pytest"):
+        assert heavy not in run, heavy
+    assert run.strip().splitlines()[-1].startswith(".venv/bin/imgflow serve")
+    test = _dry_run("test")  # make test (and make lint, which CI runs) still install everything
+    for needed in (".[dev]", "checkov", "chromium"):
+        assert needed in test, needed
+    assert "pip install -q" not in run + test  # installs show their progress
+
+
 def test_make_run_serves_processes_and_stops_on_sigint(tmp_path: Path, corpus: Path) -> None:
-    stale = subprocess.run(["make", "-q", "setup"], cwd=ROOT, capture_output=True)
+    stale = subprocess.run(["make", "-q", "run-setup"], cwd=ROOT, capture_output=True)
     if stale.returncode != 0:
-        pytest.fail("stale setup stamps: `make run` would reinstall; run `make setup` first (make test does)")
+        pytest.fail("stale setup stamps: `make run` would reinstall; run `make run-setup` first (make test does)")
     port = free_port()
     data_dir = tmp_path / "var"
     log = tmp_path / "make-run.log"

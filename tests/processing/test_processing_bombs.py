@@ -66,3 +66,17 @@ def test_a_20_megapixel_photo_fits_the_same_limit(corpus: Path) -> None:
     assert result == {"ok": True, "renditions": 6, "max_rss_mb": result["max_rss_mb"]}
     assert isinstance(result["max_rss_mb"], int)
     assert result["max_rss_mb"] < LIMIT_MB
+
+
+def test_the_pixel_limit_message_tells_the_numbers_apart() -> None:
+    """One pixel over: the message shows both counts in full, not "0.2 MP exceeds the 0.2 MP limit"."""
+    import pyvips
+
+    from imgflow.errors import TooManyPixels
+    from imgflow.processing import probe
+    from imgflow.recipes import Limits
+
+    data = pyvips.Image.black(500, 400).write_to_buffer(".png")
+    with pytest.raises(TooManyPixels) as info:
+        probe(data, Limits(max_pixels=500 * 400 - 1))
+    assert "500x400 = 200,000 pixels exceeds the limit of 199,999" in info.value.message

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 from typer.testing import CliRunner
@@ -17,7 +19,6 @@ SMALL_CONFIG = """
 default_recipe: small
 recipes:
   small:
-    name: small
     renditions:
       - {name: thumb, width: 120, height: 120, format: jpeg}
       - {name: thumb, width: 120, height: 120, format: webp}
@@ -104,3 +105,52 @@ def test_the_recipe_in_docs_processing_md_runs(corpus: Path) -> None:
     result = process_image((corpus / "photos/coffee.png").read_bytes(), recipe, Limits())
     sizes = {r.facts.name: (r.facts.width, r.facts.height) for r in result.renditions}
     assert sizes == {"large": (600, 400), "card": (600, 400), "icon": (64, 64)}
+
+
+def _console(*args: str) -> subprocess.CompletedProcess[str]:
+    script = Path(sys.executable).parent / "imgflow"
+    return subprocess.run([str(script), *args], capture_output=True, text=True, timeout=120, check=False)
+
+
+def test_same_stems_never_share_an_output_folder(corpus: Path, tmp_path: Path) -> None:
+    for folder, name in (("a", "photos/coffee.png"), ("b", "edge/jpeg/hopper.jpg")):
+        (tmp_path / "in" / folder).mkdir(parents=True)
+        shutil.copy(corpus / name, tmp_path / "in" / folder / f"pic{Path(name).suffix}")
+    out = tmp_path / "out"
+    done = _console("process", str(tmp_path / "in/a/pic.png"), str(tmp_path / "in/b/pic.jpg"), "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    for folder in ("a/pic", "b/pic"):
+        assert sorted(p.name for p in (out / folder).iterdir())[:2] == ["large.jpg", "large.webp"], folder
+    assert not (out / "pic").exists()
+
+
+def test_output_folders_rules(tmp_path: Path) -> None:
+    from imgflow.cli.process_files import output_folders
+
+    out = Path("out")
+    unique = [tmp_path / "x/one.png", tmp_path / "y/two.jpg"]
+    assert output_folders(unique, out) == {unique[0]: out / "one", unique[1]: out / "two"}
+    clash = [tmp_path / "x/pic.png", tmp_path / "x/deep/pic.png", tmp_path / "x/pic.jpg"]
+    assert output_folders(clash, out) == {
+        clash[0]: out / "pic_png",
+        clash[1]: out / "deep/pic",
+        clash[2]: out / "pic_jpg",
+    }
+
+
+def test_a_folder_is_searched_for_images_and_processed_in_parallel(corpus: Path, tmp_path: Path) -> None:
+    tree = tmp_path / "photos"
+    (tree / "2024" / "may").mkdir(parents=True)
+    (tree / ".cache").mkdir()
+    shutil.copy(corpus / "photos/coffee.png", tree / "coffee.png")
+    shutil.copy(corpus / "edge/jpeg/hopper.jpg", tree / "2024" / "hopper.JPG")
+    shutil.copy(corpus / "edge/orientation/Portrait_6.jpg", tree / "2024" / "may" / "portrait.jpeg")
+    shutil.copy(corpus / "edge/jpeg/hopper.jpg", tree / ".cache" / "hidden.jpg")
+    (tree / "notes.txt").write_text("not an image")
+    out = tmp_path / "out"
+    done = _console("process", str(tree), "--out", str(out), "--json", "--jobs", "2")
+    assert done.returncode == 0, done.stderr
+    files = [Path(row["file"]).name for row in json.loads(done.stdout)["results"]]
+    assert sorted(files) == ["coffee.png", "hopper.JPG", "portrait.jpeg"]
+    assert sorted(p.name for p in out.iterdir()) == ["coffee", "hopper", "portrait"]
+    assert all(len(list((out / name).glob("*.webp"))) == 3 for name in ("coffee", "hopper", "portrait"))

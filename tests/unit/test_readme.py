@@ -49,7 +49,8 @@ def test_readme_process_commands_run(corpus: Path, tmp_path: Path) -> None:
     lines = [ln.split("#")[0].strip() for ln in readme.splitlines() if ln.startswith(".venv/bin/imgflow process")]
     assert len(lines) >= 2
     photo = corpus / "photos" / "coffee.png"
-    for line in lines:
+    for n, line in enumerate(lines):
+        out = tmp_path / f"out{n}"  # each command's own outputs, not the previous one's
         argv = []
         for word in shlex.split(line):
             if word in ("photo.jpg",):
@@ -57,9 +58,12 @@ def test_readme_process_commands_run(corpus: Path, tmp_path: Path) -> None:
             elif word == "scans/*.png":
                 word = str(corpus / "edge" / "png" / "transparent.png")
             elif word == "out/":
-                word = str(tmp_path / "out")
+                word = str(out)
             argv.append(word)
         argv[0] = str(ROOT / argv[0])
         done = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, check=False, timeout=120)
         assert done.returncode == 0, (line, done.stdout[-2000:], done.stderr[-2000:])
-        assert any((tmp_path / "out").rglob("*.webp")) or any((tmp_path / "out").rglob("*.avif"))
+        made = {p.relative_to(out).parts[0] for p in out.rglob("*.*")}
+        expected = {"coffee", "transparent"} if "scans/*.png" in line else {"coffee"}
+        assert made == expected, (line, made)
+        assert any(out.rglob("*.webp")) or any(out.rglob("*.avif")), line

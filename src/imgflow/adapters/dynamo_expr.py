@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from imgflow.adapters.catalog_rules import json_value
 from imgflow.ports import Expect
 
 
@@ -50,9 +49,4 @@ def condition_for(expect: Expect, expr: Expression) -> str:
         parts.append(f"{expr.name('lease_token')} = {expr.value(expect.lease_token)}")
     if expect.version is not None:
         parts.append(f"{expr.name('version')} = {expr.value(expect.version)}")
-    for field, wanted in expect.extra.items():
-        if wanted is None:
-            parts.append(f"attribute_not_exists({expr.name(field)})")
-        else:
-            parts.append(f"{expr.name(field)} = {expr.value(json_value(field, wanted))}")
     return " AND ".join(parts)

@@ -1,4 +1,7 @@
-"""The HTTP API as one FastAPI app; OpenAPI at ``/docs`` and ``/openapi.json``."""
+"""The HTTP API as one FastAPI app; OpenAPI at ``/docs`` and ``/openapi.json``.
+
+``/docs`` (Swagger UI) loads its script and style from this server (fastapi-offline bundles them,
+under ``/static-offline-docs/``), so it works without internet access."""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ from functools import partial
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
+from fastapi_offline import FastAPIOffline
 
 from imgflow import __version__
 from imgflow.adapters.fs_store import FsObjectStore
@@ -46,7 +50,7 @@ def create_app(
     download URLs this app then serves (``/v1/local-uploads/{token}``, ``/v1/files/{key}``).
     ``pending(owner)``: how many of the owner's images wait, for the backpressure of
     ``max_pending_per_owner`` (the local backend counts them in SQLite)."""
-    app = FastAPI(
+    app = FastAPIOffline(
         title="imgflow",
         version=__version__,
         description=DESCRIPTION,

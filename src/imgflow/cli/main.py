@@ -5,9 +5,13 @@ from __future__ import annotations
 import typer
 
 from imgflow import __version__
+from imgflow.cli.helptext import Group
 
 app = typer.Typer(
     name="imgflow",
+    cls=Group,
+    # plain help: the Rich help formatter alone costs more start-up than the rest of `imgflow --help`
+    rich_markup_mode=None,
     help="Image pipeline: upload -> event -> process -> record, on AWS or on one machine.",
     no_args_is_help=True,
     add_completion=False,

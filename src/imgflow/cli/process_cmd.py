@@ -1,72 +1,91 @@
-"""``imgflow process FILE... --out DIR``: run the processing core on local files."""
+"""``imgflow process PATH... --out DIR``: run the processing core on local files and folders."""
 
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+
+from imgflow.cli.errors import CliError, handles_errors
+from imgflow.cli.helptext import Command
 
 
 def _fmt_bytes(n: int) -> str:
     return f"{n / 1024:.1f} KiB" if n < 1024 * 1024 else f"{n / 1024 / 1024:.1f} MiB"
 
 
+@handles_errors
 def process(
-    files: Annotated[list[Path], typer.Argument(help="Images to process.")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder: DIR/<stem>/<name>.<ext>.")],
+    paths: Annotated[
+        list[Path], typer.Argument(metavar="PATH...", help="Images, or folders to search for images (recursively).")
+    ],
+    out: Annotated[
+        Path, typer.Option("--out", "-o", metavar="DIR", help="Output folder: DIR/<stem>/<name>.<ext> (see docs).")
+    ],
     recipe: Annotated[
-        str | None, typer.Option("--recipe", "-r", help="Recipe name (default: the settings' default).")
+        str | None,
+        typer.Option("--recipe", "-r", metavar="NAME", help="Recipe name (default: the settings' default_recipe)."),
     ] = None,
-    config: Annotated[Path | None, typer.Option("--config", "-c", help="Settings YAML file.")] = None,
+    config: Annotated[Path | None, typer.Option("--config", "-c", metavar="FILE", help="Settings YAML file.")] = None,
+    jobs: Annotated[
+        int | None, typer.Option("--jobs", "-j", metavar="N", min=1, help="Processes at once (default: one per core).")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Write <stem>/facts.json and print a JSON report.")] = False,
 ) -> None:
-    """Make every rendition of a recipe for each FILE; a bad file fails alone (exit 1)."""
+    """Make a recipe's renditions of images and folders of images.
+
+    Runs one process per core; a bad file fails alone (exit 1), the rest are still made.
+    """
     from rich.console import Console
     from rich.progress import Progress
     from rich.table import Table
 
-    from imgflow.errors import ImgflowError
-    from imgflow.processing import process_image
+    from imgflow.cli.process_files import collect, cores, output_folders, process_one
     from imgflow.settings import load_settings
 
-    err = Console(stderr=True)
-    try:
-        settings = load_settings(config)
-        chosen = settings.recipe(recipe)
-    except ImgflowError as exc:
-        err.print(f"[red]error:[/red] {exc.message}")
-        raise typer.Exit(2) from None
+    settings = load_settings(config)
+    chosen = settings.recipe(recipe)
+    if out.exists() and not out.is_dir():
+        raise CliError(f"--out {out} is a file, not a folder.")
+    files = collect(paths)
+    if not files:
+        raise CliError(f"no images found in {', '.join(map(str, paths))}.")
+    folders = output_folders(files, out)
+    workers = min(jobs or cores(), len(files))
+    tasks = [(path, folders[path], chosen, settings.limits, as_json) for path in files]
     report: list[dict[str, Any]] = []
-    with Progress(console=err, transient=True, disable=as_json) as progress:
-        task = progress.add_task("processing", total=len(files))
-        for path in files:
-            started = time.perf_counter()
-            row: dict[str, Any] = {"file": str(path), "ok": False, "input_bytes": 0, "output_bytes": 0}
-            try:
-                data = path.read_bytes()
-                row["input_bytes"] = len(data)
-                result = process_image(data, chosen, settings.limits)
-                folder = out / path.stem
-                folder.mkdir(parents=True, exist_ok=True)
-                for rendered in result.renditions:
-                    (folder / f"{rendered.facts.name}.{rendered.facts.extension}").write_bytes(rendered.data)
-                facts = {
-                    "image": result.facts.model_dump(mode="json"),
-                    "renditions": [r.facts.model_dump(mode="json") for r in result.renditions],
-                }
-                if as_json:
-                    (folder / "facts.json").write_text(json.dumps(facts, indent=2), encoding="utf-8")
-                row.update(ok=True, output_bytes=sum(r.facts.bytes for r in result.renditions), facts=facts)
-            except ImgflowError as exc:
-                row.update(error=exc.code, reason=exc.message)
-            except OSError as exc:
-                row.update(error="unreadable", reason=f"cannot read the file: {exc.strerror or exc}")
-            row["ms"] = round((time.perf_counter() - started) * 1000, 1)
-            report.append(row)
-            progress.advance(task)
+    err = Console(stderr=True)
+    if workers == 1:
+        with Progress(console=err, transient=True, disable=as_json) as progress:
+            bar = progress.add_task("processing", total=len(tasks))
+            for task in tasks:
+                report.append(process_one(*task))
+                progress.advance(bar)
+    else:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+
+        # forkserver, not fork: a process that already holds threads (libvips' pool, a caller's) must not be
+        # forked; the server imports the engine once and each worker is a fork of that clean process
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(["imgflow.cli.process_files", "imgflow.processing"])
+        with ProcessPoolExecutor(workers, mp_context=context) as pool:
+            futures = {pool.submit(process_one, *task): n for n, task in enumerate(tasks)}
+            rows: dict[int, dict[str, Any]] = {}
+            with Progress(console=err, transient=True, disable=as_json) as progress:
+                bar = progress.add_task(f"processing ({workers} processes)", total=len(tasks))
+                for future in as_completed(futures):
+                    n = futures[future]
+                    try:
+                        rows[n] = future.result()
+                    except Exception as exc:  # the worker process died (out of memory, killed)
+                        reason = f"the worker process died: {exc or type(exc).__name__}"
+                        rows[n] = {"file": str(files[n]), "ok": False, "error": "crashed", "reason": reason}
+                        rows[n].update(input_bytes=0, output_bytes=0, ms=0.0, out=str(folders[files[n]]))
+                    progress.advance(bar)
+        report = [rows[n] for n in range(len(tasks))]
     if as_json:
         typer.echo(json.dumps({"recipe": chosen.name, "results": report}, indent=2))
     else:
@@ -74,7 +93,7 @@ def process(
         for column in ("file", "result", "time ms", "input", "output"):
             table.add_column(column, overflow="fold")
         for row in report:
-            result_text = "ok" if row["ok"] else f"failed {row['error']}: {row['reason']}"
+            result_text = f"ok: {row['out']}" if row["ok"] else f"failed {row['error']}: {row['reason']}"
             table.add_row(
                 row["file"], result_text, f"{row['ms']:.0f}", _fmt_bytes(row["input_bytes"]),
                 _fmt_bytes(row["output_bytes"]),
@@ -85,4 +104,4 @@ def process(
 
 
 def register(app: typer.Typer) -> None:
-    app.command("process")(process)
+    app.command("process", cls=Command)(process)

@@ -5,19 +5,40 @@ from __future__ import annotations
 import json
 import os
 import sys
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from imgflow.errors import ImgflowError
+from imgflow.cli.errors import EXIT_OK, EXIT_SOME_FAILED, check_server_url, handles_errors
+from imgflow.cli.helptext import Command
 
 DEFAULT_SERVER = "http://127.0.0.1:8080"
 
-DataDir = Annotated[Path | None, typer.Option("--data-dir", "-d", help="Folder for images and the SQLite file [var]")]
-Config = Annotated[Path | None, typer.Option("--config", "-c", help="YAML settings [IMGFLOW_CONFIG, ./imgflow.yaml]")]
-Server = Annotated[str, typer.Option("--server", "-s", envvar="IMGFLOW_SERVER", help="imgflow's base URL")]
-Token = Annotated[str | None, typer.Option("--token", envvar="IMGFLOW_API_TOKEN", help="Bearer token, if needed")]
+
+class Via(StrEnum):
+    auto = "auto"
+    direct = "direct"
+    presigned = "presigned"
+
+
+DataDir = Annotated[
+    Path | None,
+    typer.Option("--data-dir", "-d", metavar="DIR", help="Folder for images and the SQLite file (default: var)"),
+]
+Config = Annotated[
+    Path | None,
+    typer.Option(
+        "--config", "-c", metavar="FILE", help="YAML settings (default: $IMGFLOW_CONFIG, else ./imgflow.yaml)"
+    ),
+]
+Server = Annotated[
+    str, typer.Option("--server", "-s", metavar="URL", envvar="IMGFLOW_SERVER", help="imgflow's base URL")
+]
+Token = Annotated[
+    str | None, typer.Option("--token", metavar="TOKEN", envvar="IMGFLOW_API_TOKEN", help="Bearer token, if needed")
+]
 
 
 def _settings(config: Path | None, **overrides: Any) -> Any:
@@ -26,36 +47,36 @@ def _settings(config: Path | None, **overrides: Any) -> Any:
     return load_settings(config, **overrides)
 
 
-def _fail(exc: ImgflowError) -> typer.Exit:
-    typer.echo(f"imgflow: {exc.message}", err=True)
-    return typer.Exit(2)
-
-
+@handles_errors
 def serve(
-    port: Annotated[int | None, typer.Option("--port", "-p", help="TCP port [8080]")] = None,
+    port: Annotated[int | None, typer.Option("--port", "-p", metavar="N", help="TCP port (default: 8080)")] = None,
     data_dir: DataDir = None,
     workers: Annotated[
-        int | None, typer.Option("--workers", "-w", min=1, max=64, help="Worker processes [one per core]")
+        int | None,
+        typer.Option("--workers", "-w", metavar="N", min=1, max=64, help="Worker processes (default: one per core)"),
     ] = None,
     host: Annotated[
         str | None,
-        typer.Option("--host", help="Address to bind [127.0.0.1]; others need a strong token and public_base_url"),
+        typer.Option(
+            "--host",
+            metavar="ADDRESS",
+            help="Address to bind (default: 127.0.0.1); others need a strong token and public_base_url",
+        ),
     ] = None,
     config: Config = None,
 ) -> None:
-    """Serve the web page, the API and /metrics, with worker processes on a local job queue."""
+    """Serve the web page, the API and /metrics with local workers.
+
+    Worker processes take jobs from a durable SQLite queue under the data folder.
+    """
     from imgflow.runtimes.local.server import serve as run_server
 
-    try:
-        settings = _settings(config, port=port, data_dir=data_dir, workers=workers, host=host)
-        if "public_base_url" not in settings.model_fields_set and _loopback(settings.host):
-            # off loopback the server refuses to guess: clients do not reach it at the bound address
-            shown = f"[{settings.host}]" if ":" in settings.host else settings.host
-            settings = settings.model_copy(update={"public_base_url": f"http://{shown}:{settings.port}"})
-        code = run_server(settings)
-    except ImgflowError as exc:
-        raise _fail(exc) from None
-    raise typer.Exit(code)
+    settings = _settings(config, port=port, data_dir=data_dir, workers=workers, host=host)
+    if "public_base_url" not in settings.model_fields_set and _loopback(settings.host):
+        # off loopback the server refuses to guess: clients do not reach it at the bound address
+        shown = f"[{settings.host}]" if ":" in settings.host else settings.host
+        settings = settings.model_copy(update={"public_base_url": f"http://{shown}:{settings.port}"})
+    raise typer.Exit(run_server(settings))
 
 
 def _loopback(host: str) -> bool:
@@ -64,10 +85,12 @@ def _loopback(host: str) -> bool:
     return is_loopback(host)
 
 
+@handles_errors
 def worker(data_dir: DataDir = None, config: Config = None) -> None:
-    """Run one worker alone (``imgflow serve`` starts and supervises its own)."""
+    """Run one worker alone (serve starts its own)."""
     from imgflow.runtimes.local.env import WORKER_ENV
 
+    _settings(config, data_dir=data_dir)  # a bad config stops here, in one line, not in the worker's log
     missing = {k: v for k, v in WORKER_ENV.items() if os.environ.get(k) != v}
     if missing:
         # libvips and malloc read these at load: re-exec with them set
@@ -83,53 +106,73 @@ def worker(data_dir: DataDir = None, config: Config = None) -> None:
     raise typer.Exit(main(["worker"]))
 
 
+@handles_errors
 def upload(
-    files: Annotated[list[Path], typer.Argument(exists=True, dir_okay=False, readable=True, help="Image files")],
+    files: Annotated[list[Path], typer.Argument(metavar="FILE...", help="Image files", show_default=False)],
     server: Server = DEFAULT_SERVER,
     token: Token = None,
-    direct: Annotated[bool, typer.Option("--direct", help="POST the bytes to /v1/images, not presigned")] = False,
-    recipe: Annotated[str | None, typer.Option("--recipe", help="A configured recipe [the default]")] = None,
+    via: Annotated[
+        Via,
+        typer.Option(
+            "--via",
+            metavar="auto|direct|presigned",
+            help="direct: POST /v1/images; presigned: POST /v1/uploads, then the form; auto: direct up to 4 MiB, "
+            "presigned above",
+        ),
+    ] = Via.auto,
+    recipe: Annotated[
+        str | None, typer.Option("--recipe", metavar="NAME", help="A configured recipe (default: the default recipe)")
+    ] = None,
     wait: Annotated[bool, typer.Option("--wait/--no-wait", help="Wait until each image is done or failed")] = True,
-    timeout: Annotated[float, typer.Option("--timeout", help="Seconds to wait per image")] = 300.0,
+    timeout: Annotated[float, typer.Option("--timeout", metavar="SECONDS", help="Seconds to wait per image")] = 300.0,
 ) -> None:
-    """Upload images to a running server; print one JSON line per image."""
-    from imgflow.runtimes.local.client import Client, image_id_of
+    """Upload images to a running server.
+
+    Prints one JSON line per file; a refused file is reported and the rest still go (exit 1).
+    """
+    server = check_server_url(server)
+    from imgflow.runtimes.local.client import Client, Refused, image_id_of
 
     failed = 0
-    try:
-        with Client(server, token=token) as client:
-            for path in files:
-                record = client.upload(path, direct=direct, recipe=recipe)
+    with Client(server, token=token) as client:
+        for path in files:
+            try:
+                record = client.upload(path, via=via.value, recipe=recipe)
                 if wait:
                     record = client.wait(image_id_of(record), timeout=timeout)
-                failed += record.get("status") == "failed"
-                typer.echo(json.dumps({"file": str(path), **_summary(record)}))
-    except ImgflowError as exc:
-        raise _fail(exc) from None
-    except OSError as exc:
-        typer.echo(f"imgflow: cannot reach {server}: {exc}", err=True)
-        raise typer.Exit(2) from None
-    raise typer.Exit(1 if failed else 0)
+            except (Refused, OSError) as exc:
+                failed += 1
+                code, message = _refusal(exc)
+                typer.echo(
+                    json.dumps({"file": str(path), "status": "refused", "error": {"code": code, "message": message}})
+                )
+                continue
+            failed += record.get("status") == "failed"
+            typer.echo(json.dumps({"file": str(path), **_summary(record)}))
+    raise typer.Exit(EXIT_SOME_FAILED if failed else EXIT_OK)
 
 
+def _refusal(exc: Exception) -> tuple[str, str]:
+    if isinstance(exc, OSError):
+        reason = "it is a folder" if isinstance(exc, IsADirectoryError) else exc.strerror or str(exc)
+        return "unreadable", f"cannot read the file: {reason}"
+    return str(getattr(exc, "code", "refused")), str(getattr(exc, "message", exc))
+
+
+@handles_errors
 def status(
-    image_id: Annotated[str, typer.Argument(help="The image id that `imgflow upload` printed")],
+    image_id: Annotated[str, typer.Argument(metavar="IMAGE_ID", help="The image id that `imgflow upload` printed")],
     server: Server = DEFAULT_SERVER,
     token: Token = None,
     wait: Annotated[bool, typer.Option("--wait", help="Wait until the image is done or failed")] = False,
     full: Annotated[bool, typer.Option("--full", help="Print the whole record, not a summary")] = False,
 ) -> None:
-    """Print an image's status, facts and rendition URLs as JSON."""
+    """Print an image's status, facts and renditions as JSON."""
+    server = check_server_url(server)
     from imgflow.runtimes.local.client import Client
 
-    try:
-        with Client(server, token=token) as client:
-            record = client.wait(image_id) if wait else client.get(image_id)
-    except ImgflowError as exc:
-        raise _fail(exc) from None
-    except OSError as exc:
-        typer.echo(f"imgflow: cannot reach {server}: {exc}", err=True)
-        raise typer.Exit(2) from None
+    with Client(server, token=token) as client:
+        record = client.wait(image_id) if wait else client.get(image_id)
     typer.echo(json.dumps(record if full else _summary(record), indent=2))
 
 
@@ -142,16 +185,21 @@ def _summary(record: dict[str, Any]) -> dict[str, Any]:
         out["format"] = facts.get("format")
     if record.get("error"):
         out["error"] = record["error"]
-    if record.get("renditions"):
+    if record.get("renditions"):  # every rendition: a name comes in several formats
         out["renditions"] = {
-            r["name"]: {"url": r["url"], "width": r["width"], "height": r["height"], "bytes": r["bytes"]}
+            f"{r['name']}.{r['format']}": {
+                "url": r["url"],
+                "width": r["width"],
+                "height": r["height"],
+                "bytes": r["bytes"],
+            }
             for r in record["renditions"]
         }
     return out
 
 
 def register(app: typer.Typer) -> None:
-    app.command("serve")(serve)
-    app.command("worker")(worker)
-    app.command("upload")(upload)
-    app.command("status")(status)
+    app.command("serve", cls=Command)(serve)
+    app.command("worker", cls=Command)(worker)
+    app.command("upload", cls=Command)(upload)
+    app.command("status", cls=Command)(status)

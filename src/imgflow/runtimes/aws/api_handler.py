@@ -8,6 +8,7 @@ app reads from ``scope["aws.event"]``.
 from __future__ import annotations
 
 import binascii
+import functools
 import json
 import warnings
 from base64 import b64decode
@@ -15,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from imgflow.runtimes.aws.wiring import Lazy, aws_settings, follow_config
+from imgflow.runtimes.aws.wiring import aws_settings, follow_config
 
 
 @dataclass(frozen=True)
@@ -26,7 +27,9 @@ class ApiWiring:
     config: Any = None
 
 
-def _build() -> ApiWiring:
+@functools.cache
+def wiring() -> ApiWiring:
+    """Built on the first call, once per container (``wiring.cache_clear()`` forgets it)."""
     from mangum import Mangum
     from mangum.adapter import DEFAULT_TEXT_MIME_TYPES
 
@@ -41,9 +44,6 @@ def _build() -> ApiWiring:
         # problem documents are text too: answer them as text, not base64
         handler = Mangum(app, lifespan="off", text_mime_types=[*DEFAULT_TEXT_MIME_TYPES, "application/problem+json"])
     return ApiWiring(handler=handler, app=app, config=config)
-
-
-wiring: Lazy[ApiWiring] = Lazy(_build)
 
 
 def problem(status: int, code: str, detail: str, instance: str | None) -> dict[str, Any]:
@@ -78,7 +78,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if reason is not None:
         path = event.get("rawPath") or event.get("path")
         return problem(400, "bad_request", reason, path if isinstance(path, str) else None)
-    w = wiring.get()
+    w = wiring()
     if w.config is not None:
         w.config.refresh()
     response: dict[str, Any] = w.handler(event, context)

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -23,7 +24,7 @@ from imgflow.adapters.sqs_redelivery import SqsRedelivery
 from imgflow.errors import ImgflowError
 from imgflow.runtimes.aws import events, telemetry
 from imgflow.runtimes.aws.config_watch import ConfigWatcher
-from imgflow.runtimes.aws.wiring import Lazy, aws_settings, follow_config, processing_service
+from imgflow.runtimes.aws.wiring import aws_settings, follow_config, processing_service
 from imgflow.service import ImageService, Outcome
 
 
@@ -37,7 +38,9 @@ class Wiring:
     config: ConfigWatcher | None = None
 
 
-def _build() -> Wiring:
+@functools.cache
+def wiring() -> Wiring:
+    """Built on the first call, once per container (``wiring.cache_clear()`` forgets it)."""
     from imgflow.bootstrap import sqs_client
 
     settings = aws_settings()
@@ -48,9 +51,6 @@ def _build() -> Wiring:
         redelivery=SqsRedelivery(sqs_client(settings)),
         config=follow_config(settings, service),
     )
-
-
-wiring: Lazy[Wiring] = Lazy(_build)
 
 
 class RetryLater(Exception):
@@ -114,7 +114,7 @@ def _sqs_record(w: Wiring, record: SQSRecord) -> None:
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    w = wiring.get()
+    w = wiring()
     if w.config is not None:
         w.config.refresh()
     try:

@@ -10,11 +10,12 @@ when the sweep times out. Without a queue it falls back to processing a few imag
 
 from __future__ import annotations
 
+import functools
 import time
 from typing import TYPE_CHECKING, Any
 
 from imgflow.errors import ConfigError
-from imgflow.runtimes.aws.wiring import Lazy, aws_settings, processing_service
+from imgflow.runtimes.aws.wiring import aws_settings, processing_service
 
 if TYPE_CHECKING:
     from imgflow.service import ImageService, ReconcileReport
@@ -25,7 +26,9 @@ QUEUE_BATCH = 50
 INLINE_BATCH = 5
 
 
-def _build() -> ImageService:
+@functools.cache
+def wiring() -> ImageService:
+    """Built on the first sweep, once per container."""
     settings = aws_settings()
     if not settings.queue_url:
         return processing_service(settings)
@@ -36,9 +39,6 @@ def _build() -> ImageService:
     if service.on_queued is None:
         raise ConfigError("re-driving through the queue needs the queue's notifier (IMGFLOW_QUEUE_URL)")
     return service
-
-
-wiring: Lazy[ImageService] = Lazy(_build)
 
 
 def sweep(service: ImageService) -> ReconcileReport:
@@ -53,7 +53,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
     started = time.perf_counter()
     try:
-        report = sweep(wiring.get())
+        report = sweep(wiring())
     finally:
         telemetry.flush()
     result = {

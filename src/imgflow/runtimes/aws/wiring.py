@@ -1,4 +1,5 @@
-"""Build once per container, on first use; never at import.
+"""Build once per container, on first use (each entry point caches its wiring with
+``functools.cache``; tests forget it with ``wiring.cache_clear()``); never at import.
 
 Importing this module (and so a handler) imports neither the settings nor the service:
 pydantic and the rest load with the first call, which needs them, so that the handler
@@ -7,9 +8,7 @@ module itself imports in milliseconds (``make coldstart``).
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Generic, TypeVar
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from imgflow.service import ImageService
@@ -17,31 +16,6 @@ if TYPE_CHECKING:
 
 if TYPE_CHECKING:
     from imgflow.runtimes.aws.config_watch import ConfigWatcher
-
-T = TypeVar("T")
-
-
-class Lazy(Generic[T]):
-    """A value built on the first :meth:`get` and cached; ``value`` is None until then."""
-
-    def __init__(self, build: Callable[[], T]) -> None:
-        self._build = build
-        self._lock = threading.Lock()
-        self.value: T | None = None
-
-    def get(self) -> T:
-        value = self.value
-        if value is None:
-            with self._lock:
-                if self.value is None:
-                    self.value = self._build()
-                value = self.value
-        return value
-
-    def reset(self) -> None:
-        """Forget the cached value (tests that change the environment between calls)."""
-        with self._lock:
-            self.value = None
 
 
 def aws_settings() -> Settings:

@@ -1,5 +1,6 @@
 """A small HTTP client for an imgflow server (local or on AWS): what ``imgflow upload`` and
-``imgflow status`` use. The presigned path by default; ``direct`` posts the bytes to /v1/images."""
+``imgflow status`` use. ``auto`` posts small files to /v1/images and takes the presigned path
+(POST /v1/uploads, then the form it describes) above the direct-upload cap."""
 
 from __future__ import annotations
 
@@ -14,26 +15,37 @@ from imgflow.errors import BadRequest, ImgflowError, NotFound, Unauthorized
 
 FINAL = ("done", "failed", "deleted")
 
+#: the server's default ``direct_upload_max_bytes``: above it, ``auto`` takes the presigned path
+DIRECT_MAX_BYTES = 4 * 1024 * 1024
+
 
 class ServerError(ImgflowError):
     code = "server_error"
 
 
+class Refused(BadRequest):
+    """The server refused this file (too large, not an image, ...): the next file may still go."""
+
+
 def _raise_for(resp: httpx.Response) -> None:
     if resp.is_success:
         return
+    code = f"http_{resp.status_code}"
     try:
         body = resp.json()
         detail = str(body.get("detail") or body.get("title") or body)
-    except ValueError:
+        code = str(body.get("code") or code)
+    except (ValueError, AttributeError):
         detail = resp.text[:300] or resp.reason_phrase
     message = f"{resp.request.method} {resp.request.url.path}: HTTP {resp.status_code}: {detail}"
     if resp.status_code == 401:
         raise Unauthorized(message)
     if resp.status_code == 404:
         raise NotFound(message)
+    if resp.status_code in (405, 501):  # not an imgflow server, or not this path
+        raise BadRequest(message, code=code)
     if 400 <= resp.status_code < 500:
-        raise BadRequest(message, code=f"http_{resp.status_code}")
+        raise Refused(message, code=code)
     raise ServerError(message)
 
 
@@ -51,17 +63,30 @@ class Client:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def upload(self, path: Path, *, direct: bool = False, recipe: str | None = None) -> dict[str, Any]:
-        """Upload one file; the record as the server answered (``awaiting_upload`` or ``queued``)."""
+    def upload(self, path: Path, *, via: str = "auto", recipe: str | None = None) -> dict[str, Any]:
+        """Upload one file; the record as the server answered (``awaiting_upload`` or ``queued``).
+
+        ``via``: ``direct``, ``presigned``, or ``auto`` (direct up to :data:`DIRECT_MAX_BYTES`, and
+        presigned above it or when the server's own cap answers 413)."""
         data = path.read_bytes()
         content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-        params = {"filename": path.name, **({"recipe": recipe} if recipe else {})}
-        if direct:
-            resp = self.http.post("/v1/images", content=data, params=params, headers={"content-type": content_type})
-            _raise_for(resp)
-            body: dict[str, Any] = resp.json()
-            return body
-        request: dict[str, Any] = {"filename": path.name, "content_type": content_type, "size": len(data)}
+        if via == "direct" or (via == "auto" and len(data) <= DIRECT_MAX_BYTES):
+            try:
+                return self._direct(path.name, data, content_type, recipe)
+            except Refused as exc:
+                if via == "direct" or exc.code != "too_large":
+                    raise
+        return self._presigned(path.name, data, content_type, recipe)
+
+    def _direct(self, name: str, data: bytes, content_type: str, recipe: str | None) -> dict[str, Any]:
+        params = {"filename": name, **({"recipe": recipe} if recipe else {})}
+        resp = self.http.post("/v1/images", content=data, params=params, headers={"content-type": content_type})
+        _raise_for(resp)
+        body: dict[str, Any] = resp.json()
+        return body
+
+    def _presigned(self, name: str, data: bytes, content_type: str, recipe: str | None) -> dict[str, Any]:
+        request: dict[str, Any] = {"filename": name, "content_type": content_type, "size": len(data)}
         if recipe:
             request["recipe"] = recipe
         resp = self.http.post("/v1/uploads", json=request)
@@ -72,7 +97,7 @@ class Client:
         file_field = str(upload.get("file_field") or "file")
         # A separate client: the upload URL may be another host (S3) and must not get our token.
         with httpx.Client(timeout=self.http.timeout) as plain:
-            landed = plain.post(str(upload["url"]), data=form, files={file_field: (path.name, data, content_type)})
+            landed = plain.post(str(upload["url"]), data=form, files={file_field: (name, data, content_type)})
         _raise_for(landed)
         record: dict[str, Any] = created.get("image") or created
         return record

@@ -7,7 +7,6 @@ import json
 import logging
 import os
 import sys
-import time
 from typing import Any
 
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime", "color_message"}
@@ -45,11 +44,3 @@ def setup_logging(service: str, level: int = logging.INFO) -> None:
     root.setLevel(level)
     for noisy in ("uvicorn.access", "pyvips"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-
-
-def log_event(logger: logging.Logger, message: str, **fields: Any) -> None:
-    logger.info(message, extra=fields)
-
-
-def ms_since(start: float) -> int:
-    return int((time.monotonic() - start) * 1000)

@@ -7,10 +7,12 @@ signal while waiting kills the workers at once.
 
 from __future__ import annotations
 
+import errno
 import ipaddress
 import logging
 import os
 import signal
+import socket
 import sys
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -75,6 +77,25 @@ def _unspecified(host: str) -> bool:
         return not host
 
 
+def bind(host: str, port: int) -> socket.socket:
+    """The listening socket, taken before anything starts: a busy port stops ``serve`` with one plain line."""
+    address = host.strip("[]")
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((address, port))
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise ConfigError(
+                f"cannot serve on {host}:{port}: the port is already in use (another imgflow serve?). "
+                "Stop that program or choose another port with --port."
+            ) from None
+        raise ConfigError(f"cannot serve on {host}:{port}: {exc.strerror or exc}.") from None
+    return sock
+
+
 def worker_count(requested: int | None) -> int:
     if requested:
         return requested
@@ -90,6 +111,7 @@ def module_command(verb: str) -> list[str]:
 
 def serve(settings: Settings, *, announce: bool = True) -> int:
     check_bind(settings)
+    listening = bind(settings.host, settings.port)
     data_dir = Path(settings.data_dir).resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     prepare_metrics_dir(data_dir, clean=True)
@@ -153,7 +175,7 @@ def serve(settings: Settings, *, announce: bool = True) -> int:
     if announce:
         print(f"imgflow is serving on {url} ({count} workers, data in {data_dir}); Ctrl+C stops it", flush=True)
     try:
-        server.run()
+        server.run(sockets=[listening])
     finally:
         supervisor.stop(STOP_GRACE_SECONDS)
         queue.close()

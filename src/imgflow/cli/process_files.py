@@ -1,0 +1,98 @@
+"""What ``imgflow process`` works on: the input files (folders walked for images), the output
+folder of each (never shared by two inputs), and the job one worker process runs per file."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from imgflow.recipes import Limits, Recipe
+
+#: what a folder is searched for (a file named on the command line is always tried)
+IMAGE_SUFFIXES = frozenset(
+    {".jpg", ".jpeg", ".jpe", ".png", ".webp", ".gif", ".avif", ".heic", ".heif", ".tif", ".tiff"}
+)
+
+
+def collect(paths: Iterable[Path]) -> list[Path]:
+    """The files named, and the images under the folders named (recursively, hidden ones skipped), in
+    order and each once. A path that does not exist is kept: processing it reports the problem."""
+    found: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found.extend(
+                sorted(
+                    p
+                    for p in path.rglob("*")
+                    if p.suffix.lower() in IMAGE_SUFFIXES
+                    and p.is_file()
+                    and not any(part.startswith(".") for part in p.relative_to(path).parts)
+                )
+            )
+        else:
+            found.append(path)
+    unique: dict[Path, Path] = {}
+    for path in found:
+        unique.setdefault(path.resolve(), path)
+    return list(unique.values())
+
+
+def output_folders(files: list[Path], out: Path) -> dict[Path, Path]:
+    """``out/<stem>`` for each file when the stems differ; otherwise ``out/`` + the path relative to
+    the files' common parent folder, without the extension (``a/pic.png`` -> ``out/a/pic``); files that
+    would still share a folder (``pic.png`` next to ``pic.jpg``) keep their extension (``out/pic_png``)."""
+    stems = [f.stem for f in files]
+    if len(set(stems)) == len(stems):
+        return {f: out / f.stem for f in files}
+    resolved = {f: f.resolve() for f in files}
+    common = Path(os.path.commonpath([str(r.parent) for r in resolved.values()]))
+    relative = {f: r.relative_to(common).with_suffix("") for f, r in resolved.items()}
+    counts: dict[Path, int] = {}
+    for rel in relative.values():
+        counts[rel] = counts.get(rel, 0) + 1
+    return {
+        f: out / (rel if counts[rel] == 1 else rel.with_name(f"{rel.name}_{f.suffix.lstrip('.').lower()}"))
+        for f, rel in relative.items()
+    }
+
+
+def process_one(path: Path, folder: Path, recipe: Recipe, limits: Limits, write_facts: bool) -> dict[str, Any]:
+    """Process one file into ``folder``: a report row (``ok``, sizes, time, facts or the error)."""
+    from imgflow.errors import ImgflowError
+    from imgflow.processing import process_image
+
+    started = time.perf_counter()
+    row: dict[str, Any] = {"file": str(path), "out": str(folder), "ok": False, "input_bytes": 0, "output_bytes": 0}
+    try:
+        if path.is_dir():
+            raise IsADirectoryError(21, "it is a folder", str(path))
+        data = path.read_bytes()
+        row["input_bytes"] = len(data)
+        result = process_image(data, recipe, limits)
+        folder.mkdir(parents=True, exist_ok=True)
+        for rendered in result.renditions:
+            (folder / f"{rendered.facts.name}.{rendered.facts.extension}").write_bytes(rendered.data)
+        facts = {
+            "image": result.facts.model_dump(mode="json"),
+            "renditions": [r.facts.model_dump(mode="json") for r in result.renditions],
+        }
+        if write_facts:
+            (folder / "facts.json").write_text(json.dumps(facts, indent=2), encoding="utf-8")
+        row.update(ok=True, output_bytes=sum(r.facts.bytes for r in result.renditions), facts=facts)
+    except ImgflowError as exc:
+        row.update(error=exc.code, reason=exc.message)
+    except OSError as exc:
+        row.update(error="unreadable", reason=f"cannot read or write the file: {exc.strerror or exc}")
+    row["ms"] = round((time.perf_counter() - started) * 1000, 1)
+    return row
+
+
+def cores() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)

@@ -1,0 +1,137 @@
+"""The console script as a user runs it: every trouble is one line on stderr and the documented
+exit code (0 all ok, 1 some input failed, 2 usage or connection problem), never a traceback."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import socket
+import subprocess
+from pathlib import Path
+
+import httpx
+import pytest
+
+from local.conftest import IMGFLOW, Server, server_env
+from testkit import free_port
+
+pytestmark = [pytest.mark.e2e]
+
+PHOTO = "edge/jpeg/hopper.jpg"
+
+
+def imgflow(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(IMGFLOW), *args], env=server_env(), cwd=cwd, capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+def one_line(done: subprocess.CompletedProcess[str], code: int) -> str:
+    assert done.returncode == code, (done.returncode, done.stdout[-2000:], done.stderr[-2000:])
+    assert "Traceback" not in done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith("imgflow: ")
+    return lines[0]
+
+
+@pytest.mark.parametrize("command", ["upload", "status"])
+def test_a_server_that_is_down_is_one_line_and_exit_2(command: str, corpus: Path) -> None:
+    url = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    arg = str(corpus / PHOTO) if command == "upload" else "01ARZ3NDEKTSV4RRFFQ69G5FAV"
+    line = one_line(imgflow(command, arg, "--server", url), 2)
+    assert f"cannot reach {url}" in line
+
+
+@pytest.mark.parametrize("command", ["upload", "status"])
+@pytest.mark.parametrize("server", ["127.0.0.1:8080", "localhost", "ftp://127.0.0.1/"])
+def test_a_server_without_a_scheme_is_one_line_and_exit_2(command: str, server: str, corpus: Path) -> None:
+    arg = str(corpus / PHOTO) if command == "upload" else "01ARZ3NDEKTSV4RRFFQ69G5FAV"
+    line = one_line(imgflow(command, arg, "--server", server), 2)
+    assert "is not a URL" in line
+    assert "http://127.0.0.1:8080" in line
+
+
+def test_an_http_error_is_one_line_and_exit_2(server: Server) -> None:
+    line = one_line(imgflow("status", "01ARZ3NDEKTSV4RRFFQ69G5FAV", "--server", server.url), 2)
+    assert "HTTP 404" in line
+
+
+def _uploads(server: Server) -> dict[str, float]:
+    text = httpx.get(f"{server.url}/metrics").text
+    return {m[0]: float(m[1]) for m in re.findall(r'^imgflow_uploads_total\{path="(\w+)"\} (\S+)$', text, re.M)}
+
+
+def test_upload_goes_past_refused_files_and_reports_each(server: Server, corpus: Path, tmp_path: Path) -> None:
+    shutil.copy(corpus / PHOTO, tmp_path / "a.jpg")
+    (tmp_path / "b.bmp").write_bytes(b"BM" + b"\0" * 200)  # never decoded: refused by its magic bytes
+    shutil.copy(corpus / "photos/coffee.png", tmp_path / "c.png")
+    (tmp_path / "folder").mkdir()
+    names = ["a.jpg", "b.bmp", "missing.jpg", "folder", "c.png"]
+    done = imgflow("upload", *names, "--server", server.url, cwd=tmp_path)
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stderr
+    lines = [json.loads(x) for x in done.stdout.splitlines()]
+    assert [x["file"] for x in lines] == names
+    by_name = {x["file"]: x for x in lines}
+    assert by_name["b.bmp"]["status"] == "refused"
+    assert by_name["b.bmp"]["error"]["code"] == "unsupported_type"
+    assert by_name["missing.jpg"]["error"]["code"] == "unreadable"
+    assert "folder" in by_name["folder"]["error"]["message"]
+    for name in ("a.jpg", "c.png"):
+        assert by_name[name]["status"] == "done"
+        # every rendition: three names in two formats each
+        assert len(by_name[name]["renditions"]) == 6
+        assert {r.split(".")[1] for r in by_name[name]["renditions"]} == {"jpeg", "webp"}
+
+
+def test_upload_takes_the_presigned_path_above_the_direct_cap(server: Server, corpus: Path) -> None:
+    big = corpus / "photos/Kleiber_by_Lukas_Baubkus.jpg"
+    small = corpus / PHOTO
+    assert big.stat().st_size > 4 * 1024 * 1024 > small.stat().st_size
+    before = _uploads(server)
+    done = imgflow("upload", str(small), str(big), "--no-wait", "--server", server.url)
+    assert done.returncode == 0, done.stderr
+    after = _uploads(server)
+    assert after.get("direct", 0) - before.get("direct", 0) == 1
+    assert after.get("presigned", 0) - before.get("presigned", 0) == 1
+    forced = imgflow("upload", str(big), "--via", "direct", "--no-wait", "--server", server.url)
+    assert forced.returncode == 1
+    assert json.loads(forced.stdout)["error"]["code"] == "too_large"
+
+
+def test_process_bad_paths(corpus: Path, tmp_path: Path) -> None:
+    missing = imgflow("process", str(tmp_path / "nope.jpg"), str(corpus / PHOTO), "--out", str(tmp_path / "out"))
+    assert missing.returncode == 1, missing.stderr
+    assert "No such file" in missing.stdout
+    assert any((tmp_path / "out" / "hopper").iterdir())
+    (tmp_path / "file").write_text("x")
+    line = one_line(imgflow("process", str(corpus / PHOTO), "--out", str(tmp_path / "file")), 2)
+    assert "is a file, not a folder" in line
+    line = one_line(imgflow("process", str(corpus / PHOTO), "--out", str(tmp_path), "--config", "absent.yaml"), 2)
+    assert "absent.yaml" in line
+    (tmp_path / "empty").mkdir()
+    line = one_line(imgflow("process", str(tmp_path / "empty"), "--out", str(tmp_path / "out")), 2)
+    assert "no images found" in line
+
+
+@pytest.mark.parametrize("command", ["serve", "worker"])
+def test_bad_config_stops_serve_and_worker_in_one_line(command: str, tmp_path: Path) -> None:
+    (tmp_path / "bad.yaml").write_text("port: eighty\n")
+    line = one_line(imgflow(command, "--config", str(tmp_path / "bad.yaml"), "--data-dir", str(tmp_path / "d")), 2)
+    assert "port" in line
+    assert "bad.yaml" in line
+
+
+def test_serve_on_a_busy_port_says_so_before_anything(tmp_path: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        done = imgflow("serve", "--port", str(port), "--data-dir", str(tmp_path / "d"))
+    line = one_line(done, 2)
+    assert f"127.0.0.1:{port}" in line
+    assert "already in use" in line
+    assert "serving" not in done.stdout
+    assert not (tmp_path / "d").exists()
