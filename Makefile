@@ -8,13 +8,14 @@ APT_PACKAGES := chromium fonts-dejavu-core fontconfig ca-certificates
 PORT ?= 8080
 DATA_DIR ?= var
 
-.PHONY: setup run test lint bench package clean help build-ApiFunction build-ProcessorFunction build-ReconcilerFunction
+.PHONY: setup run test lint bench bench-peers package clean help build-ApiFunction build-ProcessorFunction build-ReconcilerFunction
 
 help:
 	@echo "make run    - set up and serve imgflow on http://127.0.0.1:$(PORT) (data in ./$(DATA_DIR))"
 	@echo "make test   - set up and run every test"
 	@echo "make lint   - ruff, mypy --strict, import-linter"
-	@echo "make bench  - benchmark imgflow against Pillow engines and the codec floor"
+	@echo "make bench  - benchmark imgflow against Pillow engines, the codec floor and the peers"
+	@echo "make bench-peers - install the peers make bench compares with: thumbor, sharp, wrk"
 	@echo "make package - the Lambda artefacts under build/ (ARCH=x86_64|arm64); see docs/deploy-aws.md"
 
 setup: $(STAMPS)/apt $(STAMPS)/venv
@@ -77,6 +78,39 @@ lint: setup
 
 bench: setup
 	$(BIN)/python -m bench.run
+	$(BIN)/python -m bench.pipeline
+
+# The peers `make bench` compares imgflow with, never installed by `make test`: thumbor in a venv of
+# its own (a Python it supports: THUMBOR_PYTHON), sharp from npm under bench/peers/node (Node.js
+# >= 20.9), and wrk, the load generator for the status-read figure.
+THUMBOR_VERSION ?= 7.8.0
+THUMBOR_PYTHON ?= $(PYTHON)
+BENCH_APT_PACKAGES := wrk
+bench-peers: $(STAMPS)/thumbor-$(THUMBOR_VERSION) $(STAMPS)/sharp $(STAMPS)/bench-apt
+
+$(STAMPS)/thumbor-$(THUMBOR_VERSION):
+	@mkdir -p $(STAMPS)
+	@test -x .venv-thumbor/bin/python || $(THUMBOR_PYTHON) -m venv .venv-thumbor
+	.venv-thumbor/bin/python -m pip install -q --upgrade pip
+	.venv-thumbor/bin/python -m pip install -q 'thumbor==$(THUMBOR_VERSION)'
+	@touch $@
+
+$(STAMPS)/sharp: bench/peers/node/package.json bench/peers/node/package-lock.json
+	@mkdir -p $(STAMPS)
+	@command -v node >/dev/null || { echo "sharp needs Node.js >= 20.9 and npm on PATH"; exit 1; }
+	cd bench/peers/node && npm ci --no-audit --no-fund
+	@touch $@
+
+$(STAMPS)/bench-apt: Makefile
+	@mkdir -p $(STAMPS)
+	@if command -v apt-get >/dev/null 2>&1; then \
+	  missing=$$(for p in $(BENCH_APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	  if [ -n "$$missing" ]; then \
+	    $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get update -q && \
+	    DEBIAN_FRONTEND=noninteractive $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get install -y -q --no-install-recommends $$missing; \
+	  fi; \
+	fi
+	@touch $@
 
 clean:
-	rm -rf $(STAMPS) $(VENV) .venv-checkov .pytest_cache .mypy_cache .ruff_cache build dist
+	rm -rf $(STAMPS) $(VENV) .venv-checkov .venv-thumbor bench/peers/node/node_modules .pytest_cache .mypy_cache .ruff_cache build dist
