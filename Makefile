@@ -82,10 +82,10 @@ bench: setup
 
 # The peers `make bench` compares imgflow with, never installed by `make test`: thumbor in a venv of
 # its own (a Python it supports: THUMBOR_PYTHON), sharp from npm under bench/peers/node (Node.js
-# >= 20.9), and wrk, the load generator for the status-read figure.
+# >= 20.9), wrk (the load generator for the status-read figure) and GNU time (a command's peak RSS).
 THUMBOR_VERSION ?= 7.8.0
 THUMBOR_PYTHON ?= $(PYTHON)
-BENCH_APT_PACKAGES := wrk
+BENCH_APT_PACKAGES := wrk time
 bench-peers: $(STAMPS)/thumbor-$(THUMBOR_VERSION) $(STAMPS)/sharp $(STAMPS)/bench-apt
 
 $(STAMPS)/thumbor-$(THUMBOR_VERSION):
