@@ -79,6 +79,7 @@ lint: setup
 bench: setup
 	$(BIN)/python -m bench.run
 	$(BIN)/python -m bench.pipeline
+	$(BIN)/python -m bench.scale
 
 # The peers `make bench` compares imgflow with, never installed by `make test`: thumbor in a venv of
 # its own (a Python it supports: THUMBOR_PYTHON), sharp from npm under bench/peers/node (Node.js
