@@ -269,14 +269,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--status-seconds", type=int, default=10, help="seconds of status reads (default 10)")
     parser.add_argument("--results-dir", type=Path, default=RESULTS)
     parser.add_argument("--no-docs", action="store_true", help="leave docs/benchmarks.md alone")
+    parser.add_argument("--from-json", type=Path, help="measure nothing: write the Markdown of a saved run")
     args = parser.parse_args(argv)
-    result = measure(args)
-    args.results_dir.mkdir(parents=True, exist_ok=True)
-    path = args.results_dir / f"pipeline-{time.strftime('%Y%m%d-%H%M%S')}.json"
-    path.write_text(json.dumps(result, indent=1) + "\n")
+    if args.from_json is not None:
+        result = json.loads(args.from_json.read_text())
+    else:
+        result = measure(args)
+        args.results_dir.mkdir(parents=True, exist_ok=True)
+        path = args.results_dir / f"pipeline-{time.strftime('%Y%m%d-%H%M%S')}.json"
+        path.write_text(json.dumps(result, indent=1) + "\n")
+        print(f"wrote {path}")
     text = markdown(result)
     print(text)
-    print(f"wrote {path}")
     if not args.no_docs:
         (args.results_dir / "pipeline-latest.md").write_text("# Latest pipeline run\n\n" + text)
         update_doc(text)
