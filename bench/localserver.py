@@ -34,6 +34,13 @@ def rss_kib(pid: int, field: str = "VmRSS") -> int:
     return 0
 
 
+def machine_busy_s() -> float:
+    """CPU seconds every process on the machine has spent (``/proc/stat``: all but idle and iowait)."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = fields[:8]
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
 def children(pid: int) -> list[int]:
     found = []
     for task in Path(f"/proc/{pid}/task").iterdir():

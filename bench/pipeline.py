@@ -28,9 +28,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import bare, machine
+from bench import bare, machine, peer
 from bench.inputs import ROOT, corpus_dir
-from bench.localserver import LocalServer, rss_kib
+from bench.localserver import LocalServer, machine_busy_s, rss_kib
 
 RESULTS = ROOT / "bench" / "results"
 DOC = ROOT / "docs" / "benchmarks.md"
@@ -64,12 +64,19 @@ def pipeline_run(paths: list[Path], workers: int, status_seconds: int = 0) -> di
     with LocalServer(workers) as server:
         warm = {server.upload(small()) for _ in range(2 * workers)}
         server.wait(warm)
+        ours = [server.proc.pid, *server.workers()]
+        cpu, own, busy = sum(peer.cpu_s(p) for p in ours), time.process_time(), machine_busy_s()
         started = time.time()
         ids = {server.upload(p) for p in paths}
         done, failed = server.wait(ids)
         finished = max((float(r["updated_at"]) for r in done), default=time.time())
+        # CPU of the server, its workers and this client (uploads, polling); the rest is other load
+        cpu = sum(peer.cpu_s(p) for p in ours) - cpu + time.process_time() - own
+        busy = machine_busy_s() - busy
         out: dict[str, Any] = {"workers": workers, "images": len(paths), "failed": len(failed)}
         out.update(seconds=finished - started, per_s=len(done) / (finished - started))
+        out.update(cpu_s=cpu, cpu_ms_per_image=1000 * cpu / len(paths))
+        out["others_cores"] = max(0.0, busy - cpu) / (time.time() - started)
         if status_seconds and done:
             out["status"] = status_reads(server.base, str(done[0]["image_id"]), status_seconds)
     return out
@@ -202,6 +209,15 @@ def figures(runs: dict[str, list[dict[str, Any]]], long: dict[str, Any], cli: di
         "cli_peak_mib": max(cli["peaks_mib"]) if "peaks_mib" in cli else None,
     }
     out["pipeline_ms_per_image"] = round(1000 / out["pipeline_1_per_s"], 1)
+
+    def cpu(name: str) -> float:
+        return float(statistics.median(float(r["cpu_ms_per_image"]) for r in runs[name]))
+
+    # CPU per image: steady on a shared machine, where throughput depends on what others run
+    out["bare_cpu_ms_per_image"] = round(cpu("bare-2"), 1)
+    out["pipeline_cpu_ms_per_image"] = round(cpu("pipeline-2"), 1)
+    out["bare_vs_pipeline_cpu"] = round(cpu("bare-2") / cpu("pipeline-2"), 2)
+    out["others_cores"] = round(statistics.median(float(r["others_cores"]) for rs in runs.values() for r in rs), 2)
     return out
 
 
@@ -242,6 +258,11 @@ def markdown(result: dict[str, Any]) -> str:
     status: dict[str, Any] = next((r["status"] for r in result["runs"]["pipeline-2"] if "status" in r), {})
     lines += [
         "",
+        f"Other processes kept {figs['others_cores']} of the 2 cores busy during the throughput runs (median). "
+        f"CPU per image, which that load does not change: bare processing {figs['bare_cpu_ms_per_image']} ms, "
+        f"the pipeline {figs['pipeline_cpu_ms_per_image']} ms (server, workers and the uploading client): "
+        f"bare / pipeline = {figs['bare_vs_pipeline_cpu']}.",
+        "",
         f"Images per second: bare processing in 2 processes {figs['bare_2_per_s']}, the pipeline with 2 workers "
         f"{figs['pipeline_2_per_s']}, with 1 worker {figs['pipeline_1_per_s']}; {figs['failed']} failed. "
         f"Status reads: {status.get('requests', '-')} requests by {status.get('tool', '-')}, "
@@ -263,7 +284,7 @@ def update_doc(text: str) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.pipeline", description=__doc__.split("\n")[0])
-    parser.add_argument("--images", type=int, default=40, help="images per throughput run (default 40)")
+    parser.add_argument("--images", type=int, default=60, help="images per throughput run (default 60)")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (default 3)")
     parser.add_argument("--long", type=int, default=200, help="images through the long-lived worker (default 200)")
     parser.add_argument("--status-seconds", type=int, default=10, help="seconds of status reads (default 10)")

@@ -128,7 +128,7 @@ def markdown(config: dict[str, Any], ms: dict[str, float], source: str) -> str:
                 f"| **${c['total']:,.2f}** |"
             )
     slowest = max(ms.values())
-    lines += ["", f"Where the default limits bind ({slowest:.0f} ms per image, the slowest input above):", ""]
+    lines += ["", f"Where the default limits bind ({slowest:.0f} + {io_ms} ms per image, the slowest input above):", ""]
     lines += ["| limit | binds at images/s | images/hour |", "|---|---|---|"]
     for row in binding_limits(config, slowest):
         lines.append(f"| {row['limit']} | {row['images_per_s']:,} | {row['images_per_s'] * 3600:,.0f} |")
