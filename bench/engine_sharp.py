@@ -12,6 +12,7 @@ its CPU time and peak RSS are that process's.
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import subprocess
@@ -34,6 +35,7 @@ class Sharp:
         env = dict(os.environ, UV_THREADPOOL_SIZE=str(threads), VIPS_CONCURRENCY=str(threads))
         env["BENCH_THREADS"] = str(threads)
         self.staged = peer.Staged()
+        atexit.register(self.staged.close)
         self.proc = subprocess.Popen(
             ["node", "sharp_worker.mjs"],
             cwd=peer.NODE_DIR,
