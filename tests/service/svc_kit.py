@@ -6,10 +6,12 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from imgflow.adapters.faults import Call
 from imgflow.adapters.memory import MemoryCatalog, MemoryObjectStore
 from imgflow.facts import ImageFacts, ProcessResult, Rendered, RenditionFacts
+from imgflow.ports import Expect
 from imgflow.recipes import Limits, Recipe, Rendition
-from imgflow.records import ImageRecord
+from imgflow.records import STATUSES, ImageRecord
 from imgflow.service import ImageService, ServiceConfig
 from imgflow.sniff import EXTENSIONS, content_type
 
@@ -100,6 +102,16 @@ class Kit:
         record, grant = self.service.create_upload(owner, filename="cat.png", content_type=declared, size=len(data))
         self.originals.accept_upload(grant.fields, data)
         return record
+
+
+def writes(status: str) -> Callable[[Call], bool]:
+    """A fault's ``when``: the catalog call that moves a record to ``status``."""
+    return lambda call: call.args["changes"].get("status") == status
+
+
+def touch(catalog: MemoryCatalog, image_id: str) -> None:
+    """Another writer gets in first: the record's version moves on, nothing else changes."""
+    catalog.transition(image_id, Expect(states=STATUSES), {})
 
 
 def make_kit(**config: object) -> Kit:

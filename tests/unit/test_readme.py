@@ -49,17 +49,23 @@ def test_readme_process_commands_run(corpus: Path, tmp_path: Path) -> None:
     lines = [ln.split("#")[0].strip() for ln in readme.splitlines() if ln.startswith(".venv/bin/imgflow process")]
     assert len(lines) >= 2
     photo = corpus / "photos" / "coffee.png"
-    for line in lines:
-        argv = []
+    for n, line in enumerate(lines):
+        out = tmp_path / f"out{n}"  # each command's own folder: its outputs, not an earlier one's
+        argv, inputs = [], []
         for word in shlex.split(line):
             if word in ("photo.jpg",):
                 word = str(photo)
+                inputs.append(photo)
             elif word == "scans/*.png":
                 word = str(corpus / "edge" / "png" / "transparent.png")
+                inputs.append(Path(word))
             elif word == "out/":
-                word = str(tmp_path / "out")
+                word = str(out)
             argv.append(word)
         argv[0] = str(ROOT / argv[0])
         done = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, check=False, timeout=120)
         assert done.returncode == 0, (line, done.stdout[-2000:], done.stderr[-2000:])
-        assert any((tmp_path / "out").rglob("*.webp")) or any((tmp_path / "out").rglob("*.avif"))
+        assert inputs, line
+        for path in inputs:  # every input of every command made its renditions
+            made = [p for p in (out / path.stem).glob("*.*") if p.suffix in (".jpg", ".png", ".webp", ".avif")]
+            assert made, (line, path.name, sorted(p.name for p in out.rglob("*")))
