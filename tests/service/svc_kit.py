@@ -6,6 +6,8 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import pytest
+
 from imgflow.adapters.faults import Call
 from imgflow.adapters.memory import MemoryCatalog, MemoryObjectStore
 from imgflow.facts import ImageFacts, ProcessResult, Rendered, RenditionFacts
@@ -14,6 +16,7 @@ from imgflow.recipes import Limits, Recipe, Rendition
 from imgflow.records import STATUSES, ImageRecord
 from imgflow.service import ImageService, ServiceConfig
 from imgflow.sniff import EXTENSIONS, content_type
+from testkit import Clock
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + bytes(200)
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(300)
@@ -22,17 +25,6 @@ GIF = b"GIF89a" + bytes(100)
 
 class Crash(BaseException):
     """A worker dying mid-job: not an Exception, so nothing in the service catches it."""
-
-
-class Clock:
-    def __init__(self, now: float = 1_700_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 @dataclass
@@ -96,6 +88,15 @@ class Kit:
 
     def rendition_keys(self, image_id: str) -> list[str]:
         return [i.key for i in self.renditions.list(f"renditions/{image_id}/")]
+
+    def crash_mid_job(self, key: str, *, lease_token: str | None = None) -> None:
+        """A worker dies while it processes ``key``: the record stays ``processing`` under its lease."""
+        raises, self.processor.raises = self.processor.raises, Crash("worker killed")
+        try:
+            with pytest.raises(Crash):
+                self.service.handle_object_created(key, lease_token=lease_token)
+        finally:
+            self.processor.raises = raises
 
     def upload(self, owner: str = "alice", data: bytes = PNG, *, declared: str = "image/png") -> ImageRecord:
         """The presigned path up to the object landing (no event yet)."""

@@ -5,7 +5,7 @@ or says so; never a lost event, a resurrected image or a rendition a record poin
 from __future__ import annotations
 
 import pytest
-from svc_kit import PNG, Crash, Kit, touch, writes
+from svc_kit import PNG, Kit, touch, writes
 
 from imgflow.adapters.faults import Call
 from imgflow.errors import Conflict, StorageError, StorageForbidden
@@ -85,12 +85,9 @@ def test_an_operator_copy_adopted_by_another_worker_first_is_processed_once(kit:
 
 def test_the_give_up_after_max_attempts_survives_a_lost_race(kit: Kit) -> None:
     record = kit.upload()
-    kit.processor.raises = Crash()
     for _ in range(3):
-        with pytest.raises(Crash):
-            kit.service.handle_object_created(record.key)
+        kit.crash_mid_job(record.key)
         kit.clock.advance(kit.service.config.lease_seconds + 1)
-    kit.processor.raises = None
     _touched_once(kit, "failed")
     outcome = kit.service.handle_object_created(record.key)
     assert (outcome.kind, outcome.reason) == ("failed", "too_many_attempts")
@@ -197,9 +194,7 @@ def test_a_sweep_that_loses_the_race_to_fail_a_record_does_not_report_it(kit: Ki
 
 def test_a_dead_lease_requeue_that_loses_the_race_sends_nothing(kit: Kit) -> None:
     record = kit.upload()
-    kit.processor.raises = Crash("worker killed")
-    with pytest.raises(Crash):
-        kit.service.handle_object_created(record.key)
+    kit.crash_mid_job(record.key)
     kit.clock.advance(kit.service.config.lease_seconds + 1)
     sent: list[str] = []
     _touched_once(kit, "queued")
@@ -254,8 +249,6 @@ def test_a_direct_upload_whose_store_write_fails_leaves_no_record(kit: Kit) -> N
 # --- attempts the runtime ends ----------------------------------------------------------------
 def test_a_dead_letter_leaves_a_live_lease_to_its_worker(kit: Kit) -> None:
     record = kit.upload()
-    kit.processor.raises = Crash()
-    with pytest.raises(Crash):
-        kit.service.handle_object_created(record.key)
+    kit.crash_mid_job(record.key)
     assert kit.service.dead_letter(record.image_id, "gave up") is None
     assert kit.catalog.get(record.image_id).status == "processing"

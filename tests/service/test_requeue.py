@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from svc_kit import PNG, Crash, Kit
+from svc_kit import PNG, Kit
 
 from imgflow.errors import ConfigError, StorageError
 from imgflow.records import ImageRecord
@@ -57,10 +57,7 @@ def test_a_requeued_record_is_sent_at_most_once_per_grace_period(kit: Kit, queue
 def test_a_dead_lease_goes_back_to_queued_once_and_is_then_processed(kit: Kit, queue: Queue) -> None:
     record = kit.upload()
     kit.service.processor = kit.processor
-    kit.processor.raises = Crash("worker killed")
-    with pytest.raises(Crash):
-        kit.service.handle_object_created(record.key)
-    kit.processor.raises = None
+    kit.crash_mid_job(record.key)
     kit.service.processor = None
     assert kit.service.reconcile(requeue=queue).requeued == []  # the lease is still live
     kit.clock.advance(kit.service.config.lease_seconds + 1)
@@ -90,9 +87,7 @@ def test_missing_originals_fail_and_abandoned_uploads_expire_without_a_processor
 def test_a_dead_lease_whose_original_vanished_fails_instead_of_being_requeued(kit: Kit, queue: Queue) -> None:
     record = kit.upload()
     kit.service.processor = kit.processor
-    kit.processor.raises = Crash("worker killed")
-    with pytest.raises(Crash):
-        kit.service.handle_object_created(record.key)
+    kit.crash_mid_job(record.key)
     kit.service.processor = None
     kit.originals.delete(record.key)
     kit.clock.advance(kit.service.config.lease_seconds + 1)
