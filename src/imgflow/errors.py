@@ -93,13 +93,6 @@ class Conflict(ImgflowError):
     http_status = 409
 
 
-class LeaseHeld(Conflict):
-    """Another worker holds a live lease: redeliver later, never drop."""
-
-    code = "lease_held"
-    retryable = True
-
-
 class LeaseLost(Conflict):
     """A job's lease was retaken or the job is gone: the holder must stop."""
 
@@ -150,6 +143,12 @@ class StorageError(ImgflowError):
     code = "storage_error"
     http_status = 503
     retryable = True
+
+
+class DiskFull(StorageError):
+    """A write failed with ENOSPC/EDQUOT: retry, but over minutes (the retry policy's own base)."""
+
+    code = "disk_full"
 
 
 class StorageForbidden(StorageError):

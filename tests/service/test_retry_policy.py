@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from svc_kit import Kit, make_kit
 
-from imgflow.errors import StorageError
+from imgflow.errors import DiskFull
 from imgflow.service import Outcome
 
 
@@ -23,7 +23,7 @@ def test_the_backoff_is_capped() -> None:
 
 def test_a_full_disk_retries_over_minutes_and_says_enospc(kit: Kit) -> None:
     record = kit.upload()
-    kit.processor.raises = StorageError("ENOSPC (No space left on device)", code="disk_full")
+    kit.processor.raises = DiskFull("ENOSPC (No space left on device)")
     first = kit.service.handle_object_created(record.key)
     assert (first.kind, first.reason) == ("retry_later", "disk_full")
     waits = [kit.service.retry_delay(first, n) for n in (1, 2)]

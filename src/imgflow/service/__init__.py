@@ -3,6 +3,6 @@
 from __future__ import annotations
 
 from imgflow.service.core import ImageService
-from imgflow.service.types import IMMUTABLE, Outcome, ReconcileReport, ServiceConfig
+from imgflow.service.types import IMMUTABLE, Kind, Outcome, Reason, ReconcileReport, ServiceConfig
 
-__all__ = ["IMMUTABLE", "ImageService", "Outcome", "ReconcileReport", "ServiceConfig"]
+__all__ = ["IMMUTABLE", "ImageService", "Kind", "Outcome", "Reason", "ReconcileReport", "ServiceConfig"]

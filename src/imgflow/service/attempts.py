@@ -10,6 +10,7 @@ from imgflow.errors import Conflict, ImgflowError, NotFound
 from imgflow.ports import Expect
 from imgflow.records import ImageRecord
 from imgflow.service.process import drop_renditions, failure_changes, release
+from imgflow.service.types import Reason
 
 if TYPE_CHECKING:
     from imgflow.service.core import ImageService
@@ -44,7 +45,7 @@ def dead_letter(svc: ImageService, image_id: str, reason: str) -> ImageRecord | 
     live lease or a final state owns it (then None)."""
     expect = Expect(states={"awaiting_upload", "queued"}, lease_expired_before=svc.clock())
     try:
-        failed = svc.catalog.transition(image_id, expect, failure_changes("dead_lettered", reason))
+        failed = svc.catalog.transition(image_id, expect, failure_changes(Reason.DEAD_LETTERED, reason))
     except ImgflowError as exc:
         log.info("record not failed by the dead-letter", extra={"image_id": image_id, "code": exc.code})
         return None

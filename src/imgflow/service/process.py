@@ -5,13 +5,22 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from imgflow.errors import BadRecipe, Conflict, ImgflowError, InputError, NotFound
+from imgflow.errors import (
+    BadRecipe,
+    Conflict,
+    ImgflowError,
+    InputError,
+    NotFound,
+    SizeMismatch,
+    TooLarge,
+    UnsupportedFormat,
+)
 from imgflow.facts import ProcessResult
 from imgflow.ports import Expect, ObjectInfo
 from imgflow.records import ImageRecord, StoredRendition, rendition_prefix
 from imgflow.service.keys import rendition_key
 from imgflow.service.retry import give_up_message
-from imgflow.service.types import IMMUTABLE, Outcome
+from imgflow.service.types import IMMUTABLE, Kind, Outcome, Reason
 from imgflow.sniff import SNIFF_BYTES, content_type, sniff
 
 if TYPE_CHECKING:
@@ -106,7 +115,7 @@ def process_claimed(svc: ImageService, record: ImageRecord, head: ObjectInfo, to
             code, message = give_up_message(record.attempts, retry.reason)
             return _fail(svc, record, held, _Failed(code, message))
         release(svc, record.image_id, token)
-        return Outcome("retry_later", record.image_id, reason=retry.reason, record=record)
+        return Outcome(Kind.RETRY_LATER, record.image_id, reason=retry.reason, record=record)
     changes = {
         "status": "done",
         "facts": result.facts.model_dump(mode="json"),
@@ -123,11 +132,11 @@ def process_claimed(svc: ImageService, record: ImageRecord, head: ObjectInfo, to
     except ImgflowError as exc:
         # The write may or may not have landed; the renditions stay (a retry rewrites the same keys).
         release(svc, record.image_id, token)
-        return Outcome("retry_later", record.image_id, reason=exc.code, record=record)
+        return Outcome(Kind.RETRY_LATER, record.image_id, reason=exc.code, record=record)
     # Only older generations: a reprocess right after our write may already have a newer one.
     drop_renditions(svc, record.image_id, below=record.generation)
     log.info("image done", extra={"image_id": record.image_id, "generation": record.generation})
-    return Outcome("done", record.image_id, record=done)
+    return Outcome(Kind.DONE, record.image_id, record=done)
 
 
 def _fail(svc: ImageService, record: ImageRecord, held: Expect, failure: _Failed) -> Outcome:
@@ -138,21 +147,21 @@ def _fail(svc: ImageService, record: ImageRecord, held: Expect, failure: _Failed
         return _lease_lost(svc, record.image_id)
     drop_renditions(svc, record.image_id, below=record.generation + 1)
     log.info("image failed", extra={"image_id": record.image_id, "code": failure.code})
-    return Outcome("failed", record.image_id, reason=failure.code, record=failed)
+    return Outcome(Kind.FAILED, record.image_id, reason=failure.code, record=failed)
 
 
 def _render(svc: ImageService, record: ImageRecord, head: ObjectInfo) -> tuple[ProcessResult, str]:
     limits = svc.config.limits
     if record.declared_size is not None and head.size != record.declared_size:
-        raise _Failed("size_mismatch", f"declared {record.declared_size} bytes; the object has {head.size}")
+        raise _Failed(SizeMismatch.code, f"declared {record.declared_size} bytes; the object has {head.size}")
     if head.size > limits.max_bytes:
-        raise _Failed("too_large", f"the object has {head.size} bytes; at most {limits.max_bytes} are processed")
+        raise _Failed(TooLarge.code, f"the object has {head.size} bytes; at most {limits.max_bytes} are processed")
     try:
         data = svc.originals.get(record.key, max_bytes=limits.max_bytes, etag=head.etag)
     except NotFound as exc:
-        raise _Failed("object_missing", "the original is gone") from exc
+        raise _Failed(Reason.OBJECT_MISSING, "the original is gone") from exc
     except Conflict as exc:
-        raise _Retry("object_changed") from exc
+        raise _Retry(Reason.OBJECT_CHANGED) from exc
     except InputError as exc:
         raise _Failed(exc.code, exc.message) from exc
     except ImgflowError as exc:
@@ -162,13 +171,13 @@ def _render(svc: ImageService, record: ImageRecord, head: ObjectInfo) -> tuple[P
         raise _Failed(exc.code, unreadable_message(exc.code)) from exc
     fmt = sniff(data[:SNIFF_BYTES])
     if fmt is None or fmt not in limits.accept:
-        raise _Failed("unsupported_type", f"the object is {fmt or 'an unknown format'}; accepted: {limits.accept}")
+        raise _Failed(UnsupportedFormat.code, f"the object is {fmt or 'an unknown format'}; accepted: {limits.accept}")
     sniffed = content_type(fmt)
     if record.declared_type is not None and sniffed != record.declared_type:
-        raise _Failed("unsupported_type", f"declared {record.declared_type} but the bytes are {sniffed}")
+        raise _Failed(UnsupportedFormat.code, f"declared {record.declared_type} but the bytes are {sniffed}")
     recipe = svc.config.recipes.get(record.recipe)
     if recipe is None:
-        raise _Failed("bad_recipe", f"no recipe named {record.recipe!r}")
+        raise _Failed(BadRecipe.code, f"no recipe named {record.recipe!r}")
     assert svc.processor is not None  # checked before the claim
     try:
         result = svc.processor(data, recipe, limits)
@@ -180,10 +189,10 @@ def _render(svc: ImageService, record: ImageRecord, head: ObjectInfo) -> tuple[P
         raise _Failed(exc.code, exc.message) from exc
     except MemoryError as exc:
         # the worker's address-space ceiling (a kill by the runtime's RSS ceiling ends the same way)
-        raise _Failed("memory_limit", "the image needs more memory than a worker may use") from exc
+        raise _Failed(Reason.MEMORY_LIMIT, "the image needs more memory than a worker may use") from exc
     except Exception as exc:
         log.exception("the processor raised", extra={"image_id": record.image_id})
-        raise _Failed("processing_error", f"{type(exc).__name__}: {exc}") from exc
+        raise _Failed(Reason.PROCESSING_ERROR, f"{type(exc).__name__}: {exc}") from exc
     return result, sniffed
 
 
@@ -238,4 +247,4 @@ def _lease_lost(svc: ImageService, image_id: str) -> Outcome:
         current = None
     if current is None or current.status == "deleted":
         drop_renditions(svc, image_id)
-    return Outcome("ignored", image_id, reason="lease_lost", record=current)
+    return Outcome(Kind.IGNORED, image_id, reason=Reason.LEASE_LOST, record=current)

@@ -10,7 +10,7 @@ from imgflow.errors import ConfigError, Conflict, ImgflowError, NotFound
 from imgflow.ports import Expect
 from imgflow.records import ImageRecord, Status
 from imgflow.service.process import failure_changes
-from imgflow.service.types import ReconcileReport
+from imgflow.service.types import Kind, Reason, ReconcileReport
 
 if TYPE_CHECKING:
     from imgflow.service.core import ImageService
@@ -73,17 +73,17 @@ def _one(svc: ImageService, record: ImageRecord, now: float, report: ReconcileRe
     if (record.status != "processing" or requeue is not None) and not _exists(svc, record.key):
         if record.status == "awaiting_upload":
             if _abandoned(svc, record, now):
-                return _give_up(svc, record, "upload_expired", "the upload never arrived", report.expired)
+                return _give_up(svc, record, Reason.UPLOAD_EXPIRED, "the upload never arrived", report.expired)
             return False
-        return _give_up(svc, record, "object_missing", "the original is gone", report.failed)
+        return _give_up(svc, record, Reason.OBJECT_MISSING, "the original is gone", report.failed)
     if requeue is not None:
         return _requeue(svc, record, report, requeue)
     outcome = svc.handle_object_created(record.key)
-    if outcome.kind == "done":
+    if outcome.kind == Kind.DONE:
         report.redriven.append(record.image_id)
-    elif outcome.kind == "failed":
+    elif outcome.kind == Kind.FAILED:
         report.failed.append(record.image_id)
-    return outcome.kind in ("done", "failed")
+    return outcome.kind in (Kind.DONE, Kind.FAILED)
 
 
 def _requeue(svc: ImageService, record: ImageRecord, report: ReconcileReport, requeue: Requeue) -> bool:
@@ -116,7 +116,7 @@ def _abandoned(svc: ImageService, record: ImageRecord, now: float) -> bool:
 
 def _give_up(svc: ImageService, record: ImageRecord, code: str, message: str, into: list[str]) -> bool:
     changes = failure_changes(code, message)
-    if code == "upload_expired":
+    if code == Reason.UPLOAD_EXPIRED:
         # Keep the TTL: the catalog drops abandoned uploads by itself.
         changes["expires_at"] = record.expires_at
     try:

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from imgflow.service.types import Outcome
+from imgflow.errors import DiskFull
+from imgflow.service.types import Outcome, Reason
 
 if TYPE_CHECKING:
     from imgflow.service.core import ImageService
 
-#: the store's code for a write that failed with ENOSPC (a full disk frees up in minutes, not seconds)
-DISK_FULL = "disk_full"
+#: a write that failed with ENOSPC (a full disk frees up in minutes, not seconds)
+DISK_FULL = DiskFull.code
 #: deliveries past ``max_attempts``: the service's own give-up (``too_many_attempts``) needs one more
 EXTRA_DELIVERIES = 1
 
@@ -34,7 +35,7 @@ def retry_delay(svc: ImageService, outcome: Outcome, deliveries: int) -> float |
     if deliveries >= svc.config.max_attempts + EXTRA_DELIVERIES:
         return None
     record = outcome.record
-    if outcome.reason == "lease_held" and record is not None and record.lease_expires_at:
+    if outcome.reason == Reason.LEASE_HELD and record is not None and record.lease_expires_at:
         return max(0.1, record.lease_expires_at - svc.clock() + 0.1)
     return backoff(svc, deliveries, outcome.reason)
 
@@ -44,4 +45,4 @@ def give_up_message(attempts: int, reason: str | None) -> tuple[str, str]:
     if reason == DISK_FULL:
         message = f"no space left on device (ENOSPC) while writing renditions; gave up after {attempts} attempts"
         return DISK_FULL, message
-    return "too_many_attempts", f"gave up after {attempts} attempts (last: {reason or 'unknown'})"
+    return Reason.TOO_MANY_ATTEMPTS, f"gave up after {attempts} attempts (last: {reason or 'unknown'})"
