@@ -231,7 +231,7 @@ def test_delete_while_processing_leaves_no_renditions(kit: Kit) -> None:
 
 
 def test_without_a_processor_the_service_refuses_to_handle_events(kit: Kit) -> None:
-    kit.service.processor = None
+    api = kit.without_processor()
     with pytest.raises(ConfigError):
-        kit.service.handle_object_created("originals/01HX")
-    assert kit.service.handle_object_created("other/key").kind == "ignored"
+        api.handle_object_created("originals/01HX")
+    assert api.handle_object_created("other/key").kind == "ignored"

@@ -84,9 +84,8 @@ def test_one_broken_record_does_not_stop_the_sweep(kit: Kit) -> None:
 
 
 def test_reconcile_needs_the_processor(kit: Kit) -> None:
-    kit.service.processor = None
     with pytest.raises(ConfigError):
-        kit.service.reconcile()
+        kit.without_processor().reconcile()
 
 
 def _dead_lease_without_original(kit: Kit) -> str:

@@ -4,27 +4,24 @@ memory ceiling, a runtime that stopped delivering."""
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
 
 from imgflow.errors import Conflict, ImgflowError, NotFound
 from imgflow.ports import Expect
 from imgflow.records import ImageRecord
+from imgflow.service.deps import Deps
 from imgflow.service.process import drop_renditions, failure_changes, release
 from imgflow.service.types import Reason
-
-if TYPE_CHECKING:
-    from imgflow.service.core import ImageService
 
 log = logging.getLogger("imgflow.service")
 
 
-def release_attempt(svc: ImageService, image_id: str, token: str) -> None:
+def release_attempt(svc: Deps, image_id: str, token: str) -> None:
     """The attempt holding ``token`` died (its worker crashed): give the record's lease back at
     once, so the retry claims it now instead of waiting out ``lease_seconds``. The attempt counts."""
     release(svc, image_id, token)
 
 
-def end_attempt(svc: ImageService, image_id: str, token: str, code: str, message: str) -> ImageRecord | None:
+def end_attempt(svc: Deps, image_id: str, token: str, code: str, message: str) -> ImageRecord | None:
     """The runtime stopped the attempt holding ``token`` for good (``timeout``, ``memory_limit``):
     the record ends ``failed`` with ``code``, this attempt's renditions go. None when the lease is
     no longer that attempt's (it finished first, or another attempt took over)."""
@@ -40,7 +37,7 @@ def end_attempt(svc: ImageService, image_id: str, token: str, code: str, message
     return failed
 
 
-def dead_letter(svc: ImageService, image_id: str, reason: str) -> ImageRecord | None:
+def dead_letter(svc: Deps, image_id: str, reason: str) -> ImageRecord | None:
     """The runtime stopped delivering an image: fail its record with ``dead_lettered`` unless a
     live lease or a final state owns it (then None)."""
     expect = Expect(states={"awaiting_upload", "queued"}, lease_expired_before=svc.clock())

@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import logging
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from imgflow.errors import ConfigError, Conflict, ImgflowError, NotFound
 from imgflow.ports import Expect, ObjectInfo
 from imgflow.records import ImageRecord, Status
+from imgflow.service.deps import Deps
 from imgflow.service.keys import image_id_from_key
 from imgflow.service.process import drop_renditions, failure_changes, process_claimed, unreadable_message
 from imgflow.service.types import Kind, Outcome, Reason
-
-if TYPE_CHECKING:
-    from imgflow.service.core import ImageService
 
 log = logging.getLogger("imgflow.service")
 
@@ -24,7 +22,7 @@ _ALREADY = {"done": Reason.ALREADY_DONE, "failed": Reason.ALREADY_FAILED}
 _CLAIM_TRIES = 3
 
 
-def handle_object_created(svc: ImageService, key: str, *, lease_token: str | None = None) -> Outcome:
+def handle_object_created(svc: Deps, key: str, *, lease_token: str | None = None) -> Outcome:
     image_id = image_id_from_key(key)
     if image_id is None:
         return Outcome(Kind.IGNORED, reason=Reason.NOT_AN_ORIGINAL)
@@ -41,7 +39,7 @@ def handle_object_created(svc: ImageService, key: str, *, lease_token: str | Non
         return Outcome(Kind.RETRY_LATER, image_id, reason=Reason.INTERNAL_ERROR)
 
 
-def _handle(svc: ImageService, image_id: str, key: str, token: str) -> Outcome:
+def _handle(svc: Deps, image_id: str, key: str, token: str) -> Outcome:
     for _ in range(_CLAIM_TRIES):
         try:
             record: ImageRecord | None = svc.catalog.get(image_id)
@@ -78,7 +76,7 @@ def _handle(svc: ImageService, image_id: str, key: str, token: str) -> Outcome:
     return Outcome(Kind.RETRY_LATER, image_id, reason=Reason.CONTENDED)
 
 
-def _missing(svc: ImageService, record: ImageRecord | None) -> Outcome | None:
+def _missing(svc: Deps, record: ImageRecord | None) -> Outcome | None:
     """No original. A record that should have one and that nobody works on (``queued``, or
     ``processing`` past its lease: a worker died) ends ``failed``; others wait (an upload not yet
     landed, a live lease). None: the record changed under us; read it again."""
@@ -98,7 +96,7 @@ def _missing(svc: ImageService, record: ImageRecord | None) -> Outcome | None:
     return Outcome(Kind.FAILED, record.image_id, reason=Reason.OBJECT_MISSING, record=failed)
 
 
-def _unreadable(svc: ImageService, image_id: str, record: ImageRecord | None, exc: ImgflowError) -> Outcome | None:
+def _unreadable(svc: Deps, image_id: str, record: ImageRecord | None, exc: ImgflowError) -> Outcome | None:
     """The HEAD failed for a reason a retry cannot fix (``storage_forbidden``). A record nobody
     works on ends ``failed`` with the error's code; a finished record or a live lease is left
     alone. None: the record changed under us; read it again."""
@@ -117,7 +115,7 @@ def _unreadable(svc: ImageService, image_id: str, record: ImageRecord | None, ex
     return Outcome(Kind.FAILED, image_id, reason=exc.code, record=failed)
 
 
-def _adopt(svc: ImageService, image_id: str, head: ObjectInfo) -> ImageRecord:
+def _adopt(svc: Deps, image_id: str, head: ObjectInfo) -> ImageRecord:
     """An object put into originals/ without a record (an operator's copy): give it one."""
     now = svc.clock()
     record = ImageRecord(
@@ -137,7 +135,7 @@ def _adopt(svc: ImageService, image_id: str, head: ObjectInfo) -> ImageRecord:
         return svc.catalog.get(image_id)
 
 
-def _claim_and_process(svc: ImageService, record: ImageRecord, head: ObjectInfo, token: str) -> Outcome | None:
+def _claim_and_process(svc: Deps, record: ImageRecord, head: ObjectInfo, token: str) -> Outcome | None:
     """None: the record changed under us; read it again."""
     now = svc.clock()
     image_id = record.image_id

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from imgflow.errors import (
     BadRecipe,
@@ -18,13 +18,11 @@ from imgflow.errors import (
 from imgflow.facts import ProcessResult
 from imgflow.ports import Expect, ObjectInfo
 from imgflow.records import ImageRecord, StoredRendition, rendition_prefix
+from imgflow.service.deps import Deps
 from imgflow.service.keys import rendition_key
 from imgflow.service.retry import give_up_message
 from imgflow.service.types import IMMUTABLE, Kind, Outcome, Reason
 from imgflow.sniff import SNIFF_BYTES, content_type, sniff
-
-if TYPE_CHECKING:
-    from imgflow.service.core import ImageService
 
 log = logging.getLogger("imgflow.service")
 
@@ -65,7 +63,7 @@ def unreadable_message(code: str) -> str:
     return f"the original could not be read ({code}); retrying cannot help"
 
 
-def drop_renditions(svc: ImageService, image_id: str, *, below: int | None = None) -> None:
+def drop_renditions(svc: Deps, image_id: str, *, below: int | None = None) -> None:
     """Best effort: delete the image's rendition objects; with ``below``, only those of generations
     older than it (renditions never change within a generation, so a generation is safe to drop
     once no record can point to it again; a key whose generation cannot be read is kept)."""
@@ -83,7 +81,7 @@ def _generation(rest: str) -> float:
     return int(head) if head.isdigit() else float("inf")
 
 
-def renew_lease(svc: ImageService, image_id: str, token: str) -> float | None:
+def renew_lease(svc: Deps, image_id: str, token: str) -> float | None:
     """Push a held lease's expiry out by ``lease_seconds``; None when the lease is no longer ours."""
     expires = svc.clock() + svc.config.lease_seconds
     try:
@@ -95,7 +93,7 @@ def renew_lease(svc: ImageService, image_id: str, token: str) -> float | None:
     return expires
 
 
-def process_claimed(svc: ImageService, record: ImageRecord, head: ObjectInfo, token: str) -> Outcome:
+def process_claimed(svc: Deps, record: ImageRecord, head: ObjectInfo, token: str) -> Outcome:
     held = Expect(states={"processing"}, lease_token=token)
     try:
         result, sniffed = _render(svc, record, head)
@@ -139,7 +137,7 @@ def process_claimed(svc: ImageService, record: ImageRecord, head: ObjectInfo, to
     return Outcome(Kind.DONE, record.image_id, record=done)
 
 
-def _fail(svc: ImageService, record: ImageRecord, held: Expect, failure: _Failed) -> Outcome:
+def _fail(svc: Deps, record: ImageRecord, held: Expect, failure: _Failed) -> Outcome:
     # The record first, under our lease: only then can no record point to this generation.
     try:
         failed = svc.catalog.transition(record.image_id, held, failure_changes(failure.code, failure.message))
@@ -150,7 +148,7 @@ def _fail(svc: ImageService, record: ImageRecord, held: Expect, failure: _Failed
     return Outcome(Kind.FAILED, record.image_id, reason=failure.code, record=failed)
 
 
-def _render(svc: ImageService, record: ImageRecord, head: ObjectInfo) -> tuple[ProcessResult, str]:
+def _render(svc: Deps, record: ImageRecord, head: ObjectInfo) -> tuple[ProcessResult, str]:
     limits = svc.config.limits
     if record.declared_size is not None and head.size != record.declared_size:
         raise _Failed(SizeMismatch.code, f"declared {record.declared_size} bytes; the object has {head.size}")
@@ -196,7 +194,7 @@ def _render(svc: ImageService, record: ImageRecord, head: ObjectInfo) -> tuple[P
     return result, sniffed
 
 
-def _store(svc: ImageService, record: ImageRecord, result: ProcessResult) -> list[StoredRendition]:
+def _store(svc: Deps, record: ImageRecord, result: ProcessResult) -> list[StoredRendition]:
     stored: list[StoredRendition] = []
     try:
         for rendered in result.renditions:
@@ -219,14 +217,14 @@ def _store(svc: ImageService, record: ImageRecord, result: ProcessResult) -> lis
     return stored
 
 
-def _quiet_delete(svc: ImageService, key: str) -> None:
+def _quiet_delete(svc: Deps, key: str) -> None:
     try:
         svc.renditions.delete(key)
     except ImgflowError:
         log.warning("could not delete a rendition", extra={"key": key})
 
 
-def release(svc: ImageService, image_id: str, token: str) -> None:
+def release(svc: Deps, image_id: str, token: str) -> None:
     """Give the lease back (expired at once) so a redelivery or reconcile can claim again."""
     try:
         svc.catalog.transition(
@@ -236,7 +234,7 @@ def release(svc: ImageService, image_id: str, token: str) -> None:
         log.warning("could not release a lease; it will expire", extra={"image_id": image_id, "code": exc.code})
 
 
-def _lease_lost(svc: ImageService, image_id: str) -> Outcome:
+def _lease_lost(svc: Deps, image_id: str) -> Outcome:
     """The record moved on without us (deleted, or our lease expired and another worker claimed it).
 
     Nothing is deleted unless the record is gone or a tombstone: what we stored may be what the

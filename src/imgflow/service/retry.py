@@ -6,13 +6,9 @@ visibility on AWS); they never compute a delay or a give-up themselves.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from imgflow.errors import DiskFull
+from imgflow.service.deps import Deps
 from imgflow.service.types import Outcome, Reason
-
-if TYPE_CHECKING:
-    from imgflow.service.core import ImageService
 
 #: a write that failed with ENOSPC (a full disk frees up in minutes, not seconds)
 DISK_FULL = DiskFull.code
@@ -20,7 +16,7 @@ DISK_FULL = DiskFull.code
 EXTRA_DELIVERIES = 1
 
 
-def backoff(svc: ImageService, attempt: int, reason: str | None) -> float:
+def backoff(svc: Deps, attempt: int, reason: str | None) -> float:
     """Seconds before attempt ``attempt + 1``: doubling from the base (a full disk: from its own,
     longer base), capped at ``retry_max_delay_seconds``."""
     cfg = svc.config
@@ -28,7 +24,7 @@ def backoff(svc: ImageService, attempt: int, reason: str | None) -> float:
     return float(min(cfg.retry_max_delay_seconds, base * 2.0 ** max(0, attempt - 1)))
 
 
-def retry_delay(svc: ImageService, outcome: Outcome, deliveries: int) -> float | None:
+def retry_delay(svc: Deps, outcome: Outcome, deliveries: int) -> float | None:
     """For a ``retry_later`` outcome delivered ``deliveries`` times (this one included): seconds
     until the next delivery, or None when the runtime should stop delivering (dead-letter it and
     call :func:`dead_letter`). A live lease elsewhere waits for that lease to end."""
