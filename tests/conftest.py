@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from testkit import CORPUS, free_port, running, wait_http
+from testkit import CORPUS, Clock, free_port, running, wait_http
 
 #: event loops set on the main thread (Mangum sets one per adapter, as it does in a Lambda
 #: container); held here so that a later ``asyncio.run`` dropping the policy's reference does
@@ -36,7 +36,12 @@ def _close_event_loops() -> Iterator[None]:
             loop.close()
 
 
-__all__ = ["CORPUS", "free_port", "wait_http"]
+__all__ = ["CORPUS", "Clock", "free_port", "wait_http"]
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
 
 
 @pytest.fixture(scope="session")

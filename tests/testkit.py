@@ -16,6 +16,20 @@ ROOT = Path(__file__).resolve().parent.parent
 CORPUS = Path(os.environ.get("IMGFLOW_CORPUS", ROOT.parent / "shared" / "corpus")).resolve()
 
 
+class Clock:
+    """A clock a test moves by hand (``now``, :meth:`advance`): adapters and the service take any
+    ``Callable[[], float]``."""
+
+    def __init__(self, now: float = 1_700_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))

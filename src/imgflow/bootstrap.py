@@ -1,7 +1,8 @@
 """The one wiring function: settings in, a service (and an app) out. Production and tests alike.
 
 Nothing connects at import: boto3, the SQLite file and the image engine are reached only
-when :func:`build_service` runs, and the image engine only ``with_processor=True``.
+when :func:`build_service` runs, and the image engine only ``with_processor=True``. Tests call
+the same :func:`build_service` with :class:`Adapters` (in-memory fakes) and a processor.
 """
 
 from __future__ import annotations
@@ -17,9 +18,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from imgflow.errors import ConfigError
-from imgflow.ports import EventPublisher, Processor
+from imgflow.ports import Catalog, EventPublisher, ObjectStore, Processor
 from imgflow.records import ImageRecord
-from imgflow.service import ImageService, ServiceConfig
+from imgflow.service import Deps, ImageService, ServiceConfig
 from imgflow.settings import Settings
 
 if TYPE_CHECKING:
@@ -155,65 +156,89 @@ def _processor() -> Processor:
     return process_image
 
 
+@dataclass(frozen=True)
+class Adapters:
+    """The ports a service runs on. :func:`build_service` makes them from settings unless it is
+    given these (tests: the in-memory fakes; the same wiring otherwise)."""
+
+    originals: ObjectStore
+    renditions: ObjectStore
+    catalog: Catalog
+    #: handle a record again once the attempt in hand ends (locally: the SQLite job queue);
+    #: the service's ``rerun_later`` hook (``redrive`` is the facade's backfill verb)
+    rerun_later: Callable[[ImageRecord], None] | None = None
+
+
+def _local_adapters(settings: Settings, now: Callable[[], float]) -> Adapters:
+    from imgflow.adapters.fs_store import FsObjectStore
+    from imgflow.adapters.local_signing import UploadSigner
+    from imgflow.adapters.sqlite_catalog import SqliteCatalog
+
+    data_dir = Path(settings.data_dir)
+    signer = UploadSigner(signing_key(settings), clock=now)
+    store = FsObjectStore(data_dir / OBJECTS_DIR, signer=signer, public_base_url=settings.public_base_url, clock=now)
+    catalog = SqliteCatalog(data_dir / DB_FILE, clock=now)
+    return Adapters(originals=store, renditions=store, catalog=catalog, rerun_later=catalog.redrive)
+
+
+def _aws_adapters(settings: Settings, aws: AwsClients) -> Adapters:
+    from imgflow.adapters.dynamo_catalog import DynamoCatalog
+    from imgflow.adapters.s3_store import S3ObjectStore
+
+    return Adapters(
+        originals=S3ObjectStore(aws.s3, settings.uploads_bucket),
+        renditions=S3ObjectStore(aws.s3, settings.renditions_bucket),
+        catalog=DynamoCatalog(aws.dynamodb, settings.table_name),
+    )
+
+
 def build_service(
     settings: Settings,
     *,
-    with_processor: bool,
+    with_processor: bool = False,
+    processor: Processor | None = None,
+    adapters: Adapters | None = None,
     clients: AwsClients | None = None,
     clock: Callable[[], float] | None = None,
     on_queued: Callable[[ImageRecord], None] | None = None,
     on_publish_error: Callable[[ImageRecord], None] | None = None,
     background: Callable[[Callable[[], object]], None] | None = None,
 ) -> ImageService:
-    """``with_processor=True`` imports the image engine (workers, the processor Lambda);
-    the API builds without it. ``clients`` replaces the boto3 clients made from settings.
+    """``with_processor=True`` imports the image engine (workers, the processor Lambda); the API
+    builds without it. ``processor`` is used instead of the engine when given. ``adapters``
+    replaces the stores and the catalog made from settings; ``clients`` the boto3 clients.
     On the aws backend with ``settings.queue_url`` and no ``on_queued``, records the service
     queues itself are announced on that queue (:class:`~imgflow.adapters.sqs_notifier.SqsNotifier`).
     Images that end publish their event (:func:`event_publisher`); ``on_publish_error`` counts
     failures, ``background`` runs deliveries off the caller's thread."""
     now = clock or time.time
-    aws: AwsClients | None = None
-    if settings.backend == "local":
-        from imgflow.adapters.fs_store import FsObjectStore
-        from imgflow.adapters.local_signing import UploadSigner
-        from imgflow.adapters.sqlite_catalog import SqliteCatalog
-
-        data_dir = Path(settings.data_dir)
-        signer = UploadSigner(signing_key(settings), clock=now)
-        store = FsObjectStore(
-            data_dir / OBJECTS_DIR, signer=signer, public_base_url=settings.public_base_url, clock=now
-        )
-        originals: Any = store
-        renditions: Any = store
-        catalog: Any = SqliteCatalog(data_dir / DB_FILE, clock=now)
-        redrive = catalog.redrive
-    else:
-        redrive = None
-        from imgflow.adapters.dynamo_catalog import DynamoCatalog
-        from imgflow.adapters.s3_store import S3ObjectStore
-
+    aws: AwsClients | None = clients
+    if adapters is None and settings.backend == "local":
+        adapters = _local_adapters(settings, now)
+    elif adapters is None:
         aws = clients or aws_clients(settings)
-        originals = S3ObjectStore(aws.s3, settings.uploads_bucket)
-        renditions = S3ObjectStore(aws.s3, settings.renditions_bucket)
-        catalog = DynamoCatalog(aws.dynamodb, settings.table_name)
+        adapters = _aws_adapters(settings, aws)
         if on_queued is None and settings.queue_url:
             from imgflow.adapters.sqs_notifier import SqsNotifier
 
             sqs = aws.sqs if aws.sqs is not None else sqs_client(settings)
             on_queued = SqsNotifier(sqs, settings.queue_url, bucket=settings.uploads_bucket)
-    return ImageService(
-        originals=originals,
-        renditions=renditions,
-        catalog=catalog,
+    if processor is None and with_processor:
+        processor = _processor()
+    deps = Deps(
+        originals=adapters.originals,
+        renditions=adapters.renditions,
+        catalog=adapters.catalog,
         config=service_config(settings),
-        processor=_processor() if with_processor else None,
+        processor=processor,
         clock=now,
         on_queued=on_queued,
-        rerun_later=redrive,
+        rerun_later=adapters.rerun_later,
         publisher=event_publisher(settings, aws),
         on_publish_error=on_publish_error,
         background=background,
     )
+    return ImageService(deps)
 
 
 def build_app(

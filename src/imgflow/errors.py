@@ -147,6 +147,12 @@ class StorageError(ImgflowError):
     retryable = True
 
 
+class DiskFull(StorageError):
+    """A write failed with ENOSPC/EDQUOT: retry, but over minutes (the retry policy's own base)."""
+
+    code = "disk_full"
+
+
 class StorageForbidden(StorageError):
     """The store or catalog refused this process's credentials (AccessDenied): a retry cannot help."""
 

@@ -8,6 +8,7 @@ import io
 import json
 import threading
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ from imgflow.errors import BadRequest
 from imgflow.facts import ProcessResult
 from imgflow.recipes import Limits, Recipe
 from imgflow.runtimes.local.worker import Worker
+from imgflow.service import ImageService
 
 # --- one Content-Length parser ---------------------------------------------------------------
 BAD_LENGTHS = [b"abc", b"-1", b"+5", b"5_000", "\u0665".encode(), b"1e3", b"", b"0x10", b"9" * 30]
@@ -184,7 +186,7 @@ def test_an_upload_landing_while_its_image_is_processed_becomes_the_next_generat
             upload.join(10)
         return inner(data, recipe, limits)
 
-    service.processor = processor
+    service = ImageService(replace(service.deps, processor=processor))  # the same wiring, the processor wrapped
     queue = SqliteJobQueue(Path(local_api.settings.data_dir) / DB_FILE)
     worker = Worker(service, queue, lease_seconds=60)
     try:

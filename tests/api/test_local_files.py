@@ -10,19 +10,7 @@ import pytest
 from api_kit import BASE, Wiring, local_settings, png, wire
 
 from imgflow.service import IMMUTABLE
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_750_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
+from testkit import Clock
 
 
 @pytest.fixture

@@ -186,7 +186,8 @@ def test_reprocess(api: Wiring) -> None:
     assert resp.status_code == 202, resp.text
     assert (resp.json()["status"], resp.json()["generation"]) == ("queued", 2)
     problem(api.client.post(f"/v1/images/{image_id}/reprocess", json={"recipe": "x"}), 409, "conflict")
-    api.service.handle_object_created(f"originals/{image_id}")
+    assert api.service.handle_object_created(f"originals/{image_id}").kind == "done"
     again = api.client.get(f"/v1/images/{image_id}").json()
-    assert again["generation"] == 2
+    assert (again["status"], again["generation"]) == ("done", 2)
+    assert again["renditions"]
     assert all("/2/" in r["url"] for r in again["renditions"])

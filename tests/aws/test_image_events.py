@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -101,12 +101,12 @@ def test_an_outage_loses_nothing_the_sweep_republishes(
     d.drain()
     service = d.service
     working: EventPublisher | None = service.publisher
-    service.publisher = Outage()
+    service.deps = replace(service.deps, publisher=Outage())
     try:
         image_id = d.upload((corpus / PHOTO).read_bytes(), "image/png")
         assert d.deliver(d.receive(expect=1)) == {"batchItemFailures": []}
     finally:
-        service.publisher = working
+        service.deps = replace(service.deps, publisher=working)
     record = service.catalog.get(image_id)
     assert record.status == "done"  # a publishing failure never fails the image
     assert record.event_pending == "done"

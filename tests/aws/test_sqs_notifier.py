@@ -15,11 +15,10 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from imgflow.adapters.memory import MemoryCatalog, MemoryObjectStore
 from imgflow.adapters.sqs_notifier import EVENT_NAME, SqsNotifier, s3_notification
-from imgflow.bootstrap import AwsClients, aws_clients, build_service, service_config
+from imgflow.bootstrap import Adapters, AwsClients, aws_clients, build_service
 from imgflow.errors import StorageError
 from imgflow.records import ImageRecord
 from imgflow.runtimes.aws import events
-from imgflow.service import ImageService
 from imgflow.settings import load_settings
 
 from .provision import clients
@@ -123,10 +122,11 @@ def test_a_missing_queue_is_a_storage_error_and_reprocess_still_answers(
     catalog = MemoryCatalog()
     catalog.create(_record(status="done", generation=1))
     store = MemoryObjectStore()
-    svc = ImageService(
-        originals=store, renditions=store, catalog=catalog, config=service_config(load_settings(environ={})),
+    svc = build_service(
+        load_settings(environ={}),
+        adapters=Adapters(originals=store, renditions=store, catalog=catalog),
         on_queued=notifier,
-    )  # fmt: skip
+    )
     with caplog.at_level(logging.ERROR, logger="imgflow.service"):
         queued = svc.reprocess("user-1", _record().image_id)
     assert (queued.status, queued.generation) == ("queued", 2)  # left for the reconcile sweep

@@ -12,6 +12,7 @@ import hashlib
 import json
 import random
 import uuid
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -147,12 +148,12 @@ def test_a_replaced_original_is_a_new_generation(deployed: Deployed, corpus: Pat
         seen.append((view["status"], urls, served))
         return real(data, recipe, limits)
 
-    d.service.processor = observed
+    d.service.deps = replace(d.service.deps, processor=observed)
     try:
         # the old notification arrives again, late, among three copies of the new one
         _deliver_storm(d, old_bodies + new_bodies, seed=5)
     finally:
-        d.service.processor = real
+        d.service.deps = replace(d.service.deps, processor=real)
     (during,) = seen  # processed once
     assert during[0] == "processing"
     assert len(during[1]) == len(done.renditions)

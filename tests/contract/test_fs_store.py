@@ -17,29 +17,17 @@ from hypothesis import strategies as st
 from imgflow.adapters.fs_store import FsObjectStore
 from imgflow.adapters.local_signing import UploadSigner
 from imgflow.errors import BadRequest, BadSignature, ConfigError, InvalidKey, SignatureExpired, TooLarge
+from testkit import Clock
 
 from .object_store_contract import ObjectStoreContract
 
 SECRET = b"0123456789abcdef0123456789abcdef"
 
 
-class Clock:
-    def __init__(self, now: float = 1_700_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
 class TestFsObjectStore(ObjectStoreContract):
     @pytest.fixture
     def store(self, tmp_path: Path) -> FsObjectStore:
         return FsObjectStore(tmp_path / "store", signer=UploadSigner(SECRET), public_base_url="http://127.0.0.1:9/")
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
 
 
 @pytest.fixture

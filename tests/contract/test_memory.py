@@ -60,3 +60,24 @@ def test_memory_purge_expired() -> None:
     kept = catalog.create(make_record(status="deleted", expires_at=3000))
     assert catalog.purge_expired(2000) == 1
     assert [r.image_id for r in catalog.list("alice").items] == [kept.image_id]
+
+
+def test_the_fault_plan_picks_calls_by_name_key_and_count() -> None:
+    store = MemoryObjectStore()
+    store.put("a", b"1", content_type="text/plain")
+    store.put("b", b"2", content_type="text/plain")
+    seen: list[str] = []
+    fault = store.faults.add(
+        "get", key="b", error=TooLarge("planted"), skip=1, times=2, after=lambda c: seen.append(c.key)
+    )
+    assert store.get("a", max_bytes=9) == b"1"  # another key
+    assert store.get("b", max_bytes=9) == b"2"  # skipped once
+    for _ in range(2):
+        with pytest.raises(TooLarge, match="planted"):
+            store.get("b", max_bytes=9)
+    assert store.get("b", max_bytes=9) == b"2"  # fired its two times
+    assert (fault.fired, seen) == (2, [])  # ``after`` runs only once the real call succeeded
+    store.faults.clear()
+    after = store.faults.add("head", after=lambda c: seen.append(c.key))
+    assert store.head("a").size == 1
+    assert (after.fired, seen) == (1, ["a"])

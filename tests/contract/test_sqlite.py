@@ -15,16 +15,9 @@ from imgflow.adapters.sqlite_catalog import SqliteCatalog
 from imgflow.adapters.sqlite_queue import SqliteJobQueue
 from imgflow.errors import Conflict, LeaseLost, NotFound
 from imgflow.ports import Expect
+from testkit import Clock
 
 from .catalog_contract import CatalogContract, make_record
-
-
-class Clock:
-    def __init__(self, now: float = 1_700_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 class TestSqliteCatalog(CatalogContract):
@@ -33,11 +26,6 @@ class TestSqliteCatalog(CatalogContract):
         catalog = SqliteCatalog(tmp_path / "imgflow.db")
         yield catalog
         catalog.close()
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -12,12 +11,6 @@ from contextlib import contextmanager
 import uvicorn
 from fastapi import FastAPI
 from PIL import Image
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def jpeg(width: int = 640, height: int = 480) -> bytes:

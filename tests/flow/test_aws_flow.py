@@ -8,11 +8,12 @@ from typing import Any
 
 import httpx
 import pytest
-from flow_kit import free_port, jpeg, serve
+from flow_kit import jpeg, serve
 
 from api.api_kit import aws_settings
 from imgflow.bootstrap import build_app, build_service
 from imgflow.settings import Settings
+from testkit import free_port
 
 pytestmark = pytest.mark.moto
 

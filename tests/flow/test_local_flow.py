@@ -11,12 +11,13 @@ from typing import Any
 
 import httpx
 import pytest
-from flow_kit import free_port, jpeg, serve
+from flow_kit import jpeg, serve
 
 from imgflow.bootstrap import build_app, build_service
 from imgflow.errors import NotFound
 from imgflow.service import ImageService
 from imgflow.settings import Settings, load_settings
+from testkit import free_port
 
 
 class Clock:

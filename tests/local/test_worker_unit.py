@@ -17,9 +17,11 @@ from imgflow.adapters import sqlite_db
 from imgflow.adapters.memory import MemoryObjectStore
 from imgflow.adapters.sqlite_catalog import SqliteCatalog
 from imgflow.adapters.sqlite_queue import SqliteJobQueue
+from imgflow.bootstrap import Adapters, build_service
 from imgflow.recipes import Limits
 from imgflow.runtimes.local.worker import Worker
-from imgflow.service import ImageService, ServiceConfig
+from imgflow.service import ImageService
+from imgflow.settings import load_settings
 from service.svc_kit import PNG, RECIPE, FakeProcessor
 
 
@@ -48,17 +50,15 @@ def rig(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Rig]:
     catalog = SqliteCatalog(db)
     originals = MemoryObjectStore("uploads")
     processor = FakeProcessor()
-    config = ServiceConfig(
+    settings = load_settings(
+        environ={},
         recipes={"default": RECIPE},
-        default_recipe="default",
         limits=Limits(max_bytes=10_000, accept=("png",)),
         lease_seconds=1,
         retry_delay_seconds=0.05,
     )
-    service = ImageService(
-        originals=originals, renditions=MemoryObjectStore("renditions"), catalog=catalog, config=config,
-        processor=processor,
-    )  # fmt: skip
+    adapters = Adapters(originals=originals, renditions=MemoryObjectStore("renditions"), catalog=catalog)
+    service = build_service(settings, adapters=adapters, processor=processor)
     queue = SqliteJobQueue(db)
     yield Rig(db, service, queue, processor, originals)
     queue.close()

@@ -11,16 +11,10 @@ from imgflow.errors import NotFound, StorageError
 def test_a_delete_retried_after_a_storage_error_removes_everything(kit: Kit) -> None:
     record = kit.upload()
     assert kit.service.handle_object_created(record.key).kind == "done"
-    real_delete = kit.originals.delete
-
-    def flaky(key: str) -> None:
-        raise StorageError("S3 SlowDown on delete")
-
-    kit.originals.delete = flaky  # type: ignore[method-assign]
+    kit.originals.faults.add("delete", error=StorageError("S3 SlowDown on delete"))
     with pytest.raises(StorageError):
         kit.service.delete("alice", record.image_id)
     assert kit.catalog.get(record.image_id).status == "deleted"
-    kit.originals.delete = real_delete  # type: ignore[method-assign]
     with pytest.raises(NotFound):
         kit.service.delete("bob", record.image_id)  # someone else's tombstone is still not theirs
     assert list(kit.originals.list("originals/")) != []

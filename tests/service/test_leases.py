@@ -5,8 +5,9 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from svc_kit import Kit
+from svc_kit import Kit, writes
 
+from imgflow.adapters.faults import Call
 from imgflow.adapters.sqlite_queue import SqliteJobQueue
 from imgflow.errors import CorruptImage, StorageError
 from imgflow.runtimes.local.worker import Worker
@@ -39,21 +40,12 @@ def test_a_failure_after_losing_the_lease_keeps_the_winners_renditions(kit: Kit)
 
 def test_a_partial_write_after_losing_the_lease_keeps_the_winners_renditions(kit: Kit) -> None:
     record = kit.upload()
-    real_put = kit.renditions.put
 
     def during() -> None:  # B finishes the same generation; then A's second rendition write fails
         kit.processor.during = None
         kit.clock.advance(kit.service.config.lease_seconds + 1)
         assert kit.service.handle_object_created(record.key).kind == "done"
-        calls: list[str] = []
-
-        def flaky(key: str, data: bytes, **kw: object) -> object:
-            calls.append(key)
-            if len(calls) == 2:
-                raise StorageError("S3 503")
-            return real_put(key, data, **kw)  # type: ignore[arg-type]
-
-        kit.renditions.put = flaky  # type: ignore[method-assign,assignment]
+        kit.renditions.faults.add("put", error=StorageError("S3 503"), skip=1)
 
     kit.processor.during = during
     # the other worker finished: nothing to redeliver, and nothing of its result is touched
@@ -64,18 +56,14 @@ def test_a_partial_write_after_losing_the_lease_keeps_the_winners_renditions(kit
 
 def test_done_keeps_a_newer_generation_written_meanwhile(kit: Kit) -> None:
     record = kit.upload()
-    real = kit.catalog.transition
     fired: list[str] = []
 
-    def transition(image_id: str, expect: object, changes: dict[str, object]) -> object:
-        out = real(image_id, expect, changes)  # type: ignore[arg-type]
-        if changes.get("status") == "done" and not fired:
-            fired.append("reprocess")  # right after A's done: Reprocess, and a fast worker finishes gen 2
-            kit.service.reprocess("alice", image_id)
-            fired.append(kit.service.handle_object_created(record.key).kind)
-        return out
+    def reprocess(call: Call) -> None:  # right after A's done: Reprocess, and a fast worker finishes gen 2
+        fired.append("reprocess")
+        kit.service.reprocess("alice", call.key)
+        fired.append(kit.service.handle_object_created(record.key).kind)
 
-    kit.catalog.transition = transition  # type: ignore[method-assign,assignment]
+    kit.catalog.faults.add("transition", when=writes("done"), after=reprocess)
     assert kit.service.handle_object_created(record.key).kind == "done"
     assert fired == ["reprocess", "done"]
     final = kit.catalog.get(record.image_id)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from svc_kit import JPEG, Kit
@@ -35,7 +35,7 @@ class Recorder:
 
 def _recorder(kit: Kit) -> Recorder:
     recorder = Recorder(kit)
-    kit.service.publisher = recorder
+    kit.service.deps = replace(kit.service.deps, publisher=recorder)
     return recorder
 
 
@@ -64,7 +64,7 @@ def test_done_and_failed_are_published_after_the_write_and_cleared(kit: Kit) -> 
 def test_an_outage_never_fails_the_image_and_the_sweep_resends(kit: Kit) -> None:
     recorder = _recorder(kit)
     counted: list[str] = []
-    kit.service.on_publish_error = lambda record: counted.append(record.image_id)
+    kit.service.deps = replace(kit.service.deps, on_publish_error=lambda record: counted.append(record.image_id))
     recorder.fail = 1
     record = kit.upload()
     outcome = kit.service.handle_object_created(record.key)

@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import pytest
-from svc_kit import PNG, Crash, Kit
+from svc_kit import PNG, Kit
 
 from imgflow.errors import ConfigError
 
 
 def test_a_crash_between_claim_and_done_is_finished_by_reconcile(kit: Kit) -> None:
     record = kit.upload()
-    kit.processor.raises = Crash("worker killed")
-    with pytest.raises(Crash):
-        kit.service.handle_object_created(record.key)
-    kit.processor.raises = None
+    kit.crash_mid_job(record.key)
     stuck = kit.catalog.get(record.image_id)
     assert stuck.status == "processing"
     # a redelivery inside the lease waits; so does a sweep
@@ -67,10 +64,8 @@ def test_a_queued_record_without_its_object_fails(kit: Kit) -> None:
 
 def test_reconcile_gives_up_after_max_attempts(kit: Kit) -> None:
     record = kit.upload()
-    kit.processor.raises = Crash()  # every attempt's worker dies: no attempt gives up by itself
-    for _ in range(3):
-        with pytest.raises(Crash):
-            kit.service.handle_object_created(record.key)
+    for _ in range(3):  # every attempt's worker dies: no attempt gives up by itself
+        kit.crash_mid_job(record.key)
         kit.clock.advance(kit.service.config.lease_seconds + 1)
     report = kit.service.reconcile()
     assert report.failed == [record.image_id]
@@ -83,31 +78,20 @@ def test_one_broken_record_does_not_stop_the_sweep(kit: Kit) -> None:
     first = kit.service.ingest("alice", PNG)
     kit.clock.advance(1)
     second = kit.service.ingest("alice", PNG)
-    real_head = kit.originals.head
-
-    def broken_head(key: str) -> object:
-        if first.image_id in key:
-            raise RuntimeError("boom")
-        return real_head(key)
-
-    kit.originals.head = broken_head  # type: ignore[method-assign,assignment]
+    kit.originals.faults.add("head", key=first.key, error=RuntimeError("boom"), times=None)
     kit.clock.advance(kit.service.config.reconcile_grace_seconds + 1)
     assert kit.service.reconcile().redriven == [second.image_id]
 
 
 def test_reconcile_needs_the_processor(kit: Kit) -> None:
-    kit.service.processor = None
     with pytest.raises(ConfigError):
-        kit.service.reconcile()
+        kit.without_processor().reconcile()
 
 
 def _dead_lease_without_original(kit: Kit) -> str:
     """A worker killed mid-job, and the original gone meanwhile (operator, lifecycle rule)."""
     record = kit.upload()
-    kit.processor.raises = Crash("worker killed")
-    with pytest.raises(Crash):
-        kit.service.handle_object_created(record.key)
-    kit.processor.raises = None
+    kit.crash_mid_job(record.key)
     kit.originals.delete(record.key)
     return record.image_id
 

@@ -3,10 +3,9 @@ how an attempt the runtime stopped (crash, timeout, memory ceiling) ends."""
 
 from __future__ import annotations
 
-import pytest
-from svc_kit import Crash, Kit, make_kit
+from svc_kit import Kit, make_kit
 
-from imgflow.errors import StorageError
+from imgflow.errors import DiskFull
 from imgflow.service import Outcome
 
 
@@ -24,7 +23,7 @@ def test_the_backoff_is_capped() -> None:
 
 def test_a_full_disk_retries_over_minutes_and_says_enospc(kit: Kit) -> None:
     record = kit.upload()
-    kit.processor.raises = StorageError("ENOSPC (No space left on device)", code="disk_full")
+    kit.processor.raises = DiskFull("ENOSPC (No space left on device)")
     first = kit.service.handle_object_created(record.key)
     assert (first.kind, first.reason) == ("retry_later", "disk_full")
     waits = [kit.service.retry_delay(first, n) for n in (1, 2)]
@@ -49,10 +48,7 @@ def test_a_memory_error_fails_the_image_with_its_own_code(kit: Kit) -> None:
 def _held(kit: Kit) -> tuple[str, str]:
     """A record whose worker died mid-job, holding the lease ``dead``."""
     record = kit.upload()
-    kit.processor.raises = Crash()
-    with pytest.raises(Crash):
-        kit.service.handle_object_created(record.key, lease_token="dead")
-    kit.processor.raises = None
+    kit.crash_mid_job(record.key, lease_token="dead")
     assert kit.catalog.get(record.image_id).status == "processing"
     return record.image_id, record.key
 

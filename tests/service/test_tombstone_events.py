@@ -12,11 +12,7 @@ def test_a_late_event_for_a_deleted_image_is_acknowledged_even_if_the_delete_is_
     assert kit.service.handle_object_created(record.key).kind == "done"
     kit.service.delete("alice", record.image_id)
     kit.originals.put(record.key, b"late bytes", content_type="image/png")  # an upload after DELETE
-
-    def refuse(key: str) -> None:
-        raise StorageForbidden("AccessDenied")
-
-    kit.originals.delete = refuse  # type: ignore[method-assign]
+    kit.originals.faults.add("delete", error=StorageForbidden("AccessDenied"), times=None)
     for _ in range(3):  # redelivered: still acknowledged, never a retry storm
         outcome = kit.service.handle_object_created(record.key)
         assert (outcome.kind, outcome.reason) == ("ignored", "deleted")

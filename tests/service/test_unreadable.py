@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
-from svc_kit import Crash, Kit
+from svc_kit import Kit
 
 from imgflow.errors import ImgflowError, StorageError, StorageForbidden
 
@@ -15,11 +13,7 @@ SECRET = "S3 AccessDenied on uploads-bucket-123 for role imgflow-processor"
 
 def refuse(kit: Kit, operation: str, error: ImgflowError) -> None:
     """The originals store raises ``error`` from ``operation`` (``get`` or ``head``) from now on."""
-
-    def refused(*args: Any, **kwargs: Any) -> Any:
-        raise error
-
-    setattr(kit.originals, operation, refused)
+    kit.originals.faults.add(operation, error=error, times=None)
 
 
 @pytest.mark.parametrize("operation", ["get", "head"])
@@ -44,21 +38,17 @@ def test_a_forbidden_original_fails_the_record_for_good(kit: Kit, operation: str
 @pytest.mark.parametrize("operation", ["get", "head"])
 def test_a_retryable_storage_error_still_asks_for_redelivery(kit: Kit, operation: str) -> None:
     record = kit.upload()
-    real = getattr(kit.originals, operation)
     refuse(kit, operation, StorageError("S3 SlowDown"))
     outcome = kit.service.handle_object_created(record.key)
     assert (outcome.kind, outcome.reason) == ("retry_later", "storage_error")
     assert kit.catalog.get(record.image_id).status in ("awaiting_upload", "processing")
-    setattr(kit.originals, operation, real)
+    kit.originals.faults.clear()
     assert kit.service.handle_object_created(record.key).kind == "done"
 
 
 def test_a_forbidden_head_leaves_a_live_lease_to_its_worker(kit: Kit) -> None:
     record = kit.upload()
-    kit.processor.raises = Crash("worker killed")
-    with pytest.raises(Crash):
-        kit.service.handle_object_created(record.key)
-    kit.processor.raises = None
+    kit.crash_mid_job(record.key)
     refuse(kit, "head", StorageForbidden(SECRET))
     assert kit.service.handle_object_created(record.key).kind == "retry_later"
     assert kit.catalog.get(record.image_id).status == "processing"

@@ -84,16 +84,10 @@ def test_ingest_refuses_by_size_and_magic_bytes_storing_nothing(kit: Kit, data: 
 
 def test_ingest_when_the_event_wins_the_race(kit: Kit) -> None:
     """S3 may deliver ObjectCreated before ingest marks the record queued."""
-    store = kit.originals
-    real_put = store.put
-
-    def put_then_event(key: str, data: bytes, **kw: object) -> object:
-        info = real_put(key, data, **kw)  # type: ignore[arg-type]
-        assert kit.service.handle_object_created(key).kind == "done"
-        return info
-
-    store.put = put_then_event  # type: ignore[method-assign,assignment]
+    events: list[str] = []
+    kit.originals.faults.add("put", after=lambda call: events.append(kit.service.handle_object_created(call.key).kind))
     record = kit.service.ingest("alice", PNG)
+    assert events == ["done"]
     assert record.status == "done"
     assert kit.processor.calls == 1
 

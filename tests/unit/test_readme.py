@@ -50,13 +50,15 @@ def test_readme_process_commands_run(corpus: Path, tmp_path: Path) -> None:
     assert len(lines) >= 2
     photo = corpus / "photos" / "coffee.png"
     for n, line in enumerate(lines):
-        out = tmp_path / f"out{n}"  # each command's own outputs, not the previous one's
-        argv = []
+        out = tmp_path / f"out{n}"  # each command's own folder: its outputs, not an earlier one's
+        argv, inputs = [], []
         for word in shlex.split(line):
             if word in ("photo.jpg",):
                 word = str(photo)
+                inputs.append(photo)
             elif word == "scans/*.png":
                 word = str(corpus / "edge" / "png" / "transparent.png")
+                inputs.append(Path(word))
             elif word == "out/":
                 word = str(out)
             argv.append(word)
@@ -64,6 +66,8 @@ def test_readme_process_commands_run(corpus: Path, tmp_path: Path) -> None:
         done = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, check=False, timeout=120)
         assert done.returncode == 0, (line, done.stdout[-2000:], done.stderr[-2000:])
         made = {p.relative_to(out).parts[0] for p in out.rglob("*.*")}
-        expected = {"coffee", "transparent"} if "scans/*.png" in line else {"coffee"}
-        assert made == expected, (line, made)
+        assert made == {path.stem for path in inputs}, (line, made)
         assert any(out.rglob("*.webp")) or any(out.rglob("*.avif")), line
+        for path in inputs:  # every input of every command made its renditions
+            renditions = [p for p in (out / path.stem).glob("*.*") if p.suffix in (".jpg", ".png", ".webp", ".avif")]
+            assert renditions, (line, path.name, sorted(p.name for p in out.rglob("*")))

@@ -23,7 +23,7 @@ from urllib.parse import quote, urlencode
 
 from imgflow.adapters.keys import RESERVED_PREFIX, check_presign_args, normalize_etag, validate_key, validate_prefix
 from imgflow.adapters.local_signing import UploadSigner
-from imgflow.errors import BadRequest, ConfigError, Conflict, InvalidKey, NotFound, StorageError, TooLarge
+from imgflow.errors import BadRequest, ConfigError, Conflict, DiskFull, InvalidKey, NotFound, StorageError, TooLarge
 from imgflow.ports import ObjectInfo, PresignedUpload
 
 _META = f"{RESERVED_PREFIX}-meta"
@@ -44,8 +44,8 @@ def _os_failure(exc: OSError, what: str, key: str) -> StorageError:
     a full disk (ENOSPC, EDQUOT) has its own code, ``disk_full``, so the retry policy can wait longer."""
     name = errno.errorcode.get(exc.errno or 0, "")
     reason = f"{name} ({os.strerror(exc.errno)})" if name and exc.errno else type(exc).__name__
-    code = "disk_full" if exc.errno in (errno.ENOSPC, errno.EDQUOT) else None
-    return StorageError(f"the folder store could not {what} {key!r}: {reason}", code=code)
+    message = f"the folder store could not {what} {key!r}: {reason}"
+    return DiskFull(message) if exc.errno in (errno.ENOSPC, errno.EDQUOT) else StorageError(message)
 
 
 def clear_temp(root: Path) -> int:

@@ -55,7 +55,7 @@ def s3_notification(record: ImageRecord, *, bucket: str, region: str | None = No
 
 
 class SqsNotifier:
-    """``ImageService(on_queued=SqsNotifier(...))``: one SendMessage per record queued.
+    """``build_service(..., on_queued=SqsNotifier(...))``: one SendMessage per record queued.
 
     ``bucket`` is the uploads bucket: the processor ignores events for any other."""
 

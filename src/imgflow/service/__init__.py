@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from imgflow.service.core import ImageService
-from imgflow.service.types import IMMUTABLE, Outcome, ReconcileReport, ServiceConfig
+from imgflow.service.deps import Deps
+from imgflow.service.types import IMMUTABLE, Kind, Outcome, Reason, ReconcileReport, ServiceConfig
 
-__all__ = ["IMMUTABLE", "ImageService", "Outcome", "ReconcileReport", "ServiceConfig"]
+__all__ = ["IMMUTABLE", "Deps", "ImageService", "Kind", "Outcome", "Reason", "ReconcileReport", "ServiceConfig"]

@@ -18,7 +18,7 @@ from imgflow.records import ImageRecord, Status
 from imgflow.service import manage
 
 if TYPE_CHECKING:
-    from imgflow.service.core import ImageService
+    from imgflow.service.deps import Deps
     from imgflow.service.types import ServiceConfig
 
 
@@ -56,7 +56,7 @@ def needs_backfill(
     return digest is not None and digest != record.recipe_digest
 
 
-def redrive(svc: ImageService, record: ImageRecord) -> ImageRecord:
+def redrive(svc: Deps, record: ImageRecord) -> ImageRecord:
     """A reprocess on the owner's behalf (an operator's backfill reaches every owner's images).
     Raises Conflict when the image moved on meanwhile, NotFound when it was deleted."""
     return manage.reprocess(svc, record.owner, record.image_id, recipe=None)

@@ -4,44 +4,54 @@ from __future__ import annotations
 
 import logging
 import uuid
-from typing import TYPE_CHECKING, Any
+from dataclasses import replace
+from typing import Any
 
 from imgflow.errors import ConfigError, Conflict, ImgflowError, NotFound
 from imgflow.ports import Expect, ObjectInfo
 from imgflow.records import ImageRecord, Status
 from imgflow.service.backfill import current_digest
+from imgflow.service.deps import Deps
 from imgflow.service.keys import image_id_from_key
+from imgflow.service.outbox import announce
 from imgflow.service.process import drop_renditions, failure_changes, process_claimed, unreadable_message
-from imgflow.service.types import Outcome
-
-if TYPE_CHECKING:
-    from imgflow.service.core import ImageService
+from imgflow.service.types import Kind, Outcome, Reason
 
 log = logging.getLogger("imgflow.service")
 
 CLAIMABLE: frozenset[Status] = frozenset({"awaiting_upload", "queued"})
 FINISHED: frozenset[Status] = frozenset({"done", "failed"})
+_ALREADY = {"done": Reason.ALREADY_DONE, "failed": Reason.ALREADY_FAILED}
 _CLAIM_TRIES = 3
 
 
-def handle_object_created(svc: ImageService, key: str, *, lease_token: str | None = None) -> Outcome:
+def handle_object_created(svc: Deps, key: str, *, lease_token: str | None = None) -> Outcome:
+    """Handle one ObjectCreated event; an image that ends here has its event announced
+    (:func:`imgflow.service.outbox.announce`) and the outcome carries the record as it is then."""
+    outcome = _event(svc, key, lease_token)
+    if outcome.kind in (Kind.DONE, Kind.FAILED) and outcome.record is not None:
+        outcome = replace(outcome, record=announce(svc, outcome.record))
+    return outcome
+
+
+def _event(svc: Deps, key: str, lease_token: str | None) -> Outcome:
     image_id = image_id_from_key(key)
     if image_id is None:
-        return Outcome("ignored", reason="not_an_original")
+        return Outcome(Kind.IGNORED, reason=Reason.NOT_AN_ORIGINAL)
     if svc.processor is None:
         raise ConfigError("this service was built without a processor (build_service(with_processor=True))")
     try:
         return _handle(svc, image_id, key, lease_token or uuid.uuid4().hex)
     except ImgflowError as exc:
         log.warning("event not handled; redeliver", extra={"image_id": image_id, "code": exc.code})
-        return Outcome("retry_later", image_id, reason=exc.code)
+        return Outcome(Kind.RETRY_LATER, image_id, reason=exc.code)
     except Exception:
         # The worker survives everything: a bug here must not drop the event.
         log.exception("unexpected error handling an event; redeliver", extra={"image_id": image_id})
-        return Outcome("retry_later", image_id, reason="internal_error")
+        return Outcome(Kind.RETRY_LATER, image_id, reason=Reason.INTERNAL_ERROR)
 
 
-def _handle(svc: ImageService, image_id: str, key: str, token: str) -> Outcome:
+def _handle(svc: Deps, image_id: str, key: str, token: str) -> Outcome:
     for _ in range(_CLAIM_TRIES):
         try:
             record: ImageRecord | None = svc.catalog.get(image_id)
@@ -55,7 +65,7 @@ def _handle(svc: ImageService, image_id: str, key: str, token: str) -> Outcome:
             except ImgflowError as exc:
                 log.warning("could not delete a late original", extra={"image_id": image_id, "code": exc.code})
             drop_renditions(svc, image_id)
-            return Outcome("ignored", image_id, reason="deleted", record=record)
+            return Outcome(Kind.IGNORED, image_id, reason=Reason.DELETED, record=record)
         try:
             head = svc.originals.head(key)
         except NotFound:
@@ -75,49 +85,49 @@ def _handle(svc: ImageService, image_id: str, key: str, token: str) -> Outcome:
         outcome = _claim_and_process(svc, record, head, token)
         if outcome is not None:
             return outcome
-    return Outcome("retry_later", image_id, reason="contended")
+    return Outcome(Kind.RETRY_LATER, image_id, reason=Reason.CONTENDED)
 
 
-def _missing(svc: ImageService, record: ImageRecord | None) -> Outcome | None:
+def _missing(svc: Deps, record: ImageRecord | None) -> Outcome | None:
     """No original. A record that should have one and that nobody works on (``queued``, or
     ``processing`` past its lease: a worker died) ends ``failed``; others wait (an upload not yet
     landed, a live lease). None: the record changed under us; read it again."""
     now = svc.clock()
     if record is None:
-        return Outcome("ignored", reason="object_missing")
+        return Outcome(Kind.IGNORED, reason=Reason.OBJECT_MISSING)
     lease_dead = record.status == "processing" and (record.lease_expires_at or 0.0) < now
     if record.status != "queued" and not lease_dead:
-        return Outcome("ignored", record.image_id, reason="object_missing", record=record)
+        return Outcome(Kind.IGNORED, record.image_id, reason=Reason.OBJECT_MISSING, record=record)
     expect = Expect(states={"queued"}, lease_expired_before=now, version=record.version)
-    changes = failure_changes("object_missing", "the original is gone")
+    changes = failure_changes(Reason.OBJECT_MISSING, "the original is gone")
     try:
         failed = svc.catalog.transition(record.image_id, expect, changes)
     except Conflict:
         return None
     drop_renditions(svc, record.image_id, below=record.generation + 1)
-    return Outcome("failed", record.image_id, reason="object_missing", record=failed)
+    return Outcome(Kind.FAILED, record.image_id, reason=Reason.OBJECT_MISSING, record=failed)
 
 
-def _unreadable(svc: ImageService, image_id: str, record: ImageRecord | None, exc: ImgflowError) -> Outcome | None:
+def _unreadable(svc: Deps, image_id: str, record: ImageRecord | None, exc: ImgflowError) -> Outcome | None:
     """The HEAD failed for a reason a retry cannot fix (``storage_forbidden``). A record nobody
     works on ends ``failed`` with the error's code; a finished record or a live lease is left
     alone. None: the record changed under us; read it again."""
     log.warning("the original cannot be read", extra={"image_id": image_id, "code": exc.code})
     now = svc.clock()
     if record is None or record.status in FINISHED:
-        return Outcome("ignored", image_id, reason=exc.code, record=record)
+        return Outcome(Kind.IGNORED, image_id, reason=exc.code, record=record)
     if record.status == "processing" and (record.lease_expires_at or 0.0) >= now:
-        return Outcome("retry_later", image_id, reason="lease_held", record=record)
+        return Outcome(Kind.RETRY_LATER, image_id, reason=Reason.LEASE_HELD, record=record)
     expect = Expect(states=CLAIMABLE, lease_expired_before=now, version=record.version)
     try:
         failed = svc.catalog.transition(image_id, expect, failure_changes(exc.code, unreadable_message(exc.code)))
     except Conflict:
         return None
     drop_renditions(svc, image_id, below=record.generation + 1)
-    return Outcome("failed", image_id, reason=exc.code, record=failed)
+    return Outcome(Kind.FAILED, image_id, reason=exc.code, record=failed)
 
 
-def _adopt(svc: ImageService, image_id: str, head: ObjectInfo) -> ImageRecord:
+def _adopt(svc: Deps, image_id: str, head: ObjectInfo) -> ImageRecord:
     """An object put into originals/ without a record (an operator's copy): give it one."""
     now = svc.clock()
     record = ImageRecord(
@@ -137,27 +147,27 @@ def _adopt(svc: ImageService, image_id: str, head: ObjectInfo) -> ImageRecord:
         return svc.catalog.get(image_id)
 
 
-def _claim_and_process(svc: ImageService, record: ImageRecord, head: ObjectInfo, token: str) -> Outcome | None:
+def _claim_and_process(svc: Deps, record: ImageRecord, head: ObjectInfo, token: str) -> Outcome | None:
     """None: the record changed under us; read it again."""
     now = svc.clock()
     image_id = record.image_id
     new_object = record.status in FINISHED and record.etag != head.etag
     if record.status in FINISHED and not new_object:
-        return Outcome("unchanged", image_id, reason=f"already_{record.status}", record=record)
+        return Outcome(Kind.UNCHANGED, image_id, reason=_ALREADY[record.status], record=record)
     lease_live = record.status == "processing" and (record.lease_expires_at or 0.0) >= now
     if lease_live:
-        return Outcome("retry_later", image_id, reason="lease_held", record=record)
+        return Outcome(Kind.RETRY_LATER, image_id, reason=Reason.LEASE_HELD, record=record)
     expect = Expect(
         states=CLAIMABLE | FINISHED if new_object else CLAIMABLE, lease_expired_before=now, version=record.version
     )
     if not new_object and record.attempts >= svc.config.max_attempts:
         message = f"gave up after {record.attempts} attempts"
         try:
-            failed = svc.catalog.transition(image_id, expect, failure_changes("too_many_attempts", message))
+            failed = svc.catalog.transition(image_id, expect, failure_changes(Reason.TOO_MANY_ATTEMPTS, message))
         except Conflict:
             return None
         drop_renditions(svc, image_id, below=record.generation + 1)
-        return Outcome("failed", image_id, reason="too_many_attempts", record=failed)
+        return Outcome(Kind.FAILED, image_id, reason=Reason.TOO_MANY_ATTEMPTS, record=failed)
     changes: dict[str, Any] = {
         "status": "processing",
         "attempts": 1 if new_object else record.attempts + 1,

@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from imgflow.errors import BadRequest, Conflict, NotFound
 from imgflow.ports import Expect, Page
 from imgflow.records import STATUSES, ImageRecord, Status, rendition_prefix
-
-if TYPE_CHECKING:
-    from imgflow.service.core import ImageService
+from imgflow.service.deps import Deps, notify_queued, recipe_name
 
 MAX_PAGE = 100
 _LIVE: frozenset[Status] = frozenset(s for s in STATUSES if s != "deleted")
 _TRIES = 3
 
 
-def get(svc: ImageService, owner: str, image_id: str) -> ImageRecord:
+def get(svc: Deps, owner: str, image_id: str) -> ImageRecord:
     try:
         record = svc.catalog.get(image_id)
     except NotFound:
@@ -26,7 +22,7 @@ def get(svc: ImageService, owner: str, image_id: str) -> ImageRecord:
     return record
 
 
-def list_images(svc: ImageService, owner: str, *, status: Status | None, limit: int, cursor: str | None) -> Page:
+def list_images(svc: Deps, owner: str, *, status: Status | None, limit: int, cursor: str | None) -> Page:
     if not 1 <= limit <= MAX_PAGE:
         raise BadRequest(f"limit must be between 1 and {MAX_PAGE}", code="invalid_limit")
     if status is not None and status not in _LIVE:
@@ -36,7 +32,7 @@ def list_images(svc: ImageService, owner: str, *, status: Status | None, limit: 
     return Page(items=items, cursor=page.cursor)
 
 
-def delete(svc: ImageService, owner: str, image_id: str) -> None:
+def delete(svc: Deps, owner: str, image_id: str) -> None:
     """Tombstone first (a late event then changes nothing), then remove the original and renditions.
 
     Idempotent while the tombstone lives: deleting a deleted image removes its objects again
@@ -71,20 +67,20 @@ def delete(svc: ImageService, owner: str, image_id: str) -> None:
     raise Conflict(f"image {image_id!r} kept changing; try again")
 
 
-def _remove_objects(svc: ImageService, record: ImageRecord) -> None:
+def _remove_objects(svc: Deps, record: ImageRecord) -> None:
     """Raises StorageError when an object stays: the client retries the DELETE, which comes back here."""
     svc.originals.delete(record.key)
     for info in list(svc.renditions.list(rendition_prefix(record.image_id))):
         svc.renditions.delete(info.key)
 
 
-def reprocess(svc: ImageService, owner: str, image_id: str, *, recipe: str | None) -> ImageRecord:
+def reprocess(svc: Deps, owner: str, image_id: str, *, recipe: str | None) -> ImageRecord:
     record = get(svc, owner, image_id)
     if record.status not in ("done", "failed"):
         raise Conflict(f"image {image_id!r} is {record.status}; only done or failed images can be reprocessed")
     if record.etag is None:
         raise Conflict(f"image {image_id!r} has no original to reprocess", code="no_original")
-    name = svc.recipe_name(recipe or record.recipe)
+    name = recipe_name(svc.config, recipe or record.recipe)
     changes = {
         "status": "queued",
         "generation": record.generation + 1,
@@ -93,5 +89,5 @@ def reprocess(svc: ImageService, owner: str, image_id: str, *, recipe: str | Non
         "error": None,
     }
     queued = svc.catalog.transition(image_id, Expect(states={"done", "failed"}, version=record.version), changes)
-    svc.notify_queued(queued)
+    notify_queued(svc, queued)
     return queued

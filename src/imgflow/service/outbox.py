@@ -6,19 +6,19 @@ ended in, set by the same conditional write); :func:`deliver` publishes the even
 newer end is never cleared by an older publisher); the reconcile sweep calls
 :func:`republish` for what is still marked (a crash or an outage between the write and the
 publish loses nothing). A publishing failure is logged and counted, never fails the image.
+:func:`announce` is what the use cases that end an image call (inline, or on the runtime's
+``background``).
 """
 
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from imgflow.errors import ImgflowError
 from imgflow.ports import Expect, ImageEvent
 from imgflow.records import ImageRecord
-
-if TYPE_CHECKING:
-    from imgflow.service.core import ImageService
+from imgflow.service.deps import Deps
 
 log = logging.getLogger("imgflow.service")
 
@@ -50,7 +50,7 @@ def event_for(record: ImageRecord) -> ImageEvent:
     return ImageEvent(detail_type=DETAIL_TYPES[record.status], detail=detail, source=SOURCE)
 
 
-def deliver(svc: ImageService, record: ImageRecord) -> ImageRecord | None:
+def deliver(svc: Deps, record: ImageRecord) -> ImageRecord | None:
     """Publish ``record``'s pending event and clear its mark: the record as it is now (the mark
     cleared), or None when the event stays pending."""
     ended = record.event_pending
@@ -76,7 +76,7 @@ def deliver(svc: ImageService, record: ImageRecord) -> ImageRecord | None:
     return record
 
 
-def republish(svc: ImageService, *, limit: int = 100) -> list[str]:
+def republish(svc: Deps, *, limit: int = 100) -> list[str]:
     """The sweep's part: deliver what is still pending, oldest first. Returns the ids that went out."""
     sent: list[str] = []
     for record in svc.catalog.pending_events(limit=limit):
@@ -85,3 +85,19 @@ def republish(svc: ImageService, *, limit: int = 100) -> list[str]:
         elif svc.publisher is not None:
             break  # the publisher is failing: leave the rest for the next sweep
     return sent
+
+
+def announce(svc: Deps, record: ImageRecord) -> ImageRecord:
+    """Publish an ended record's pending event (in the background when the runtime gave one);
+    what does not go out stays pending for the reconcile sweep. Returns the record as it is
+    now (its mark cleared once the event went out inline)."""
+    if record.event_pending is None:
+        return record
+    if svc.background is not None:
+        svc.background(lambda: deliver(svc, record))
+        return record
+    try:
+        return deliver(svc, record) or record
+    except Exception:
+        log.exception("event delivery raised; the sweep retries", extra={"image_id": record.image_id})
+        return record

@@ -4,19 +4,25 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from imgflow.errors import BadRecipe, Conflict, ImgflowError, InputError, NotFound
+from imgflow.errors import (
+    BadRecipe,
+    Conflict,
+    ImgflowError,
+    InputError,
+    NotFound,
+    TooLarge,
+    UnsupportedFormat,
+)
 from imgflow.facts import ProcessResult
 from imgflow.ports import Expect, ObjectInfo
 from imgflow.records import ImageRecord, StoredRendition, rendition_prefix
+from imgflow.service.deps import Deps
 from imgflow.service.keys import rendition_key
 from imgflow.service.retry import give_up_message
-from imgflow.service.types import IMMUTABLE, Outcome
+from imgflow.service.types import IMMUTABLE, Kind, Outcome, Reason
 from imgflow.sniff import SNIFF_BYTES, content_type, sniff
-
-if TYPE_CHECKING:
-    from imgflow.service.core import ImageService
 
 log = logging.getLogger("imgflow.service")
 
@@ -58,7 +64,7 @@ def unreadable_message(code: str) -> str:
     return f"the original could not be read ({code}); retrying cannot help"
 
 
-def drop_renditions(svc: ImageService, image_id: str, *, below: int | None = None) -> None:
+def drop_renditions(svc: Deps, image_id: str, *, below: int | None = None) -> None:
     """Best effort: delete the image's rendition objects; with ``below``, only those of generations
     older than it (renditions never change within a generation, so a generation is safe to drop
     once no record can point to it again; a key whose generation cannot be read is kept)."""
@@ -76,7 +82,7 @@ def _generation(rest: str) -> float:
     return int(head) if head.isdigit() else float("inf")
 
 
-def renew_lease(svc: ImageService, image_id: str, token: str) -> float | None:
+def renew_lease(svc: Deps, image_id: str, token: str) -> float | None:
     """Push a held lease's expiry out by ``lease_seconds``; None when the lease is no longer ours."""
     expires = svc.clock() + svc.config.lease_seconds
     try:
@@ -88,7 +94,7 @@ def renew_lease(svc: ImageService, image_id: str, token: str) -> float | None:
     return expires
 
 
-def process_claimed(svc: ImageService, record: ImageRecord, head: ObjectInfo, token: str) -> Outcome:
+def process_claimed(svc: Deps, record: ImageRecord, head: ObjectInfo, token: str) -> Outcome:
     held = Expect(states={"processing"}, lease_token=token)
     try:
         result, sniffed = _render(svc, record, head)
@@ -108,7 +114,7 @@ def process_claimed(svc: ImageService, record: ImageRecord, head: ObjectInfo, to
             code, message = give_up_message(record.attempts, retry.reason)
             return _fail(svc, record, held, _Failed(code, message))
         release(svc, record.image_id, token)
-        return Outcome("retry_later", record.image_id, reason=retry.reason, record=record)
+        return Outcome(Kind.RETRY_LATER, record.image_id, reason=retry.reason, record=record)
     changes = {
         "status": "done",
         "event_pending": "done",  # the same write marks its event (imgflow.service.outbox)
@@ -126,14 +132,14 @@ def process_claimed(svc: ImageService, record: ImageRecord, head: ObjectInfo, to
     except ImgflowError as exc:
         # The write may or may not have landed; the renditions stay (a retry rewrites the same keys).
         release(svc, record.image_id, token)
-        return Outcome("retry_later", record.image_id, reason=exc.code, record=record)
+        return Outcome(Kind.RETRY_LATER, record.image_id, reason=exc.code, record=record)
     # Only older generations: a reprocess right after our write may already have a newer one.
     drop_renditions(svc, record.image_id, below=record.generation)
     log.info("image done", extra={"image_id": record.image_id, "generation": record.generation})
-    return Outcome("done", record.image_id, record=done)
+    return Outcome(Kind.DONE, record.image_id, record=done)
 
 
-def _fail(svc: ImageService, record: ImageRecord, held: Expect, failure: _Failed) -> Outcome:
+def _fail(svc: Deps, record: ImageRecord, held: Expect, failure: _Failed) -> Outcome:
     # The record first, under our lease: only then can no record point to this generation.
     try:
         failed = svc.catalog.transition(record.image_id, held, failure_changes(failure.code, failure.message))
@@ -141,21 +147,21 @@ def _fail(svc: ImageService, record: ImageRecord, held: Expect, failure: _Failed
         return _lease_lost(svc, record.image_id)
     drop_renditions(svc, record.image_id, below=record.generation + 1)
     log.info("image failed", extra={"image_id": record.image_id, "code": failure.code})
-    return Outcome("failed", record.image_id, reason=failure.code, record=failed)
+    return Outcome(Kind.FAILED, record.image_id, reason=failure.code, record=failed)
 
 
-def _render(svc: ImageService, record: ImageRecord, head: ObjectInfo) -> tuple[ProcessResult, str]:
+def _render(svc: Deps, record: ImageRecord, head: ObjectInfo) -> tuple[ProcessResult, str]:
     limits = svc.config.limits
     if record.declared_size is not None and head.size != record.declared_size:
-        raise _Failed("size_mismatch", f"declared {record.declared_size} bytes; the object has {head.size}")
+        raise _Failed(Reason.SIZE_MISMATCH, f"declared {record.declared_size} bytes; the object has {head.size}")
     if head.size > limits.max_bytes:
-        raise _Failed("too_large", f"the object has {head.size} bytes; at most {limits.max_bytes} are processed")
+        raise _Failed(TooLarge.code, f"the object has {head.size} bytes; at most {limits.max_bytes} are processed")
     try:
         data = svc.originals.get(record.key, max_bytes=limits.max_bytes, etag=head.etag)
     except NotFound as exc:
-        raise _Failed("object_missing", "the original is gone") from exc
+        raise _Failed(Reason.OBJECT_MISSING, "the original is gone") from exc
     except Conflict as exc:
-        raise _Retry("object_changed") from exc
+        raise _Retry(Reason.OBJECT_CHANGED) from exc
     except InputError as exc:
         raise _Failed(exc.code, exc.message) from exc
     except ImgflowError as exc:
@@ -167,14 +173,14 @@ def _render(svc: ImageService, record: ImageRecord, head: ObjectInfo) -> tuple[P
     if fmt is None or fmt not in limits.accept:
         accepted = ", ".join(limits.accept)
         raise _Failed(
-            "unsupported_type", f"The object is {fmt or 'not an image format imgflow knows'}; accepted: {accepted}."
+            UnsupportedFormat.code, f"The object is {fmt or 'not an image format imgflow knows'}; accepted: {accepted}."
         )
     sniffed = content_type(fmt)
     if record.declared_type is not None and sniffed != record.declared_type:
-        raise _Failed("unsupported_type", f"declared {record.declared_type} but the bytes are {sniffed}")
+        raise _Failed(UnsupportedFormat.code, f"declared {record.declared_type} but the bytes are {sniffed}")
     recipe = svc.config.recipes.get(record.recipe)
     if recipe is None:
-        raise _Failed("bad_recipe", f"no recipe named {record.recipe!r}")
+        raise _Failed(BadRecipe.code, f"no recipe named {record.recipe!r}")
     assert svc.processor is not None  # checked before the claim
     try:
         result = svc.processor(data, recipe, limits)
@@ -186,14 +192,14 @@ def _render(svc: ImageService, record: ImageRecord, head: ObjectInfo) -> tuple[P
         raise _Failed(exc.code, exc.message) from exc
     except MemoryError as exc:
         # the worker's address-space ceiling (a kill by the runtime's RSS ceiling ends the same way)
-        raise _Failed("memory_limit", "the image needs more memory than a worker may use") from exc
+        raise _Failed(Reason.MEMORY_LIMIT, "the image needs more memory than a worker may use") from exc
     except Exception as exc:
         log.exception("the processor raised", extra={"image_id": record.image_id})
-        raise _Failed("processing_error", f"{type(exc).__name__}: {exc}") from exc
+        raise _Failed(Reason.PROCESSING_ERROR, f"{type(exc).__name__}: {exc}") from exc
     return result, sniffed
 
 
-def _store(svc: ImageService, record: ImageRecord, result: ProcessResult) -> list[StoredRendition]:
+def _store(svc: Deps, record: ImageRecord, result: ProcessResult) -> list[StoredRendition]:
     """Put each rendition once: renditions with the same bytes (an image smaller than several
     sizes) share the object of the first of them, and their entries name that key."""
     stored: list[StoredRendition] = []
@@ -222,14 +228,14 @@ def _store(svc: ImageService, record: ImageRecord, result: ProcessResult) -> lis
     return stored
 
 
-def _quiet_delete(svc: ImageService, key: str) -> None:
+def _quiet_delete(svc: Deps, key: str) -> None:
     try:
         svc.renditions.delete(key)
     except ImgflowError:
         log.warning("could not delete a rendition", extra={"key": key})
 
 
-def release(svc: ImageService, image_id: str, token: str) -> None:
+def release(svc: Deps, image_id: str, token: str) -> None:
     """Give the lease back (expired at once) so a redelivery or reconcile can claim again."""
     try:
         svc.catalog.transition(
@@ -239,7 +245,7 @@ def release(svc: ImageService, image_id: str, token: str) -> None:
         log.warning("could not release a lease; it will expire", extra={"image_id": image_id, "code": exc.code})
 
 
-def _lease_lost(svc: ImageService, image_id: str) -> Outcome:
+def _lease_lost(svc: Deps, image_id: str) -> Outcome:
     """The record moved on without us (deleted, or our lease expired and another worker claimed it).
 
     Nothing is deleted unless the record is gone or a tombstone: what we stored may be what the
@@ -250,4 +256,4 @@ def _lease_lost(svc: ImageService, image_id: str) -> Outcome:
         current = None
     if current is None or current.status == "deleted":
         drop_renditions(svc, image_id)
-    return Outcome("ignored", image_id, reason="lease_lost", record=current)
+    return Outcome(Kind.IGNORED, image_id, reason=Reason.LEASE_LOST, record=current)

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from imgflow.errors import ConfigError, Conflict, ImgflowError, NotFound
 from imgflow.ports import Expect
 from imgflow.records import ImageRecord, Status
+from imgflow.service.deps import Deps
+from imgflow.service.events import handle_object_created
+from imgflow.service.outbox import republish
 from imgflow.service.process import failure_changes
-from imgflow.service.types import ReconcileReport
-
-if TYPE_CHECKING:
-    from imgflow.service.core import ImageService
+from imgflow.service.types import Kind, Reason, ReconcileReport
 
 log = logging.getLogger("imgflow.service")
 
@@ -21,10 +20,10 @@ Requeue = Callable[[ImageRecord], None]
 _REDRIVABLE: frozenset[Status] = frozenset({"awaiting_upload", "queued", "processing"})
 
 
-def reconcile(svc: ImageService, *, limit: int, requeue: Requeue | None = None) -> ReconcileReport:
+def reconcile(svc: Deps, *, limit: int, requeue: Requeue | None = None) -> ReconcileReport:
     """Re-drive expired leases and queued or uploaded-but-unannounced records; expire abandoned uploads.
 
-    Re-driving runs the record through :meth:`ImageService.handle_object_created`, so the
+    Re-driving runs the record through :func:`~imgflow.service.events.handle_object_created`, so the
     service needs its processor; with ``requeue``, it hands the record to ``requeue`` instead
     (a queue's producer: the processors claim it from there) and needs no processor. Records
     whose original is gone fail ``object_missing`` either way (a HEAD is enough).
@@ -33,6 +32,9 @@ def reconcile(svc: ImageService, *, limit: int, requeue: Requeue | None = None) 
     this sweep could not settle, or only requeued, is touched (a conditional write of nothing,
     which moves ``updated_at``) so that it goes to the back of the line instead of filling every
     later sweep's page, and is requeued at most once per grace period.
+
+    Then events still pending (an image ended but its event did not go out) are published again
+    (:func:`~imgflow.service.outbox.republish`).
     """
     if requeue is None and svc.processor is None:
         raise ConfigError("reconcile re-drives images: build the service with its processor, or give requeue")
@@ -46,10 +48,14 @@ def reconcile(svc: ImageService, *, limit: int, requeue: Requeue | None = None) 
             log.exception("reconcile could not handle a record", extra={"image_id": record.image_id})
         if not settled:
             _touch(svc, record)
+    try:
+        report.published.extend(republish(svc, limit=limit))
+    except Exception:
+        log.exception("could not republish pending events")
     return report
 
 
-def _touch(svc: ImageService, record: ImageRecord) -> None:
+def _touch(svc: Deps, record: ImageRecord) -> None:
     """Nothing changes but ``updated_at`` and ``version``, and only if nobody else wrote meanwhile."""
     try:
         svc.catalog.transition(record.image_id, Expect(states={record.status}, version=record.version), {})
@@ -57,7 +63,7 @@ def _touch(svc: ImageService, record: ImageRecord) -> None:
         return
 
 
-def _exists(svc: ImageService, key: str) -> bool:
+def _exists(svc: Deps, key: str) -> bool:
     try:
         svc.originals.head(key)
     except NotFound:
@@ -65,7 +71,7 @@ def _exists(svc: ImageService, key: str) -> bool:
     return True
 
 
-def _one(svc: ImageService, record: ImageRecord, now: float, report: ReconcileReport, requeue: Requeue | None) -> bool:
+def _one(svc: Deps, record: ImageRecord, now: float, report: ReconcileReport, requeue: Requeue | None) -> bool:
     """True when the record was written (settled, or moved on); False when it may be unchanged."""
     if record.status not in _REDRIVABLE:
         return True
@@ -73,20 +79,20 @@ def _one(svc: ImageService, record: ImageRecord, now: float, report: ReconcileRe
     if (record.status != "processing" or requeue is not None) and not _exists(svc, record.key):
         if record.status == "awaiting_upload":
             if _abandoned(svc, record, now):
-                return _give_up(svc, record, "upload_expired", "the upload never arrived", report.expired)
+                return _give_up(svc, record, Reason.UPLOAD_EXPIRED, "the upload never arrived", report.expired)
             return False
-        return _give_up(svc, record, "object_missing", "the original is gone", report.failed)
+        return _give_up(svc, record, Reason.OBJECT_MISSING, "the original is gone", report.failed)
     if requeue is not None:
         return _requeue(svc, record, report, requeue)
-    outcome = svc.handle_object_created(record.key)
-    if outcome.kind == "done":
+    outcome = handle_object_created(svc, record.key)
+    if outcome.kind == Kind.DONE:
         report.redriven.append(record.image_id)
-    elif outcome.kind == "failed":
+    elif outcome.kind == Kind.FAILED:
         report.failed.append(record.image_id)
-    return outcome.kind in ("done", "failed")
+    return outcome.kind in (Kind.DONE, Kind.FAILED)
 
 
-def _requeue(svc: ImageService, record: ImageRecord, report: ReconcileReport, requeue: Requeue) -> bool:
+def _requeue(svc: Deps, record: ImageRecord, report: ReconcileReport, requeue: Requeue) -> bool:
     """Hand the record to the queue without claiming it (no attempt is spent here).
 
     A dead lease is ``stale()`` whatever its ``updated_at``, so a touch would not keep it from
@@ -108,15 +114,15 @@ def _requeue(svc: ImageService, record: ImageRecord, report: ReconcileReport, re
     return written
 
 
-def _abandoned(svc: ImageService, record: ImageRecord, now: float) -> bool:
+def _abandoned(svc: Deps, record: ImageRecord, now: float) -> bool:
     """The presigned URL has expired (plus grace for a late landing), or the record's TTL passed."""
     url_dead = record.created_at + svc.config.upload_url_ttl + svc.config.reconcile_grace_seconds < now
     return url_dead or (record.expires_at is not None and record.expires_at <= now)
 
 
-def _give_up(svc: ImageService, record: ImageRecord, code: str, message: str, into: list[str]) -> bool:
+def _give_up(svc: Deps, record: ImageRecord, code: str, message: str, into: list[str]) -> bool:
     changes = failure_changes(code, message)
-    if code == "upload_expired":
+    if code == Reason.UPLOAD_EXPIRED:
         # Keep the TTL: the catalog drops abandoned uploads by itself.
         changes["expires_at"] = record.expires_at
     try:

@@ -6,20 +6,17 @@ visibility on AWS); they never compute a delay or a give-up themselves.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from imgflow.errors import DiskFull
+from imgflow.service.deps import Deps
+from imgflow.service.types import Outcome, Reason
 
-from imgflow.service.types import Outcome
-
-if TYPE_CHECKING:
-    from imgflow.service.core import ImageService
-
-#: the store's code for a write that failed with ENOSPC (a full disk frees up in minutes, not seconds)
-DISK_FULL = "disk_full"
+#: a write that failed with ENOSPC (a full disk frees up in minutes, not seconds)
+DISK_FULL = DiskFull.code
 #: deliveries past ``max_attempts``: the service's own give-up (``too_many_attempts``) needs one more
 EXTRA_DELIVERIES = 1
 
 
-def backoff(svc: ImageService, attempt: int, reason: str | None) -> float:
+def backoff(svc: Deps, attempt: int, reason: str | None) -> float:
     """Seconds before attempt ``attempt + 1``: doubling from the base (a full disk: from its own,
     longer base), capped at ``retry_max_delay_seconds``."""
     cfg = svc.config
@@ -27,14 +24,14 @@ def backoff(svc: ImageService, attempt: int, reason: str | None) -> float:
     return float(min(cfg.retry_max_delay_seconds, base * 2.0 ** max(0, attempt - 1)))
 
 
-def retry_delay(svc: ImageService, outcome: Outcome, deliveries: int) -> float | None:
+def retry_delay(svc: Deps, outcome: Outcome, deliveries: int) -> float | None:
     """For a ``retry_later`` outcome delivered ``deliveries`` times (this one included): seconds
     until the next delivery, or None when the runtime should stop delivering (dead-letter it and
     call :func:`dead_letter`). A live lease elsewhere waits for that lease to end."""
     if deliveries >= svc.config.max_attempts + EXTRA_DELIVERIES:
         return None
     record = outcome.record
-    if outcome.reason == "lease_held" and record is not None and record.lease_expires_at:
+    if outcome.reason == Reason.LEASE_HELD and record is not None and record.lease_expires_at:
         return max(0.1, record.lease_expires_at - svc.clock() + 0.1)
     return backoff(svc, deliveries, outcome.reason)
 
@@ -44,4 +41,4 @@ def give_up_message(attempts: int, reason: str | None) -> tuple[str, str]:
     if reason == DISK_FULL:
         message = f"no space left on device (ENOSPC) while writing renditions; gave up after {attempts} attempts"
         return DISK_FULL, message
-    return "too_many_attempts", f"gave up after {attempts} attempts (last: {reason or 'unknown'})"
+    return Reason.TOO_MANY_ATTEMPTS, f"gave up after {attempts} attempts (last: {reason or 'unknown'})"

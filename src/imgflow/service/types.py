@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from enum import StrEnum
 
 from imgflow.recipes import Limits, Recipe
 from imgflow.records import ImageRecord
@@ -36,14 +36,51 @@ class ServiceConfig:
     cdn_base_url: str | None = None
 
 
-OutcomeKind = Literal["done", "failed", "ignored", "unchanged", "retry_later"]
+class Kind(StrEnum):
+    """What handling one ObjectCreated event did. ``RETRY_LATER``: redeliver (lease held, transient)."""
+
+    DONE = "done"
+    FAILED = "failed"
+    IGNORED = "ignored"
+    UNCHANGED = "unchanged"
+    RETRY_LATER = "retry_later"
+
+
+class Reason(StrEnum):
+    """Why, in one vocabulary for the service and the runtimes. A reason is also a ``failed``
+    record's error code when the service or a runtime ends an attempt itself; other reasons are
+    the ``code`` of the named error that ended it (:mod:`imgflow.errors`)."""
+
+    NOT_AN_ORIGINAL = "not_an_original"
+    DELETED = "deleted"
+    OBJECT_MISSING = "object_missing"
+    OBJECT_CHANGED = "object_changed"
+    #: the stored original is not the size its presigned upload declared
+    SIZE_MISMATCH = "size_mismatch"
+    ALREADY_DONE = "already_done"
+    ALREADY_FAILED = "already_failed"
+    LEASE_HELD = "lease_held"
+    LEASE_LOST = "lease_lost"
+    CONTENDED = "contended"
+    INTERNAL_ERROR = "internal_error"
+    PROCESSING_ERROR = "processing_error"
+    TOO_MANY_ATTEMPTS = "too_many_attempts"
+    MEMORY_LIMIT = "memory_limit"
+    TIMEOUT = "timeout"
+    UPLOAD_EXPIRED = "upload_expired"
+    DEAD_LETTERED = "dead_lettered"
+    #: the runtime's own reasons for asking the retry policy about a delivery
+    REDELIVERED = "redelivered"
+    WORKER_DIED = "worker_died"
+    WORKER_GONE = "worker_gone"
+    FOREIGN_BUCKET = "foreign_bucket"
 
 
 @dataclass(frozen=True)
 class Outcome:
-    """What handling one ObjectCreated event did. ``retry_later``: redeliver (lease held, transient)."""
+    """What handling one ObjectCreated event did, and why (a :class:`Reason`, or an error's code)."""
 
-    kind: OutcomeKind
+    kind: Kind
     image_id: str | None = None
     reason: str | None = None
     record: ImageRecord | None = None

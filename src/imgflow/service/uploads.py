@@ -3,22 +3,19 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
 
 from imgflow.errors import BadRequest, Conflict, ImgflowError, NotFound, TooLarge, UnsupportedFormat
 from imgflow.ports import Expect, ObjectInfo, PresignedUpload
 from imgflow.records import ImageRecord, new_image_id
+from imgflow.service.deps import Deps, recipe_name, redrive_later
 from imgflow.service.keys import accepted_format, clean_filename, image_id_from_key
 from imgflow.sniff import CONTENT_TYPES, SNIFF_BYTES, sniff
-
-if TYPE_CHECKING:
-    from imgflow.service.core import ImageService
 
 log = logging.getLogger("imgflow.service")
 
 
 def _new_record(
-    svc: ImageService, owner: str, *, filename: str | None, declared_type: str, size: int, recipe: str | None
+    svc: Deps, owner: str, *, filename: str | None, declared_type: str, size: int, recipe: str | None
 ) -> ImageRecord:
     now = svc.clock()
     return ImageRecord(
@@ -32,12 +29,12 @@ def _new_record(
         declared_size=size,
         generation=1,
         expires_at=int(now + svc.config.upload_expiry_seconds),
-        recipe=svc.recipe_name(recipe),
+        recipe=recipe_name(svc.config, recipe),
     )
 
 
 def create_upload(
-    svc: ImageService, owner: str, *, filename: str | None, content_type: str, size: int, recipe: str | None
+    svc: Deps, owner: str, *, filename: str | None, content_type: str, size: int, recipe: str | None
 ) -> tuple[ImageRecord, PresignedUpload]:
     limits = svc.config.limits
     fmt = accepted_format(content_type, limits)
@@ -56,7 +53,7 @@ def create_upload(
     return record, upload
 
 
-def check_direct(svc: ImageService, data: bytes) -> str:
+def check_direct(svc: Deps, data: bytes) -> str:
     """What the direct path refuses without decoding: size, then magic bytes. Returns the format."""
     cap = min(svc.config.direct_upload_max_bytes, svc.config.limits.max_bytes)
     if len(data) > cap:
@@ -71,7 +68,7 @@ def check_direct(svc: ImageService, data: bytes) -> str:
 
 
 def ingest(
-    svc: ImageService,
+    svc: Deps,
     owner: str,
     data: bytes,
     *,
@@ -96,14 +93,14 @@ def ingest(
     return queued
 
 
-def _forget(svc: ImageService, image_id: str) -> None:
+def _forget(svc: Deps, image_id: str) -> None:
     try:
         svc.catalog.delete(image_id)
     except ImgflowError:
         log.warning("could not remove the record of a failed direct upload", extra={"image_id": image_id})
 
 
-def can_accept_upload(svc: ImageService, key: str) -> bool:
+def can_accept_upload(svc: Deps, key: str) -> bool:
     image_id = image_id_from_key(key)
     if image_id is None:
         return False
@@ -113,14 +110,14 @@ def can_accept_upload(svc: ImageService, key: str) -> bool:
         return False
 
 
-def _remove_late_upload(svc: ImageService, key: str) -> None:
+def _remove_late_upload(svc: Deps, key: str) -> None:
     try:
         svc.originals.delete(key)
     except ImgflowError as exc:
         log.warning("could not remove an upload that landed after its delete", extra={"key": key, "code": exc.code})
 
 
-def upload_completed(svc: ImageService, key: str) -> ImageRecord | None:
+def upload_completed(svc: Deps, key: str) -> ImageRecord | None:
     """An ``awaiting_upload`` record moves to ``queued``; an upload landing on a tombstone is
     removed; a different object landing on a finished record (two uploads racing on one grant)
     starts a new generation, as a new ETag does in an S3 event. One landing while the record is
@@ -139,7 +136,7 @@ def upload_completed(svc: ImageService, key: str) -> ImageRecord | None:
             return _replaced(svc, record, svc.originals.head(key))
         if record.status == "processing":
             if svc.originals.head(key).etag != record.etag:
-                svc.redrive_later(record)
+                redrive_later(svc, record)
             return None
         if record.status != "awaiting_upload":
             return None
@@ -154,7 +151,7 @@ def upload_completed(svc: ImageService, key: str) -> ImageRecord | None:
     return queued
 
 
-def _replaced(svc: ImageService, record: ImageRecord, head: ObjectInfo) -> ImageRecord | None:
+def _replaced(svc: Deps, record: ImageRecord, head: ObjectInfo) -> ImageRecord | None:
     if head.etag == record.etag:
         return None  # the same bytes again: nothing changes
     changes = {

@@ -25,7 +25,7 @@ from imgflow.errors import ImgflowError
 from imgflow.runtimes.aws import events, telemetry
 from imgflow.runtimes.aws.config_watch import ConfigWatcher
 from imgflow.runtimes.aws.wiring import aws_settings, follow_config, processing_service
-from imgflow.service import ImageService, Outcome
+from imgflow.service import ImageService, Kind, Outcome, Reason
 
 
 @dataclass(frozen=True)
@@ -61,10 +61,10 @@ def _handle(w: Wiring, event: events.ObjectEvent, source: str) -> Outcome:
     log = telemetry.logger()
     if event.kind != "created":
         log.info("event ignored", extra={"status": "ignored", "reason": event.name or event.kind, "key": event.key})
-        return Outcome("ignored", reason=event.name or event.kind)
+        return Outcome(Kind.IGNORED, reason=event.name or event.kind)
     if event.bucket != w.uploads_bucket:
-        log.info("event ignored", extra={"status": "ignored", "reason": "foreign_bucket", "bucket": event.bucket})
-        return Outcome("ignored", reason="foreign_bucket")
+        log.info("event ignored", extra={"status": "ignored", "reason": Reason.FOREIGN_BUCKET, "bucket": event.bucket})
+        return Outcome(Kind.IGNORED, reason=Reason.FOREIGN_BUCKET)
     if event.config_version is not None and w.config is not None:
         w.config.refresh(expected=event.config_version)  # a backfill for a newer config than ours
     started = time.perf_counter()
@@ -77,7 +77,7 @@ def _handle_all(
     w: Wiring, batch: Iterable[events.ObjectEvent], source: str, on_retry: Callable[[list[Outcome]], None] | None = None
 ) -> list[Outcome]:
     outcomes = [_handle(w, event, source) for event in batch]
-    retry = [o for o in outcomes if o.kind == "retry_later"]
+    retry = [o for o in outcomes if o.kind == Kind.RETRY_LATER]
     if retry:
         if on_retry is not None:
             on_retry(retry)
@@ -136,7 +136,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         else:
             reason = "s3:TestEvent" if shape == "s3_test" else "unknown event shape"
             telemetry.logger().warning("invocation ignored", extra={"status": "ignored", "reason": reason})
-            outcomes = [Outcome("ignored", reason=reason)]
+            outcomes = [Outcome(Kind.IGNORED, reason=reason)]
         return {"outcomes": [o.kind for o in outcomes]}
     finally:
         telemetry.flush()

@@ -11,7 +11,7 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
 from imgflow.records import ImageRecord
-from imgflow.service import Outcome
+from imgflow.service import Kind, Outcome
 
 NAMESPACE = "imgflow"
 #: the logger's name and the ``service`` key of every line; a child of the package logger, never its root
@@ -86,7 +86,7 @@ def record_outcome(outcome: Outcome, *, key: str, duration_ms: float, source: st
     if outcome.reason:
         fields["reason"] = outcome.reason
     m = metrics()
-    if outcome.kind == "done":
+    if outcome.kind == Kind.DONE:
         m.add_metric(name="ImagesProcessed", unit=MetricUnit.Count, value=1)
         m.add_metric(name="ProcessingMs", unit=MetricUnit.Milliseconds, value=duration_ms)
         if record is not None:
@@ -96,12 +96,12 @@ def record_outcome(outcome: Outcome, *, key: str, duration_ms: float, source: st
             m.add_metric(name="BytesIn", unit=MetricUnit.Bytes, value=bytes_in)
             m.add_metric(name="BytesOut", unit=MetricUnit.Bytes, value=bytes_out)
         logger().info("image processed", extra=fields)
-    elif outcome.kind == "failed":
+    elif outcome.kind == Kind.FAILED:
         m.add_metric(name="ImagesFailed", unit=MetricUnit.Count, value=1)
         if record is not None and record.error is not None:
             fields.update(error_code=record.error.code, error=record.error.message)
         logger().warning("image failed", extra=fields)
-    elif outcome.kind == "retry_later":
+    elif outcome.kind == Kind.RETRY_LATER:
         logger().warning("image left for redelivery", extra=fields)
     else:
         logger().info("event handled", extra=fields)

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 from imgflow.adapters.sqlite_queue import HeldJob, Job, SqliteJobQueue
 from imgflow.errors import ImgflowError, LeaseLost
-from imgflow.service import ImageService, Outcome
+from imgflow.service import ImageService, Kind, Outcome, Reason
 
 log = logging.getLogger("imgflow.supervisor")
 
@@ -96,7 +96,7 @@ class JobGuard:
         for held in self.queue.held():
             pid = _pid_of(held.worker_id)
             if pid is None or not pid_alive(pid):
-                self._release(held, "worker_gone")
+                self._release(held, Reason.WORKER_GONE)
                 count += 1
         return count
 
@@ -110,7 +110,7 @@ class JobGuard:
             if rss is not None and rss > self.memory_limit:
                 held = self.queue.held() if held is None else held
                 message = f"the worker passed its memory ceiling ({self.memory_limit // 2**20} MiB resident)"
-                verdicts[pid] = Verdict(pid, "memory_limit", message, _job_of(held, pid))
+                verdicts[pid] = Verdict(pid, Reason.MEMORY_LIMIT, message, _job_of(held, pid))
         now = self.clock()
         if now >= self._next_poll:
             self._next_poll = now + QUEUE_POLL_SECONDS
@@ -122,7 +122,7 @@ class JobGuard:
                 owner = _pid_of(h.worker_id)
                 if owner is not None and owner in pids and owner not in verdicts and now - since > self.job_timeout:
                     message = f"the job ran longer than its {self.job_timeout:g} s timeout"
-                    verdicts[owner] = Verdict(owner, "timeout", message, h.job)
+                    verdicts[owner] = Verdict(owner, Reason.TIMEOUT, message, h.job)
         for verdict in verdicts.values():
             log.warning(
                 "stopping a worker",
@@ -150,13 +150,13 @@ class JobGuard:
         """Any worker exit: what it still held goes back to the queue now (the attempt counts)."""
         self._verdicts.pop(pid, None)
         for held in self.queue.held(worker_name(pid)):
-            self._release(held, "worker_died")
+            self._release(held, Reason.WORKER_DIED)
 
     # --- helpers ---------------------------------------------------------------------
     def _release(self, held: HeldJob, reason: str) -> None:
         job = held.job
         self.service.release_attempt(job.image_id, job.token)
-        delay = self.service.retry_delay(Outcome("retry_later", job.image_id, reason=reason), job.attempts)
+        delay = self.service.retry_delay(Outcome(Kind.RETRY_LATER, job.image_id, reason=reason), job.attempts)
         try:
             if delay is None:
                 self.queue.dead_letter(job.job_id, job.token, f"gave up after {job.attempts} deliveries ({reason})")

@@ -13,7 +13,7 @@ from imgflow.adapters.sqlite_queue import SqliteJobQueue
 from imgflow.bootstrap import DB_FILE, OBJECTS_DIR, build_app, build_service
 from imgflow.errors import ConfigError
 from imgflow.records import ImageRecord
-from imgflow.service.core import ImageService, Outcome, ReconcileReport
+from imgflow.service import ImageService, Kind, Outcome, ReconcileReport
 from imgflow.settings import Settings
 
 if TYPE_CHECKING:
@@ -92,9 +92,9 @@ def _record_metrics(outcome: Outcome, seconds: float) -> None:
     from imgflow.runtimes.local.metrics import FAILED, PROCESSED, PROCESSING_SECONDS
 
     PROCESSING_SECONDS.observe(seconds)
-    if outcome.kind == "done":
+    if outcome.kind == Kind.DONE:
         PROCESSED.inc()
-    elif outcome.kind == "failed":
+    elif outcome.kind == Kind.FAILED:
         FAILED.labels(outcome.reason or "unknown").inc()
 
 

@@ -22,7 +22,7 @@ from imgflow.adapters.sqlite_queue import Job, SqliteJobQueue
 from imgflow.errors import ImgflowError, LeaseLost
 from imgflow.records import original_key
 from imgflow.runtimes.local.guard import worker_name
-from imgflow.service import ImageService, Outcome
+from imgflow.service import ImageService, Kind, Outcome, Reason
 
 log = logging.getLogger("imgflow.worker")
 
@@ -113,7 +113,7 @@ class Worker:
         key = original_key(job.image_id)
         fields: dict[str, Any] = {"image_id": job.image_id, "key": key, "job_id": job.job_id}
         log.info("job claimed", extra={**fields, "attempt": job.attempts, "worker": self.name})
-        earlier = Outcome("retry_later", job.image_id, reason="redelivered")
+        earlier = Outcome(Kind.RETRY_LATER, job.image_id, reason=Reason.REDELIVERED)
         if self.service.retry_delay(earlier, job.attempts - 1) is None:  # the last delivery allowed went before
             self._give_up(job, f"gave up after {job.attempts - 1} deliveries")
             return
@@ -123,12 +123,12 @@ class Worker:
                 outcome = self.service.handle_object_created(key, lease_token=job.token)
         except Exception as exc:  # the service should not raise; never lose the job if it does
             log.exception("the service raised; job released", extra=fields)
-            outcome = Outcome("retry_later", job.image_id, reason=type(exc).__name__)
+            outcome = Outcome(Kind.RETRY_LATER, job.image_id, reason=type(exc).__name__)
         seconds = time.monotonic() - start
         if self.on_outcome is not None:
             self.on_outcome(outcome, seconds)
         try:
-            if outcome.kind == "retry_later":
+            if outcome.kind == Kind.RETRY_LATER:
                 self._retry(job, outcome)
             else:
                 self.queue.finish(job.job_id, job.token)
