@@ -70,7 +70,7 @@ def test_push_then_the_functions_follow(
     watcher._checked = clock.now
 
     bad = tmp_path / "bad.yaml"
-    bad.write_text("recipes:\n  default:\n    name: other\n", encoding="utf-8")
+    bad.write_text("recipes:\n  default:\n    renditions: []\n", encoding="utf-8")
     refused = CliRunner().invoke(app, ["config", "push", str(bad), "--endpoint-url", d.stack.endpoint])
     assert refused.exit_code == 2
     assert "recipes.default.renditions" in refused.output
