@@ -12,7 +12,7 @@ APT_PACKAGES := $(APT_RUN) chromium
 PORT ?= 8080
 DATA_DIR ?= var
 
-.PHONY: setup run-setup run test lint fuzz bench bench-peers loadtest package coldstart clean help build-ApiFunction build-ProcessorFunction build-ReconcilerFunction
+.PHONY: setup run-setup run test lint fuzz bench scale bench-peers loadtest package coldstart clean help build-ApiFunction build-ProcessorFunction build-ReconcilerFunction
 
 help:
 	@echo "make run    - install what serving needs and serve imgflow on http://127.0.0.1:$(PORT) (data in ./$(DATA_DIR))"
@@ -20,6 +20,7 @@ help:
 	@echo "make lint   - ruff, mypy --strict, import-linter, bandit"
 	@echo "make fuzz   - a long atheris session over probe/decode (FUZZ_SECONDS=$(FUZZ_SECONDS)); findings land in tests/processing/fuzz_regressions/"
 	@echo "make bench  - benchmark imgflow against Pillow engines, the codec floor and the peers"
+	@echo "make scale  - docs/scale.md's cost and limit tables from the newest bench run (SCALE_ARGS=\"--results FILE --no-docs\")"
 	@echo "make bench-peers - install the peers make bench compares with: thumbor, sharp, wrk"
 	@echo "make loadtest - 500 uploads into imgflow serve, 2 workers, 2 killed mid-run (UPLOADS=N KILLS=N)"
 	@echo "make package - the Lambda artefacts under build/ (ARCH=x86_64|arm64); see docs/deploy-aws.md"
@@ -148,6 +149,10 @@ bench: setup
 	$(BIN)/python -m bench.run
 	$(BIN)/python -m bench.pipeline
 	$(BIN)/python -m bench.scale
+
+# docs/scale.md's tables again from a bench run (the newest; SCALE_ARGS="--results FILE --no-docs")
+scale:
+	$(BIN)/python -m bench.scale $(SCALE_ARGS)
 
 # The peers `make bench` compares imgflow with, never installed by `make test`: thumbor in a venv of
 # its own (a Python it supports: THUMBOR_PYTHON), sharp from npm under bench/peers/node (Node.js
