@@ -120,7 +120,7 @@ def test_unknown_bytes_copied_in_fail_cleanly(kit: Kit) -> None:
     assert (outcome.kind, outcome.reason) == ("failed", "unsupported_type")
     error = kit.catalog.get("01HJUNK00000000000000000000").error
     assert error is not None
-    assert error.message.endswith("accepted: jpeg, png, webp")  # the kit's accept-list, as words, not a tuple
+    assert error.message.endswith("accepted: jpeg, png, webp.")  # the kit's accept-list, as words, not a tuple
 
 
 def test_a_bad_image_fails_and_removes_this_attempts_renditions(kit: Kit) -> None:

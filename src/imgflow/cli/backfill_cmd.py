@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from imgflow.cli.aws_target import EXIT_SOME_FAILED, Endpoint, Region, Stack, aws_settings, fail
+from imgflow.cli.helptext import Command
 from imgflow.errors import Conflict, ImgflowError, NotFound
 
 if TYPE_CHECKING:
@@ -22,7 +23,9 @@ DEFAULT_SERVER = "http://127.0.0.1:8080"
 
 
 def reprocess(
-    image_ids: Annotated[list[str], typer.Argument(help="Image ids (yours)")],
+    image_ids: Annotated[
+        list[str], typer.Argument(metavar="IMAGE_ID...", help="Image ids (yours)", show_default=False)
+    ],
     server: Annotated[str, typer.Option("--server", "-s", envvar="IMGFLOW_SERVER", help="imgflow's base URL")] = (
         DEFAULT_SERVER
     ),
@@ -170,5 +173,5 @@ def _run(service: ImageService, todo: list[ImageRecord], rate: float) -> tuple[i
 
 
 def register(app: typer.Typer) -> None:
-    app.command("reprocess")(reprocess)
-    app.command("backfill")(backfill)
+    app.command("reprocess", cls=Command)(reprocess)
+    app.command("backfill", cls=Command)(backfill)
