@@ -12,14 +12,15 @@ APT_PACKAGES := $(APT_RUN) chromium
 PORT ?= 8080
 DATA_DIR ?= var
 
-.PHONY: setup run-setup run test lint fuzz bench loadtest package coldstart clean help build-ApiFunction build-ProcessorFunction build-ReconcilerFunction
+.PHONY: setup run-setup run test lint fuzz bench bench-peers loadtest package coldstart clean help build-ApiFunction build-ProcessorFunction build-ReconcilerFunction
 
 help:
 	@echo "make run    - install what serving needs and serve imgflow on http://127.0.0.1:$(PORT) (data in ./$(DATA_DIR))"
 	@echo "make test   - install everything (dev tools, checkov, SAM CLI, Chromium) and run every test"
 	@echo "make lint   - ruff, mypy --strict, import-linter, bandit"
 	@echo "make fuzz   - a long atheris session over probe/decode (FUZZ_SECONDS=$(FUZZ_SECONDS)); findings land in tests/processing/fuzz_regressions/"
-	@echo "make bench  - benchmark imgflow against Pillow engines and the codec floor"
+	@echo "make bench  - benchmark imgflow against Pillow engines, the codec floor and the peers"
+	@echo "make bench-peers - install the peers make bench compares with: thumbor, sharp, wrk"
 	@echo "make loadtest - 500 uploads into imgflow serve, 2 workers, 2 killed mid-run (UPLOADS=N KILLS=N)"
 	@echo "make package - the Lambda artefacts under build/ (ARCH=x86_64|arm64); see docs/deploy-aws.md"
 	@echo "make coldstart - the Lambda handlers' import times from the built artefacts (CPython 3.12), and their sizes"
@@ -145,6 +146,40 @@ fuzz: setup
 
 bench: setup
 	$(BIN)/python -m bench.run
+	$(BIN)/python -m bench.pipeline
+	$(BIN)/python -m bench.scale
+
+# The peers `make bench` compares imgflow with, never installed by `make test`: thumbor in a venv of
+# its own (a Python it supports: THUMBOR_PYTHON), sharp from npm under bench/peers/node (Node.js
+# >= 20.9), wrk (the load generator for the status-read figure) and GNU time (a command's peak RSS).
+THUMBOR_VERSION ?= 7.8.0
+THUMBOR_PYTHON ?= $(PYTHON)
+BENCH_APT_PACKAGES := wrk time
+bench-peers: $(STAMPS)/thumbor-$(THUMBOR_VERSION) $(STAMPS)/sharp $(STAMPS)/bench-apt
+
+$(STAMPS)/thumbor-$(THUMBOR_VERSION):
+	@mkdir -p $(STAMPS)
+	@test -x .venv-thumbor/bin/python || $(THUMBOR_PYTHON) -m venv .venv-thumbor
+	.venv-thumbor/bin/python -m pip install -q --upgrade pip
+	.venv-thumbor/bin/python -m pip install -q 'thumbor==$(THUMBOR_VERSION)'
+	@touch $@
+
+$(STAMPS)/sharp: bench/peers/node/package.json bench/peers/node/package-lock.json
+	@mkdir -p $(STAMPS)
+	@command -v node >/dev/null || { echo "sharp needs Node.js >= 20.9 and npm on PATH"; exit 1; }
+	cd bench/peers/node && npm ci --no-audit --no-fund
+	@touch $@
+
+$(STAMPS)/bench-apt: Makefile
+	@mkdir -p $(STAMPS)
+	@if command -v apt-get >/dev/null 2>&1; then \
+	  missing=$$(for p in $(BENCH_APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	  if [ -n "$$missing" ]; then \
+	    $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get update -q && \
+	    DEBIAN_FRONTEND=noninteractive $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get install -y -q --no-install-recommends $$missing; \
+	  fi; \
+	fi
+	@touch $@
 
 # Not part of `make test` (its CI-sized version is: tests/local/test_loadtest.py).
 UPLOADS ?= 500
@@ -153,4 +188,4 @@ loadtest: setup
 	$(BIN)/python -m bench.loadtest --uploads $(UPLOADS) --kills $(KILLS) --workers 2
 
 clean:
-	rm -rf $(STAMPS) $(VENV) .venv-checkov .venv-sam $(WHEELHOUSE_DIR) .aws-sam .pytest_cache .mypy_cache .ruff_cache build dist
+	rm -rf $(STAMPS) $(VENV) .venv-checkov .venv-sam .venv-thumbor bench/peers/node/node_modules $(WHEELHOUSE_DIR) .aws-sam .pytest_cache .mypy_cache .ruff_cache build dist

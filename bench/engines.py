@@ -28,13 +28,21 @@ ENGINES: dict[str, str] = {
     "pillow-tutorial": "bench.engine_pillow_tutorial",
     "floor": "bench.engine_floor",
     "floor-pillow": "bench.engine_floor_pillow",
+    "sharp-each": "bench.engine_sharp:each",
+    "sharp-cascade": "bench.engine_sharp:cascade",
+    "thumbor": "bench.engine_thumbor:engine",
 }
+#: engines in their own runtime, installed by ``make bench-peers`` (run when installed)
+PEERS = ("sharp-each", "sharp-cascade", "thumbor")
 LABELS: dict[str, str] = {
     "imgflow": "imgflow (default recipe)",
     "pillow-good": "Pillow, well written",
     "pillow-tutorial": "Pillow, tutorial",
     "floor": "codec floor (libvips)",
     "floor-pillow": "codec floor (Pillow's codecs)",
+    "sharp-each": "sharp, one pipeline per output",
+    "sharp-cascade": "sharp, cascade",
+    "thumbor": "thumbor, warm server",
 }
 
 
@@ -54,8 +62,19 @@ class EngineModule(Protocol):
 
 
 def load(engine: str) -> EngineModule:
-    module: EngineModule = importlib.import_module(ENGINES[engine])
-    return module
+    """The engine's module, or for ``module:name`` that module's object ``name`` (a peer)."""
+    module_name, _, attribute = ENGINES[engine].partition(":")
+    module = importlib.import_module(module_name)
+    found: EngineModule = getattr(module, attribute) if attribute else module
+    return found
+
+
+def helper_pid(engine: EngineModule) -> int | None:
+    """The process a peer engine drives (thumbor's server, sharp's Node.js worker), if any: its CPU
+    time and peak RSS are the engine's, the bench worker being only its client."""
+    method = getattr(engine, "helper_pid", None)
+    pid = method() if method is not None else None
+    return pid if isinstance(pid, int) else None
 
 
 def contain(width: int, height: int, edge: int) -> tuple[int, int]:

@@ -5,16 +5,34 @@ from __future__ import annotations
 import statistics
 from typing import Any
 
-from bench.engines import LABELS
+from bench.engines import LABELS, PEERS
 from bench.harness import Series
 from bench.inputs import Input
 
 MIB = 1024.0
-#: (key, description, ratio key, limit, higher is better)
+#: engine -> the ratio key of "that engine's median / imgflow's" (imgflow's speed-up over it)
+SPEEDUPS: dict[str, str] = {
+    "pillow-good": "speedup_vs_pillow_good",
+    "pillow-tutorial": "speedup_vs_pillow_tutorial",
+    "sharp-each": "speedup_vs_sharp_each",
+    "sharp-cascade": "speedup_vs_sharp_cascade",
+    "thumbor": "speedup_vs_thumbor",
+}
+SHORT = {
+    "pillow-good": "Pillow well written",
+    "pillow-tutorial": "Pillow tutorial",
+    "sharp-each": "sharp per output",
+    "sharp-cascade": "sharp cascade",
+    "thumbor": "thumbor",
+}
+#: (key, description, ratio key, limit, higher is better); "faster than" a peer is a ratio above 1
 TARGETS: tuple[tuple[str, str, str, float, bool], ...] = (
     ("floor", "imgflow <= 1.15x the codec floor (libvips)", "imgflow_vs_floor", 1.15, False),
     ("pillow-good", "imgflow >= 1.4x faster than well-written Pillow", "speedup_vs_pillow_good", 1.4, True),
     ("pillow-tutorial", "imgflow >= 1.9x faster than tutorial Pillow", "speedup_vs_pillow_tutorial", 1.9, True),
+    ("sharp-each", "imgflow faster than sharp, one pipeline per output", "speedup_vs_sharp_each", 1.0, True),
+    ("sharp-cascade", "imgflow faster than sharp, cascade", "speedup_vs_sharp_cascade", 1.0, True),
+    ("thumbor", "imgflow faster than thumbor", "speedup_vs_thumbor", 1.0, True),
 )
 RSS_TARGET_MIB = 100.0
 RSS_TARGET_INPUT = "20mp"
@@ -64,16 +82,16 @@ def ratios(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
             found = by.get((name, key, threads), {}).get(field)
             return float(found) if found else None
 
-        floor, good, tutorial = other("floor"), other("pillow-good"), other("pillow-tutorial")
-        entry["imgflow_vs_floor"] = round(ms / floor, 2) if floor else None
-        entry["speedup_vs_pillow_good"] = round(good / ms, 2) if good else None
-        entry["speedup_vs_pillow_tutorial"] = round(tutorial / ms, 2) if tutorial else None
-        # The same ratios on CPU time: steadier than wall time on a loaded machine, blind to parallelism.
         cpu = float(row["cpu_median_ms"])
-        floor, good, tutorial = (other(n, field="cpu_median_ms") for n in ("floor", "pillow-good", "pillow-tutorial"))
+        floor = other("floor")
+        entry["imgflow_vs_floor"] = round(ms / floor, 2) if floor else None
+        # The same ratios on CPU time: steadier than wall time on a loaded machine, blind to parallelism.
+        floor = other("floor", field="cpu_median_ms")
         entry["cpu_imgflow_vs_floor"] = round(cpu / floor, 2) if floor else None
-        entry["cpu_speedup_vs_pillow_good"] = round(good / cpu, 2) if good else None
-        entry["cpu_speedup_vs_pillow_tutorial"] = round(tutorial / cpu, 2) if tutorial else None
+        for name, ratio_key in SPEEDUPS.items():
+            wall, spent = other(name), other(name, field="cpu_median_ms")
+            entry[ratio_key] = round(wall / ms, 2) if wall else None
+            entry["cpu_" + ratio_key] = round(spent / cpu, 2) if spent else None
         entry["peak_rss_mib"] = row.get("peak_rss_mib")
         out.append(entry)
     return out
@@ -81,10 +99,17 @@ def ratios(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def targets(ratio_rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     out = []
-    for _engine, text, key, limit, higher in TARGETS:
+    for engine, text, key, limit, higher in TARGETS:
         for entry in ratio_rows:
             value = entry.get(key)
-            met = None if value is None else (value >= limit if higher else value <= limit)
+            if value is None and engine in PEERS:
+                continue  # a peer that is not installed has no row, not a missed target
+            if value is None:
+                met = None
+            elif higher:
+                met = value > limit if limit == 1.0 else value >= limit
+            else:
+                met = value <= limit
             out.append(
                 {"target": text, "input": entry["input"], "threads": entry["threads"], "value": value, "met": met}
             )
@@ -109,6 +134,17 @@ def effort_ratio(sweep: list[dict[str, Any]], row: dict[str, Any]) -> float | No
         return None
     floor = [r for r in sweep if r["engine"] == "floor" and r["effort"] == row["effort"] and "median_ms" in r]
     return round(row["median_ms"] / floor[0]["median_ms"], 2) if floor else None
+
+
+def label(engine: str, meta: dict[str, Any]) -> str:
+    """The engine's row label; peers carry their versions."""
+    text = LABELS.get(engine, engine)
+    peers = meta.get("peers", {})
+    if engine.startswith("sharp") and peers.get("sharp", "absent") != "absent":
+        text += f" (sharp {peers['sharp']}, libvips {peers.get('sharp_libvips', '?')}, Node {peers.get('node', '?')})"
+    elif engine == "thumbor" and peers.get("thumbor", "absent") != "absent":
+        text += f" (thumbor {peers['thumbor']}, Pillow {peers.get('thumbor_pillow', '?')})"
+    return text
 
 
 def _fmt(value: Any, suffix: str = "") -> str:
@@ -144,20 +180,22 @@ def markdown(result: dict[str, Any]) -> str:
             spread = f"{_fmt(row.get('min_ms'))}-{_fmt(row.get('max_ms'))}"
             err = " (errors: " + "; ".join(row["errors"][:1]) + ")" if row["errors"] else ""
             lines.append(
-                f"| {LABELS.get(row['engine'], row['engine'])}{err} | {row['threads']} | {_fmt(row.get('median_ms'))} "
+                f"| {label(row['engine'], meta)}{err} | {row['threads']} | {_fmt(row.get('median_ms'))} "
                 f"| {spread} | {_fmt(row.get('mp_per_s'))} | {_fmt(row.get('cpu_median_ms'))} "
                 f"| {_fmt(row.get('peak_rss_mib'))} / {_fmt(row.get('warm_worker_peak_rss_mib'))} |"
             )
         lines.append("")
     lines += ["**Ratios** (medians of the same run)", ""]
     lines += ["wall-clock medians, with the same ratios of CPU-time medians in brackets", ""]
-    lines += ["| input | threads | imgflow / floor | Pillow well written / imgflow | Pillow tutorial / imgflow |"]
-    lines += ["|---|---|---|---|---|"]
+    shown = [(n, k) for n, k in SPEEDUPS.items() if any(e.get(k) is not None for e in result["ratios"])]
+    lines += ["| input | threads | imgflow / floor | " + " | ".join(f"{SHORT[n]} / imgflow" for n, _ in shown) + " |"]
+    lines += ["|---" * (3 + len(shown)) + "|"]
     for e in result["ratios"]:
+        cells = [f"{_fmt(e.get(k))} ({_fmt(e.get('cpu_' + k))})" for _, k in shown]
         lines.append(
-            f"| {e['input']} | {e['threads']} | {_fmt(e['imgflow_vs_floor'])} ({_fmt(e['cpu_imgflow_vs_floor'])}) "
-            f"| {_fmt(e['speedup_vs_pillow_good'])} ({_fmt(e['cpu_speedup_vs_pillow_good'])}) "
-            f"| {_fmt(e['speedup_vs_pillow_tutorial'])} ({_fmt(e['cpu_speedup_vs_pillow_tutorial'])}) |"
+            f"| {e['input']} | {e['threads']} | {_fmt(e['imgflow_vs_floor'])} ({_fmt(e['cpu_imgflow_vs_floor'])}) | "
+            + " | ".join(cells)
+            + " |"
         )
     lines += [
         "",

@@ -17,8 +17,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from bench import harness, inputs, machine, report
-from bench.engines import ENGINES, LABELS
+from bench import harness, inputs, machine, peer, report
+from bench.engines import ENGINES, PEERS
 
 RESULTS = inputs.ROOT / "bench" / "results"
 DOC = inputs.ROOT / "docs" / "benchmarks.md"
@@ -46,12 +46,18 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     unknown = set(args.engines) - set(ENGINES)
     if unknown:
         parser.error(f"unknown engines {sorted(unknown)}; choose from {list(ENGINES)}")
+    missing = [e for e in args.engines if e in PEERS and not peer.installed(e)]
+    if missing:
+        skipped = ", ".join(missing)
+        console.print(f"[yellow]peers not installed, skipped: {skipped}; install them with: {peer.INSTALL_HINT}[/]")
+        args.engines = [e for e in args.engines if e not in missing]
     return args
 
 
 def measure(args: argparse.Namespace, items: list[inputs.Input]) -> dict[str, Any]:
     started = time.perf_counter()
     meta = machine.describe()
+    meta["peers"] = peer.versions()
     by_key = {i.key: i for i in items}
     series: list[harness.Series] = []
     for threads in args.threads:
@@ -86,7 +92,7 @@ def show(result: dict[str, Any]) -> None:
     for column in columns:
         table.add_column(column, justify="left" if column in ("input", "engine") else "right")
     for row in result["results"]:
-        engine = LABELS.get(row["engine"], row["engine"]) + (" [red](errors)[/]" if row["errors"] else "")
+        engine = report.label(row["engine"], result["meta"]) + (" [red](errors)[/]" if row["errors"] else "")
         table.add_row(
             row["input"],
             engine,

@@ -20,12 +20,18 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import IO
 
-from bench.engines import ENGINES, EngineModule, load
+from bench import peer
+from bench.engines import ENGINES, EngineModule, helper_pid, load
+
+#: a peer's process (thumbor's server, sharp's Node.js worker), set by main() after prepare()
+_HELPER: int | None = None
 
 
 def _cpu_s() -> float:
+    """This process's CPU time, plus the peer process's when the engine runs in one."""
     usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
+    own = usage.ru_utime + usage.ru_stime
+    return own + (peer.cpu_s(_HELPER) if _HELPER is not None else 0.0)
 
 
 def peak_kib() -> int:
@@ -33,8 +39,10 @@ def peak_kib() -> int:
 
     Not ``ru_maxrss``: Linux carries the parent's peak into ``ru_maxrss`` across fork and exec, so
     every child of a 100 MiB harness would report at least 100 MiB. ``VmHWM`` belongs to the
-    process's own address space, which exec makes new.
+    process's own address space, which exec makes new. For a peer engine, the peer's process.
     """
+    if _HELPER is not None:
+        return peer.peak_kib(_HELPER)
     for line in Path("/proc/self/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
             return int(line.split()[1])
@@ -43,6 +51,8 @@ def peak_kib() -> int:
 
 def reset_peak() -> bool:
     """Lower the peak to the current RSS (Linux >= 4.0), so a warm worker can report one job's peak."""
+    if _HELPER is not None:
+        peer.reset_peak(_HELPER)
     try:
         Path("/proc/self/clear_refs").write_text("5")
     except OSError:
@@ -110,6 +120,8 @@ def main(argv: list[str] | None = None) -> None:
     os.dup2(2, 1)
     engine = load(args.engine)
     engine.prepare(args.threads)
+    global _HELPER
+    _HELPER = helper_pid(engine)
     if args.mode == "serve":
         serve(engine, args.threads, out)
     else:

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from bench.report import TARGETS
 
 ROOT = Path(__file__).resolve().parents[2]
 ENGINES = {"imgflow", "pillow-good", "pillow-tutorial", "floor", "floor-pillow"}
@@ -16,9 +17,9 @@ UPRIGHT = {"large": (1536, 2048), "medium": (768, 1024), "thumb": (192, 256)}
 
 
 @pytest.mark.slow
-def test_quick_run_reports_every_engine(corpus: Path, tmp_path: Path) -> None:
+def test_quick_run_reports_everyengine(corpus: Path, tmp_path: Path) -> None:
     command = [sys.executable, "-m", "bench.run", "--quick", "--rounds", "1", "--inputs", "12mp-exif6"]
-    command += ["--efforts", "0", "--results-dir", str(tmp_path)]
+    command += ["--efforts", "0", "--results-dir", str(tmp_path), "--engines", ",".join(sorted(ENGINES))]
     env = {"IMGFLOW_CORPUS": str(corpus), "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
     done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr[-2000:]
@@ -41,7 +42,13 @@ def test_quick_run_reports_every_engine(corpus: Path, tmp_path: Path) -> None:
 
     [ratio] = result["ratios"]
     assert all(ratio[k] > 0 for k in ("imgflow_vs_floor", "speedup_vs_pillow_good", "speedup_vs_pillow_tutorial"))
-    assert {t["met"] for t in result["targets"]} <= {True, False}
+    # every target of this run is judged (none "not measured") and its verdict is its ratio against its limit
+    judged = {t["target"]: t for t in result["targets"]}
+    assert set(judged) == {text for engine, text, *_rest in TARGETS if engine in ENGINES}
+    for engine, text, key, limit, higher in TARGETS:
+        if engine in ENGINES:
+            assert judged[text]["value"] == ratio[key]
+            assert judged[text]["met"] is ((ratio[key] >= limit) if higher else (ratio[key] <= limit)), text
     assert [(s["engine"], s["effort"]) for s in result["effort_sweep"]] == [("imgflow", 0), ("floor", 0)]
     assert result["inputs"][0]["width"] == 4000
     assert result["inputs"][0]["height"] == 3000
