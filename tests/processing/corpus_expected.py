@@ -43,8 +43,8 @@ EXPECTED: dict[str, str] = {
     "edge/png/uncompressed_la.png": PROCESS,
     "edge/png/transparent.png": PROCESS,
     "edge/png/icc_profile.png": PROCESS,
-    # libvips' PNG loader never inflates the text chunk: no bomb to defuse, a 1x1 image to make
-    "edge/png/png_decompression_dos.png": PROCESS,
+    # a zTXt chunk that inflates past 1 MiB: refused before any decoder (as the manifest asks)
+    "edge/png/png_decompression_dos.png": "too_large_decoded",
     "edge/png/truncated_image.png": "corrupt_image",
     "edge/png/broken.png": "corrupt_image",
     "edge/png/apng_dispose_op_none.png": PROCESS,  # the default image (libvips reads no APNG frames)

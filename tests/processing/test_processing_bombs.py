@@ -79,4 +79,4 @@ def test_the_pixel_limit_message_tells_the_numbers_apart() -> None:
     data = pyvips.Image.black(500, 400).write_to_buffer(".png")
     with pytest.raises(TooManyPixels) as info:
         probe(data, Limits(max_pixels=500 * 400 - 1))
-    assert "500x400 = 200,000 pixels exceeds the limit of 199,999" in info.value.message
+    assert "500x400 = 0.200000 MP; the limit is 0.199999 MP" in info.value.message

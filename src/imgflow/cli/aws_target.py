@@ -24,17 +24,10 @@ OUTPUTS = {
     "ConfigKey": "config_key",
 }
 
-Stack = Annotated[
-    str | None, typer.Option("--stack", metavar="NAME", help="A deployed stack's name: its outputs name the resources")
-]
-Region = Annotated[
-    str | None, typer.Option("--region", metavar="REGION", envvar="AWS_REGION", help="The stack's region")
-]
+Stack = Annotated[str | None, typer.Option("--stack", help="A deployed stack's name: its outputs name the resources")]
+Region = Annotated[str | None, typer.Option("--region", envvar="AWS_REGION", help="The stack's region")]
 Endpoint = Annotated[
-    str | None,
-    typer.Option(
-        "--endpoint-url", metavar="URL", envvar="IMGFLOW_AWS_ENDPOINT_URL", help="An S3/DynamoDB/SQS emulator"
-    ),
+    str | None, typer.Option("--endpoint-url", envvar="IMGFLOW_AWS_ENDPOINT_URL", help="An S3/DynamoDB/SQS emulator")
 ]
 
 

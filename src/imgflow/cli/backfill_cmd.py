@@ -23,16 +23,14 @@ DEFAULT_SERVER = "http://127.0.0.1:8080"
 
 
 def reprocess(
-    image_ids: Annotated[list[str], typer.Argument(metavar="ID...", help="Image ids (yours)")],
-    server: Annotated[
-        str, typer.Option("--server", "-s", metavar="URL", envvar="IMGFLOW_SERVER", help="imgflow's base URL")
-    ] = (DEFAULT_SERVER),
-    token: Annotated[
-        str | None, typer.Option("--token", metavar="TOKEN", envvar="IMGFLOW_API_TOKEN", help="Bearer token")
-    ] = None,
-    recipe: Annotated[
-        str | None, typer.Option("--recipe", metavar="NAME", help="Another configured recipe [the image's]")
-    ] = None,
+    image_ids: Annotated[
+        list[str], typer.Argument(metavar="IMAGE_ID...", help="Image ids (yours)", show_default=False)
+    ],
+    server: Annotated[str, typer.Option("--server", "-s", envvar="IMGFLOW_SERVER", help="imgflow's base URL")] = (
+        DEFAULT_SERVER
+    ),
+    token: Annotated[str | None, typer.Option("--token", envvar="IMGFLOW_API_TOKEN", help="Bearer token")] = None,
+    recipe: Annotated[str | None, typer.Option("--recipe", help="Another configured recipe [the image's]")] = None,
 ) -> None:
     """Make a new generation of each image; print one JSON line per image (exit 1 if any was refused)."""
     import httpx
@@ -110,21 +108,14 @@ def _aws_service(stack: str | None, region: str | None, endpoint: str | None) ->
 
 
 def backfill(
-    recipe: Annotated[
-        str | None, typer.Option("--recipe", metavar="NAME", help="Only the images made with this recipe")
-    ] = None,
+    recipe: Annotated[str | None, typer.Option("--recipe", help="Only the images made with this recipe")] = None,
     status: Annotated[
-        list[str] | None,
-        typer.Option("--status", metavar="STATUS", help="done and/or failed [both]; repeat for more than one"),
+        list[str] | None, typer.Option("--status", help="done and/or failed [both]; repeat for more than one")
     ] = None,
-    rate: Annotated[
-        float, typer.Option("--rate", metavar="N", min=0.1, help="Images re-driven per second at most")
-    ] = 10.0,
+    rate: Annotated[float, typer.Option("--rate", min=0.1, help="Images re-driven per second at most")] = 10.0,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Count what would be re-driven; change nothing")] = False,
-    config: Annotated[Path | None, typer.Option("--config", "-c", metavar="FILE", help="YAML settings (local)")] = None,
-    data_dir: Annotated[
-        Path | None, typer.Option("--data-dir", "-d", metavar="DIR", help="The local data folder")
-    ] = None,
+    config: Annotated[Path | None, typer.Option("--config", "-c", help="YAML settings (local)")] = None,
+    data_dir: Annotated[Path | None, typer.Option("--data-dir", "-d", help="The local data folder")] = None,
     stack: Stack = None,
     region: Region = None,
     endpoint_url: Endpoint = None,

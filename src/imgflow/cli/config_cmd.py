@@ -16,12 +16,13 @@ from typing import Annotated
 import typer
 
 from imgflow.cli.aws_target import Endpoint, Region, Stack, aws_settings, fail
+from imgflow.cli.helptext import Command, Group
 from imgflow.errors import ImgflowError
 
-config_app = typer.Typer(help="The recipes YAML of a deployed stack.", no_args_is_help=True)
+config_app = typer.Typer(help="The recipes YAML of a deployed stack.", no_args_is_help=True, cls=Group)
 
 
-@config_app.command("push")
+@config_app.command("push", cls=Command)
 def push(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True, help="The YAML to push")],
     stack: Stack = None,

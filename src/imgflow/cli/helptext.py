@@ -12,6 +12,8 @@ def _plain(params: list[Any]) -> list[Any]:
     for param in params:
         if isinstance(param, typer.core.TyperOption) and param.is_flag and param.metavar is None:
             param.metavar = ""  # a flag takes no value: show none
+        elif isinstance(param, typer.core.TyperOption) and param.metavar is None and param.name:
+            param.metavar = param.name.upper()  # --recipe RECIPE, not --recipe <str>
         elif isinstance(param, typer.core.TyperArgument) and param.metavar is not None:
             param.display_type_rich = lambda ctx: None  # type: ignore[method-assign]
     return params

@@ -18,6 +18,7 @@ from imgflow.processing import budget, engine, heif
 from imgflow.processing.exif import summarise
 from imgflow.processing.gifscan import gif_extent
 from imgflow.processing.plan import ANIMATED_INPUTS
+from imgflow.processing.pngscan import check_text_chunks
 from imgflow.recipes import Limits
 from imgflow.sniff import SNIFF_BYTES, content_type, sniff
 
@@ -75,6 +76,8 @@ def sniff_accepted(data: bytes, limits: Limits) -> str:
 
 def inspect(data: bytes, limits: Limits) -> Probed:
     fmt = sniff_accepted(data, limits)
+    if fmt == "png":
+        check_text_chunks(data)
     if fmt == "gif":
         extent = gif_extent(data)
         _check_size(extent.width, extent.height, max(extent.frames, 1), limits, fmt)
