@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from svc_kit import JPEG, PNG, Crash, Kit
+from svc_kit import JPEG, PNG, Crash, Kit, writes
 
 from imgflow.errors import ConfigError, CorruptImage, StorageError
-from imgflow.ports import Expect
 from imgflow.service import IMMUTABLE
 
 
@@ -125,17 +124,9 @@ def test_unknown_bytes_copied_in_fail_cleanly(kit: Kit) -> None:
 
 def test_a_bad_image_fails_and_removes_this_attempts_renditions(kit: Kit) -> None:
     record = kit.upload()
-    real = kit.catalog.transition
-
-    def die_before_done(image_id: str, expect: Expect, changes: dict[str, object]) -> object:
-        if changes.get("status") == "done":
-            raise Crash("worker killed after writing renditions")
-        return real(image_id, expect, changes)
-
-    kit.catalog.transition = die_before_done  # type: ignore[method-assign,assignment]
+    kit.catalog.faults.add("transition", when=writes("done"), error=Crash("worker killed after writing renditions"))
     with pytest.raises(Crash):
         kit.service.handle_object_created(record.key)
-    kit.catalog.transition = real  # type: ignore[method-assign]
     assert len(kit.rendition_keys(record.image_id)) == 2
 
     kit.clock.advance(61)
@@ -175,16 +166,7 @@ def test_transient_error_releases_the_lease_and_a_redelivery_finishes(kit: Kit) 
 
 def test_a_failing_rendition_write_leaves_no_partial_renditions(kit: Kit) -> None:
     record = kit.upload()
-    real_put = kit.renditions.put
-    calls = []
-
-    def flaky(key: str, data: bytes, **kw: object) -> object:
-        calls.append(key)
-        if len(calls) == 2:
-            raise StorageError("S3 503")
-        return real_put(key, data, **kw)  # type: ignore[arg-type]
-
-    kit.renditions.put = flaky  # type: ignore[method-assign,assignment]
+    kit.renditions.faults.add("put", error=StorageError("S3 503"), skip=1)  # the second rendition's write
     assert kit.service.handle_object_created(record.key).kind == "retry_later"
     assert kit.rendition_keys(record.image_id) == []
     assert kit.service.handle_object_created(record.key).kind == "done"
@@ -252,7 +234,7 @@ def test_delete_while_processing_leaves_no_renditions(kit: Kit) -> None:
 
 
 def test_without_a_processor_the_service_refuses_to_handle_events(kit: Kit) -> None:
-    kit.service.processor = None
+    api = kit.without_processor()
     with pytest.raises(ConfigError):
-        kit.service.handle_object_created("originals/01HX")
-    assert kit.service.handle_object_created("other/key").kind == "ignored"
+        api.handle_object_created("originals/01HX")
+    assert api.handle_object_created("other/key").kind == "ignored"
