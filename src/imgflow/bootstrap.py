@@ -25,6 +25,8 @@ from imgflow.settings import Settings
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
+    from imgflow.ondemand import Links, Signer
+
 SIGNING_KEY_FILE = "signing.key"
 OBJECTS_DIR = "objects"
 DB_FILE = "imgflow.db"
@@ -82,6 +84,62 @@ def signing_key(settings: Settings) -> bytes:
     if len(key) < 16:
         raise ConfigError(f"{path} holds no usable signing key; delete it to make a new one")
     return key
+
+
+def transform_keys(settings: Settings, *, secrets: Any = None) -> list[bytes]:
+    """The on-demand URL keys, the signing one first: from settings, else the Secrets Manager
+    secret ``ondemand.keys_secret_arn`` (a JSON list of keys, or keys joined by ","), else (local
+    backend) one derived from the local signing key. ConfigError when there are none."""
+    from imgflow.ondemand.signing import derive_key
+
+    od = settings.ondemand
+    if od.keys:
+        return [k.get_secret_value().encode() for k in od.keys]
+    if od.keys_secret_arn:
+        from imgflow.ondemand.keys import parse_secret
+
+        client = secrets or _client(settings, "secretsmanager")
+        try:
+            text = client.get_secret_value(SecretId=od.keys_secret_arn)["SecretString"]
+        except Exception as exc:  # botocore's errors: the name says enough, the text may hold an ARN
+            raise ConfigError(f"cannot read the on-demand keys secret ({type(exc).__name__})") from None
+        return parse_secret(text)
+    if settings.backend == "local":
+        return [derive_key(signing_key(settings))]
+    raise ConfigError("on-demand URLs need ondemand.keys or ondemand.keys_secret_arn on the aws backend")
+
+
+def transform_signer(settings: Settings, *, secrets: Any = None) -> Signer:
+    from imgflow.ondemand import Signer
+
+    return Signer(transform_keys(settings, secrets=secrets))
+
+
+def transform_base_url(settings: Settings) -> str:
+    return settings.ondemand.base_url or settings.cdn_base_url or settings.public_base_url
+
+
+def build_links(settings: Settings, *, secrets: Any = None) -> Links | None:
+    """What the API signs owners' transform URLs with; None when on-demand is off or has no keys
+    on AWS (the API then answers the URL route with 404 ``ondemand_disabled``)."""
+    from imgflow.ondemand import Links
+
+    od = settings.ondemand
+    if not od.enabled or (settings.backend == "aws" and not od.keys and not od.keys_secret_arn):
+        return None
+    return Links(od, transform_signer(settings, secrets=secrets), transform_base_url(settings))
+
+
+def _client(settings: Settings, name: str) -> Any:
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client(
+        name,  # type: ignore[call-overload]
+        config=Config(retries={"mode": "standard"}),
+        region_name=settings.aws_region,
+        endpoint_url=settings.aws_endpoint_url,
+    )
 
 
 def aws_clients(settings: Settings) -> AwsClients:
@@ -183,4 +241,4 @@ def build_app(
 
     svc = service or build_service(settings, with_processor=False, clients=clients, clock=clock)
     local_store = svc.originals if isinstance(svc.originals, FsObjectStore) else None
-    return create_app(svc, settings, local_store=local_store)
+    return create_app(svc, settings, local_store=local_store, links=build_links(settings))

@@ -16,6 +16,7 @@ from pydantic import Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
 
 from imgflow.errors import ConfigError
+from imgflow.ondemand.config import OnDemandSettings
 from imgflow.recipes import Limits, Recipe, default_recipe
 
 DEFAULT_CONFIG_FILE = "imgflow.yaml"
@@ -100,6 +101,9 @@ class Settings(BaseSettings):
     allowed_hosts: tuple[str, ...] = ("127.0.0.1", "localhost", "[::1]")
     #: HMAC key for local signed upload URLs; generated into data_dir when unset
     signing_key: str | None = Field(default=None, repr=False)
+    #: on-demand ``/t/`` transform URLs: keys, limits, cache (docs/api.md)
+    ondemand: OnDemandSettings = OnDemandSettings()
+
     #: test-only: a worker sleeps this long after claiming a job
     test_hold_after_claim: float = Field(default=0.0, ge=0.0)
 

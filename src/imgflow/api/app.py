@@ -14,6 +14,8 @@ from imgflow.api.images import images_router
 from imgflow.api.limits import BodyCap
 from imgflow.api.local import local_router
 from imgflow.api.schemas import Health
+from imgflow.api.transform_urls import transform_router
+from imgflow.ondemand import Links
 from imgflow.service import ImageService
 from imgflow.settings import Settings
 
@@ -21,9 +23,16 @@ DESCRIPTION = """Upload images, get renditions. Errors are RFC 9457 problem docu
 (`application/problem+json`) with a stable `code`. See docs/api.md."""
 
 
-def create_app(service: ImageService, settings: Settings, *, local_store: FsObjectStore | None = None) -> FastAPI:
+def create_app(
+    service: ImageService,
+    settings: Settings,
+    *,
+    local_store: FsObjectStore | None = None,
+    links: Links | None = None,
+) -> FastAPI:
     """The API over a built service. ``local_store``: the folder store, whose signed upload and
-    download URLs this app then serves (``/v1/local-uploads/{token}``, ``/v1/files/{key}``)."""
+    download URLs this app then serves (``/v1/local-uploads/{token}``, ``/v1/files/{key}``).
+    ``links``: signs on-demand ``/t/`` URLs for owners (the record view's ``srcset``)."""
     app = FastAPI(
         title="imgflow",
         version=__version__,
@@ -41,7 +50,7 @@ def create_app(service: ImageService, settings: Settings, *, local_store: FsObje
     def healthz() -> Health:
         return Health(version=__version__)
 
-    routers = [images_router(service, settings)]
+    routers = [images_router(service, settings, links), transform_router(service, links)]
     if local_store is not None:
         routers.append(local_router(service, local_store))
     for router in routers:

@@ -19,6 +19,7 @@ from imgflow.api.schemas import (
     UploadRequest,
     UploadView,
 )
+from imgflow.ondemand import Links
 from imgflow.records import ImageRecord
 from imgflow.service import ImageService
 from imgflow.settings import Settings
@@ -32,11 +33,12 @@ _IMAGE_BODY = {
 }
 
 
-def images_router(service: ImageService, settings: Settings) -> APIRouter:
+def images_router(service: ImageService, settings: Settings, links: Links | None = None) -> APIRouter:
     router = APIRouter(prefix="/v1", tags=["images"])
+    srcset = links.srcset if links is not None else None
 
     def view(record: ImageRecord) -> ImageView:
-        return ImageView.of(record, service.rendition_url)
+        return ImageView.of(record, service.rendition_url, srcset)
 
     @router.post(
         "/uploads",

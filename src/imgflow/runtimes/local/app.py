@@ -15,6 +15,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp
 
 from imgflow.runtimes.local.middleware import HostAllowList, LocalEdge
+from imgflow.runtimes.local.transform_app import TransformApp, WithTransforms
 from imgflow.settings import Settings
 
 WEB_DIR = Path(__file__).resolve().parent / "web"
@@ -51,6 +52,7 @@ def build_local_app(
     count_upload: Callable[[str], None],
     render_metrics: Callable[[Callable[[], dict[str, int]]], tuple[bytes, str]],
     extra_hosts: Iterable[str] = (),
+    transforms: TransformApp | None = None,
 ) -> ASGIApp:
     csp = _page_csp(settings)
 
@@ -71,6 +73,8 @@ def build_local_app(
         Mount("/web", app=StaticFiles(directory=WEB_DIR), name="web"),
         Mount("/", app=api),
     ]
-    outer = Starlette(routes=routes)
+    outer: ASGIApp = Starlette(routes=routes)
+    if transforms is not None:
+        outer = WithTransforms(outer, transforms)
     edge = LocalEdge(outer, count_upload)
     return HostAllowList(edge, [*allowed_hosts(settings), *extra_hosts])
