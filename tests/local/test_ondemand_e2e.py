@@ -6,6 +6,7 @@ from __future__ import annotations
 import concurrent.futures
 import io
 import json
+import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -17,7 +18,7 @@ from PIL import Image
 from imgflow.ondemand import Signer
 from imgflow.ondemand.signing import derive_key
 from imgflow.ondemand.urls import sign_path
-from local.conftest import Server
+from local.conftest import IMGFLOW, Server
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -91,6 +92,19 @@ def test_transform_urls_end_to_end(make_server: Callable[..., Server], corpus: P
     assert sum(1 for line in server.log_lines() if line.get("message") == "render") == renders  # a cache hit
     assert http.get(signed, headers={"if-none-match": first.headers["etag"]}).status_code == 304
     assert http.head(signed).headers["content-length"] == str(len(first.content))
+
+    # the CLI prints the same URL; a refusal exits 1, usage and connection problems 2
+    cli = subprocess.run(
+        [str(IMGFLOW), "url", image_id, "--width", "401", "--format", "webp", "--server", server.url],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert (cli.returncode, cli.stdout) == (0, signed + "\n"), cli.stderr
+    for args, code in [(["01HZX3M8Q7V4N6J2K9T5R0W1YC", "-w", "400"], 1), ([image_id, "-w", "9000"], 1),
+                       ([image_id], 2), ([image_id, "-w", "400", "--server", "http://127.0.0.1:9"], 2)]:  # fmt: skip
+        run = subprocess.run([str(IMGFLOW), "url", *args, *([] if "--server" in args else ["--server", server.url])],
+                             capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
+        assert (run.returncode, run.stdout) == (code, ""), (args, run.stderr)
+        assert run.stderr.startswith("imgflow: "), run.stderr
 
     # refusals: tampered, unsigned, off the grid (signed), bad options, wrong method
     path = signed.removeprefix(server.url)

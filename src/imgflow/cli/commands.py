@@ -13,3 +13,7 @@ def register(app: typer.Typer) -> None:
     from imgflow.cli import serve_cmd
 
     serve_cmd.register(app)
+
+    from imgflow.cli import url_cmd
+
+    url_cmd.register(app)
