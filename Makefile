@@ -77,6 +77,7 @@ lint: setup
 
 bench: setup
 	$(BIN)/python -m bench.run
+	$(BIN)/python -m bench.ondemand
 
 clean:
 	rm -rf $(STAMPS) $(VENV) .venv-checkov .pytest_cache .mypy_cache .ruff_cache build dist
