@@ -8,7 +8,7 @@ APT_PACKAGES := chromium fonts-dejavu-core fontconfig ca-certificates
 PORT ?= 8080
 DATA_DIR ?= var
 
-.PHONY: setup run test lint bench package clean help build-ApiFunction build-ProcessorFunction build-ReconcilerFunction
+.PHONY: setup run test lint bench package clean help build-ApiFunction build-ProcessorFunction build-ReconcilerFunction build-TransformFunction
 
 help:
 	@echo "make run    - set up and serve imgflow on http://127.0.0.1:$(PORT) (data in ./$(DATA_DIR))"
@@ -60,7 +60,7 @@ package:
 build-ApiFunction:
 	$(PACKAGE_PY) api --arch $(ARCH) --out "$(ARTIFACTS_DIR)"
 
-build-ProcessorFunction build-ReconcilerFunction:
+build-ProcessorFunction build-ReconcilerFunction build-TransformFunction:
 	$(PACKAGE_PY) processor --arch $(ARCH) --out "$(ARTIFACTS_DIR)"
 
 run: setup

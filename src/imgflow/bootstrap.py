@@ -96,14 +96,9 @@ def transform_keys(settings: Settings, *, secrets: Any = None) -> list[bytes]:
     if od.keys:
         return [k.get_secret_value().encode() for k in od.keys]
     if od.keys_secret_arn:
-        from imgflow.ondemand.keys import parse_secret
+        from imgflow.adapters.secret_keys import SecretKeys
 
-        client = secrets or _client(settings, "secretsmanager")
-        try:
-            text = client.get_secret_value(SecretId=od.keys_secret_arn)["SecretString"]
-        except Exception as exc:  # botocore's errors: the name says enough, the text may hold an ARN
-            raise ConfigError(f"cannot read the on-demand keys secret ({type(exc).__name__})") from None
-        return parse_secret(text)
+        return SecretKeys(secrets or _client(settings, "secretsmanager"), od.keys_secret_arn).get()
     if settings.backend == "local":
         return [derive_key(signing_key(settings))]
     raise ConfigError("on-demand URLs need ondemand.keys or ondemand.keys_secret_arn on the aws backend")
@@ -160,15 +155,7 @@ def aws_clients(settings: Settings) -> AwsClients:
 
 
 def sqs_client(settings: Settings) -> Any:
-    import boto3
-    from botocore.config import Config
-
-    return boto3.client(
-        "sqs",
-        config=Config(retries={"mode": "standard"}),
-        region_name=settings.aws_region,
-        endpoint_url=settings.aws_endpoint_url,
-    )
+    return _client(settings, "sqs")
 
 
 def _processor() -> Processor:

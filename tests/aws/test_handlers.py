@@ -14,7 +14,7 @@ from imgflow.runtimes.aws import api_handler, events
 
 from .lambda_events import FakeContext, load
 
-MODULES = ("api_handler", "processor", "reconciler")
+MODULES = ("api_handler", "processor", "reconciler", "transform")
 
 _PROBE = """
 import sys

@@ -17,13 +17,14 @@ from samtranslator.translator.transform import transform
 
 from imgflow.adapters.dynamo_catalog import TABLE_SCHEMA, DynamoCatalog
 from imgflow.adapters.s3_store import S3ObjectStore
+from imgflow.adapters.secret_keys import SecretKeys
 from imgflow.adapters.sqs_notifier import SqsNotifier
-from imgflow.runtimes.aws.permissions import FUNCTION_USES, actions_on, grants
+from imgflow.runtimes.aws.permissions import EXTRA_POLICY_USES, FUNCTION_USES, actions_on, grants
 from imgflow.settings import Settings
 
 from .cfn import ROOT, TEMPLATE, Evaluator, load_template
 
-FUNCTIONS = ("ApiFunction", "ProcessorFunction", "ReconcilerFunction")
+FUNCTIONS = ("ApiFunction", "ProcessorFunction", "ReconcilerFunction", "TransformFunction")
 #: the adapters each function's wiring builds (bootstrap.build_service on the aws backend;
 #: the e2e guard checks the built wiring against this). The API and the reconciler send the
 #: processors' queue messages (reprocess; the sweep's re-drives); the processor never does.
@@ -31,18 +32,21 @@ FUNCTION_ADAPTERS: dict[str, set[type]] = {
     "ApiFunction": {S3ObjectStore, DynamoCatalog, SqsNotifier},
     "ProcessorFunction": {S3ObjectStore, DynamoCatalog},
     "ReconcilerFunction": {S3ObjectStore, DynamoCatalog, SqsNotifier},
+    "TransformFunction": {S3ObjectStore, DynamoCatalog, SecretKeys},
 }
 #: the resources an action's service may be granted on (logical ids in the statement's Resource)
 RESOURCES_BY_SERVICE = {
     "s3": ("UploadsBucket", "RenditionsBucket"),
     "dynamodb": ("ImagesTable",),
     "sqs": ("UploadsQueue",),
+    "secretsmanager": ("TransformKeysSecret",),
 }
 #: AWS managed policies SAM attaches: logging for all, the SQS poller for the processor's event source
 MANAGED = {
     "ApiFunction": {"AWSLambdaBasicExecutionRole"},
     "ProcessorFunction": {"AWSLambdaBasicExecutionRole", "AWSLambdaSQSQueueExecutionRole"},
     "ReconcilerFunction": {"AWSLambdaBasicExecutionRole"},
+    "TransformFunction": {"AWSLambdaBasicExecutionRole"},
 }
 
 
@@ -113,7 +117,10 @@ def _as_list(value: Any) -> list[Any]:
 
 
 def _arn(resource: Any) -> tuple[str, str]:
-    """(logical id, suffix) of a Resource: ``!GetAtt X.Arn`` or ``!Sub "${X.Arn}/..."``."""
+    """(logical id, suffix) of a Resource: ``!GetAtt X.Arn``, ``!Sub "${X.Arn}/..."``, or ``!Ref X``
+    for a resource whose Ref is its ARN (a secret)."""
+    if isinstance(resource, dict) and set(resource) == {"Ref"} and resource["Ref"] == "TransformKeysSecret":
+        return resource["Ref"], ""
     if isinstance(resource, dict) and "Fn::GetAtt" in resource:
         target = resource["Fn::GetAtt"]
         logical, attribute = target if isinstance(target, list) else target.split(".", 1)
@@ -181,7 +188,10 @@ def test_handlers_import_and_env_vars_are_settings(template: dict[str, Any]) -> 
         names = {**env, **props.get("Environment", {}).get("Variables", {})}
         for name in names:
             if name.startswith("IMGFLOW_"):
-                assert name.removeprefix("IMGFLOW_").lower() in fields, name
+                top, _, nested = name.removeprefix("IMGFLOW_").lower().partition("__")
+                assert top in fields, name
+                if nested:
+                    assert nested in Settings.model_fields[top].annotation.model_fields, name  # type: ignore[union-attr]
     assert env["IMGFLOW_BACKEND"] == "aws"
 
 
@@ -299,3 +309,82 @@ def test_edges_stop_serving_a_deleted_image_within_a_day(template: dict[str, Any
     assert config["MinTTL"] == 0  # the origin's Cache-Control may shorten it
     assert config["MaxTTL"] <= 86400  # the longest an edge serves an object without asking S3
     assert config["DefaultTTL"] <= config["MaxTTL"]
+
+
+def test_the_api_reads_the_transform_keys_through_its_own_policy(translated: dict[str, Any]) -> None:
+    (function, (logical, uses)) = next(iter(EXTRA_POLICY_USES.items()))
+    policy = translated["Resources"][logical]
+    assert policy["Condition"] == "UseCloudFront"
+    assert policy["Properties"]["Roles"] == [{"Ref": f"{function}Role"}]
+    statements = policy["Properties"]["PolicyDocument"]["Statement"]
+    assert _granted(statements) == set(grants(function, uses))
+
+
+def test_transforms_behind_the_renditions_distribution(template: dict[str, Any]) -> None:
+    """``/t/*`` goes to the transform function's URL, signed by an OAC of type lambda, cached on the
+    path and the normalised format only; only this distribution may invoke it, by both actions."""
+    res = template["Resources"]
+    config = res["RenditionsDistribution"]["Properties"]["DistributionConfig"]
+    (behaviour,) = [b for b in config["CacheBehaviors"] if b["PathPattern"] == "/t/*"]
+    (origin,) = [o for o in config["Origins"] if o["Id"] == behaviour["TargetOriginId"]]
+    assert origin["OriginAccessControlId"] == {"Fn::GetAtt": ["TransformOriginAccessControl", "Id"]}
+    assert "TransformFunctionUrl" in json.dumps(origin["DomainName"])
+    assert res["TransformFunction"]["Properties"]["FunctionUrlConfig"] == {"AuthType": "AWS_IAM"}
+    oac = res["TransformOriginAccessControl"]["Properties"]["OriginAccessControlConfig"]
+    assert (oac["OriginAccessControlOriginType"], oac["SigningBehavior"]) == ("lambda", "always")
+    assert behaviour["AllowedMethods"] == ["GET", "HEAD"]
+    (association,) = behaviour["FunctionAssociations"]
+    assert association["EventType"] == "viewer-request"
+    key = res["TransformCachePolicy"]["Properties"]["CachePolicyConfig"]
+    params = key["ParametersInCacheKeyAndForwardedToOrigin"]
+    assert params["HeadersConfig"] == {"HeaderBehavior": "whitelist", "Headers": ["x-imgflow-accept"]}
+    assert params["QueryStringsConfig"] == {"QueryStringBehavior": "none"}
+    assert params["CookiesConfig"] == {"CookieBehavior": "none"}
+    assert key["MaxTTL"] <= 86400  # a deleted image stops being served within a day
+    declared = Evaluator(template).resources("AWS::Lambda::Permission").values()
+    permissions = {
+        p["Properties"]["Action"]: p["Properties"]
+        for p in declared
+        if p["Properties"]["FunctionName"] == {"Ref": "TransformFunction"}
+    }
+    assert set(permissions) == {"lambda:InvokeFunctionUrl", "lambda:InvokeFunction"}
+    for grant in permissions.values():
+        assert grant["Principal"] == "cloudfront.amazonaws.com"
+        assert "${RenditionsDistribution}" in grant["SourceArn"]["Fn::Sub"]
+    assert permissions["lambda:InvokeFunction"]["InvokedViaFunctionUrl"] is True
+    env = res["TransformFunction"]["Properties"]["Environment"]["Variables"]
+    assert env["IMGFLOW_ONDEMAND__KEYS_SECRET_ARN"] == {"Ref": "TransformKeysSecret"}
+    assert res["TransformKeysSecret"]["Properties"]["GenerateSecretString"]["GenerateStringKey"] == "keys"
+    alarms = {a["Properties"]["MetricName"] for a in Evaluator(template).resources("AWS::CloudWatch::Alarm").values()
+              if a["Properties"]["Dimensions"][0]["Value"] == {"Ref": "TransformFunction"}}  # fmt: skip
+    assert alarms == {"Errors", "Throttles", "Duration"}
+    presigned = Evaluator(template, parameters={"RenditionDelivery": "presigned"})
+    assert "TransformFunction" not in presigned.resources("AWS::Serverless::Function")
+    assert "TransformFunction" in Evaluator(template).resources("AWS::Serverless::Function")
+
+
+@pytest.mark.parametrize(
+    ("accept", "token"),
+    [(None, "jpeg"), ("*/*", "jpeg"), ("image/avif,image/webp,*/*;q=0.8", "avif"), ("image/webp,*/*", "webp"),
+     ("image/avif;q=0,image/webp;q=0.5", "webp"), ("IMAGE/AVIF", "avif"), ("image/avif;q=zz,image/webp", "webp")],
+)  # fmt: skip
+def test_the_cloudfront_function_normalises_accept_like_the_origin(
+    template: dict[str, Any], tmp_path: Path, accept: str | None, token: str
+) -> None:
+    """The viewer-request function (run by node) gives the token the origin's own negotiation gives."""
+    import shutil
+
+    from imgflow.ondemand.negotiate import token_from_accept
+
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node is not installed: the CloudFront function's JavaScript cannot run here")
+    code = template["Resources"]["TransformAcceptFunction"]["Properties"]["FunctionCode"]
+    headers = {"accept": {"value": accept}} if accept is not None else {}
+    script = tmp_path / "run.js"
+    script.write_text(
+        code + f"\nconsole.log(JSON.stringify(handler({json.dumps({'request': {'headers': headers}})})));\n"
+    )
+    out = subprocess.run([node, str(script)], capture_output=True, text=True, timeout=30, check=True)
+    request = json.loads(out.stdout)
+    assert request["headers"]["x-imgflow-accept"]["value"] == token == token_from_accept(accept)

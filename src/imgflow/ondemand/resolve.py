@@ -77,6 +77,15 @@ class Redirect:
     location: str
 
 
+def etag_matches(header: str | None, etag: str) -> bool:
+    """An ``If-None-Match`` header names ``etag`` (weak or strong) or is ``*``."""
+    if not header:
+        return False
+    if header.strip() == "*":
+        return True
+    return any(tag.strip().removeprefix("W/") == etag for tag in header.split(","))
+
+
 def cache_key(path: str, fmt: str) -> str:
     return hashlib.sha256(f"{RENDER_VERSION}|{path}|{fmt}".encode()).hexdigest()
 

@@ -15,9 +15,10 @@ from dataclasses import dataclass
 
 from imgflow.adapters.dynamo_catalog import DynamoCatalog
 from imgflow.adapters.s3_store import S3ObjectStore
+from imgflow.adapters.secret_keys import SecretKeys
 from imgflow.adapters.sqs_notifier import SqsNotifier
 
-Adapter = type[S3ObjectStore] | type[DynamoCatalog] | type[SqsNotifier]
+Adapter = type[S3ObjectStore] | type[DynamoCatalog] | type[SqsNotifier] | type[SecretKeys]
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,20 @@ FUNCTION_USES: Mapping[str, tuple[Use, ...]] = {
         Use("UploadsBucket", S3ObjectStore, ("head",), reads_missing_keys=True),
         Use("UploadsQueue", SqsNotifier, ("notify",)),
     ),
+    # on-demand /t/ URLs: the record, the source (a rendition or the original), an output too
+    # large to answer inline stored beside the renditions (and found again by a HEAD), the keys
+    "TransformFunction": (
+        Use("ImagesTable", DynamoCatalog, ("get",)),
+        Use("UploadsBucket", S3ObjectStore, ("get",)),
+        Use("RenditionsBucket", S3ObjectStore, ("get", "head", "put")),
+        Use("TransformKeysSecret", SecretKeys, ("get",)),
+    ),
+}
+
+#: grants outside a function's own role policy: the API reads the on-demand keys (to sign owners'
+#: URLs) through ``ApiTransformKeysPolicy``, which exists only with the CloudFront distribution
+EXTRA_POLICY_USES: Mapping[str, tuple[str, tuple[Use, ...]]] = {
+    "ApiFunction": ("ApiTransformKeysPolicy", (Use("TransformKeysSecret", SecretKeys, ("get",)),)),
 }
 
 
@@ -74,9 +89,11 @@ def arn_suffix(action: str) -> str:
     return ""
 
 
-def grants(function: str) -> frozenset[tuple[str, str, str]]:
-    """(resource logical id, ARN suffix, action) for every grant the function needs."""
-    return frozenset((u.resource, arn_suffix(a), a) for u in FUNCTION_USES[function] for a in u.actions())
+def grants(function: str, uses: tuple[Use, ...] | None = None) -> frozenset[tuple[str, str, str]]:
+    """(resource logical id, ARN suffix, action) for every grant the function's role policy needs
+    (or ``uses``' grants)."""
+    chosen = FUNCTION_USES[function] if uses is None else uses
+    return frozenset((u.resource, arn_suffix(a), a) for u in chosen for a in u.actions())
 
 
 def actions_on(function: str, resource: str) -> frozenset[str]:

@@ -18,7 +18,7 @@ from imgflow.api.problems import PROBLEM_TYPE, problem_document
 from imgflow.errors import ImgflowError, NotFound, NotReady
 from imgflow.ondemand.config import OnDemandSettings
 from imgflow.ondemand.negotiate import TOKEN_HEADER, token_of
-from imgflow.ondemand.resolve import EXTENSIONS, Redirect, Render, RenderJob, resolve
+from imgflow.ondemand.resolve import EXTENSIONS, Redirect, Render, RenderJob, etag_matches, resolve
 from imgflow.ondemand.signing import Signer
 from imgflow.ondemand.urls import parse_url
 from imgflow.ports import Catalog
@@ -32,14 +32,6 @@ PREFIX = "/t/"
 
 class Renderer(Protocol):
     async def render(self, job: RenderJob) -> None: ...
-
-
-def etag_matches(header: str | None, etag: str) -> bool:
-    if not header:
-        return False
-    if header.strip() == "*":
-        return True
-    return any(tag.strip().removeprefix("W/") == etag for tag in header.split(","))
 
 
 class TransformApp:
