@@ -49,7 +49,7 @@ def done_image(server: Server, path: Path) -> dict[str, object]:
 
 def test_transform_urls_end_to_end(make_server: Callable[..., Server], corpus: Path) -> None:
     server = make_server(workers=1, ondemand__presets='{"thumb": "w_200,h_200,fit_cover"}',
-                         ondemand__public_presets='["thumb"]')  # fmt: skip
+                         ondemand__public_presets='["thumb"]', test_hold_after_claim="2")  # fmt: skip
     record = done_image(server, corpus / "photos" / "ColorfulCups_2560x1600.jpg")
     image_id = str(record["image_id"])
     http = server.client
@@ -128,8 +128,13 @@ def test_transform_urls_end_to_end(make_server: Callable[..., Server], corpus: P
     with Image.open(io.BytesIO(thumb.content)) as image:
         assert image.size == (200, 200)
 
-    # a reprocess makes generation 2: generation 1's URLs redirect there
+    # a reprocess makes generation 2; while it runs, generation 1's cached answers still serve
+    # and an uncached one is "not ready"; once done, generation 1's URLs redirect there
     assert http.post(f"/v1/images/{image_id}/reprocess").status_code == 202
+    assert http.get(signed).status_code == 200  # cached
+    not_ready = http.get(entries[4][0])  # 1920w: never asked for
+    assert not_ready.status_code == 503, not_ready.text
+    assert (not_ready.json()["code"], not_ready.headers["retry-after"]) == ("not_ready", "5")
     assert server.wait_final(image_id)["generation"] == 2
     moved = http.get(signed)
     assert moved.status_code == 302
