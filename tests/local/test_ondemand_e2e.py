@@ -149,6 +149,13 @@ def test_transform_urls_end_to_end(make_server: Callable[..., Server], corpus: P
     gone = http.get(cached)
     assert (gone.status_code, gone.json()["code"]) == (404, "not_found")
 
+    # every answer counted: cache hits, renders (timed), 304s, redirects, refusals by code
+    metrics = http.get("/metrics").text
+    for outcome in ("hit", "rendered", "not_modified", "redirect", "bad_signature", "bad_transform", "not_found",
+                    "not_ready"):  # fmt: skip
+        assert f'imgflow_ondemand_total{{outcome="{outcome}"}}' in metrics, outcome
+    assert "imgflow_ondemand_render_seconds_count" in metrics
+
     # the server process never loads libvips; the render processes do
     kids = children(server.proc.pid)
     assert "libvips" not in maps(server.proc.pid)

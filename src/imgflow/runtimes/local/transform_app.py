@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from typing import Protocol
 
 from starlette.types import Receive, Scope, Send
@@ -44,13 +45,17 @@ class TransformApp:
         signer: Signer,
         cache: RenderCache,
         renderer: Renderer,
+        record: Callable[[str, float | None], None] | None = None,
     ) -> None:
+        """``record(outcome, render_seconds)`` counts every answer (metrics): ``hit``, ``rendered``
+        (with the render's time), ``not_modified``, ``redirect``, or the refusal's code."""
         self.settings = settings
         self.catalog = catalog
         self.recipes = recipes
         self.signer = signer
         self.cache = cache
         self.renderer = renderer
+        self.record = record
         self.immutable = f"public, max-age={settings.max_age_seconds}, immutable"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -61,8 +66,10 @@ class TransformApp:
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         try:
-            await self._serve(send, path, headers, head=method == "HEAD")
+            outcome, seconds = await self._serve(send, path, headers, head=method == "HEAD")
+            self._count(outcome, seconds)
         except ImgflowError as exc:
+            self._count(exc.code, None)
             status = exc.http_status if 400 <= exc.http_status < 600 else 500
             extra: dict[str, str] = {}
             retry_after = getattr(exc, "retry_after", None)
@@ -74,7 +81,11 @@ class TransformApp:
                 return
             await self._problem(send, status, exc.code, exc.message, path, extra)
 
-    async def _serve(self, send: Send, path: str, headers: dict[str, str], *, head: bool) -> None:
+    def _count(self, outcome: str, seconds: float | None) -> None:
+        if self.record is not None:
+            self.record(outcome, seconds)
+
+    async def _serve(self, send: Send, path: str, headers: dict[str, str], *, head: bool) -> tuple[str, float | None]:
         url = parse_url(path, self.settings, self.signer)
         token = token_of(headers.get(TOKEN_HEADER), headers.get("accept"))
         decision = resolve(
@@ -88,15 +99,15 @@ class TransformApp:
         if isinstance(decision, Redirect):
             cache = f"public, max-age={self.settings.redirect_max_age_seconds}"
             await self._empty(send, 302, [("location", decision.location), ("cache-control", cache)])
-            return
+            return "redirect", None
         job = decision.job
         common = [("etag", job.etag), ("cache-control", self.immutable)]
         if decision.negotiated:
             common.append(("vary", "Accept"))
         if etag_matches(headers.get("if-none-match"), job.etag):
             await self._empty(send, 304, common)
-            return
-        data = await self._bytes(decision)
+            return "not_modified", None
+        data, seconds = await self._bytes(decision)
         await send(
             {
                 "type": "http.response.start",
@@ -109,19 +120,24 @@ class TransformApp:
             }
         )
         await send({"type": "http.response.body", "body": b"" if head else data})
+        return ("hit" if seconds is None else "rendered"), seconds
 
-    async def _bytes(self, decision: Render) -> bytes:
+    async def _bytes(self, decision: Render) -> tuple[bytes, float | None]:
+        """The answer's bytes, and how long rendering them took (None: from the cache)."""
         job = decision.job
+        seconds: float | None = None
         for _ in range(2):  # an entry evicted between the render and the read is rendered once more
             path = self.cache.get(job.cache_key)
             if path is None:
                 if decision.cached_only:
                     raise NotReady(f"image {job.image_id!r} is being processed; retry shortly")
+                start = time.monotonic()
                 await self.renderer.render(job)
+                seconds = time.monotonic() - start
                 path = self.cache.added(job.cache_key, EXTENSIONS[job.format])
             if path is not None:
                 try:
-                    return path.read_bytes()
+                    return path.read_bytes(), seconds
                 except FileNotFoundError:
                     self.cache.forget(job.cache_key)
         raise NotFound("the rendered image went missing; retry")

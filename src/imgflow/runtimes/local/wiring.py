@@ -57,6 +57,7 @@ def build_transforms(
     settings: Settings, service: ImageService, render_pids: Callable[[], list[int]]
 ) -> TransformApp | None:
     from imgflow.bootstrap import transform_signer
+    from imgflow.runtimes.local.metrics import ondemand_outcome
     from imgflow.runtimes.local.render_cache import CACHE_DIRNAME, RenderCache
     from imgflow.runtimes.local.render_pool import RenderPool
     from imgflow.runtimes.local.transform_app import TransformApp
@@ -73,6 +74,7 @@ def build_transforms(
         signer=transform_signer(settings),
         cache=RenderCache(data_dir / CACHE_DIRNAME, od.cache_max_bytes),
         renderer=pool,
+        record=ondemand_outcome,
     )
 
 
