@@ -34,3 +34,19 @@ def test_lru_eviction_and_rescan(tmp_path: Path) -> None:
     again = RenderCache(tmp_path, max_bytes=3 * MIB)  # a restart finds what is on disk, within the cap
     assert again.get(key(4)) is not None
     assert again.added(key(9), "webp") is None  # not written: nothing indexed
+
+
+def test_reads_come_from_memory_once_read(tmp_path: Path) -> None:
+    cache = RenderCache(tmp_path, max_bytes=3 * MIB)
+    write_entry(tmp_path, key(1), "webp", b"abc")
+    cache.added(key(1), "webp")
+    assert cache.read(key(1)) == b"abc"
+    (tmp_path / key(1)[:2] / f"{key(1)}.webp").unlink()
+    assert cache.read(key(1)) == b"abc"  # no system call for a warm entry
+    cache.forget(key(1))
+    assert cache.read(key(1)) is None
+    write_entry(tmp_path, key(2), "webp", b"xyz")
+    cache.added(key(2), "webp")
+    (tmp_path / key(2)[:2] / f"{key(2)}.webp").unlink()
+    assert cache.read(key(2)) is None  # never read, then gone: forgotten
+    assert len(cache) == 0

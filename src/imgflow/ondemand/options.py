@@ -9,6 +9,7 @@ signature and one cache entry.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from typing import Literal, get_args
@@ -117,6 +118,7 @@ def _choice(key: str, text: str, allowed: tuple[str, ...]) -> str:
     return text
 
 
+@functools.lru_cache(maxsize=1024)
 def parse_options(text: str) -> Transform:
     """The transform ``text`` spells, which must be its canonical spelling. Raises BadTransform."""
     if not text or len(text) > MAX_OPTIONS_LENGTH:

@@ -15,6 +15,8 @@ from collections.abc import Sequence
 from imgflow.errors import BadSignature, ConfigError
 
 SIGNATURE_BYTES = 16
+#: how many verified signatures a signer remembers (then it forgets them all and starts over)
+VERIFIED_CACHE = 4096
 #: the signature segment of an unsigned (public preset) URL
 UNSIGNED = "_"
 #: a purpose label, so that a key shared with another HMAC use never makes a valid transform signature
@@ -32,6 +34,8 @@ class Signer:
         if any(len(k) < 16 for k in keys):
             raise ConfigError("every on-demand signing key is at least 16 bytes")
         self.keys = tuple(keys)
+        #: signatures already verified (a page's srcset is asked for again and again); bounded
+        self._verified: set[tuple[str, bytes]] = set()
 
     @staticmethod
     def _mac(key: bytes, data: bytes) -> str:
@@ -44,12 +48,17 @@ class Signer:
     def verify(self, signature: str, options: str, image_id: str, generation: int) -> None:
         """Raises BadSignature unless some key made ``signature`` for exactly these parts."""
         data = message(options, image_id, generation)
+        if (signature, data) in self._verified:
+            return
         given = signature.encode("ascii", "replace")
         ok = False
         for key in self.keys:  # every key, always: the time taken says nothing about which matched
             ok |= hmac.compare_digest(self._mac(key, data).encode("ascii"), given)
         if not ok:
             raise BadSignature("the URL's signature does not match its options and image")
+        if len(self._verified) >= VERIFIED_CACHE:
+            self._verified.clear()
+        self._verified.add((signature, data))
 
 
 def derive_key(secret: bytes) -> bytes:

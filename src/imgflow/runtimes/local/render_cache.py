@@ -15,6 +15,9 @@ from pathlib import Path
 
 CACHE_DIRNAME = "ondemand-cache"
 _TMP = ".tmp"
+#: the most recently read small entries are also kept in memory (a hit then costs no system call)
+MEMORY_MAX_BYTES = 64 * 1024 * 1024
+MEMORY_ENTRY_MAX_BYTES = 1024 * 1024
 
 
 def entry_path(root: Path, key: str, extension: str) -> Path:
@@ -40,6 +43,8 @@ class RenderCache:
         #: key -> (path, size), least recently used first
         self._index: OrderedDict[str, tuple[Path, int]] = OrderedDict()
         self.size = 0
+        self._memory: OrderedDict[str, bytes] = OrderedDict()
+        self._memory_size = 0
         root.mkdir(parents=True, exist_ok=True)
         self._scan()
 
@@ -66,6 +71,37 @@ class RenderCache:
             self._index.move_to_end(key)
             return hit[0]
 
+    def read(self, key: str) -> bytes | None:
+        """The entry's bytes (from memory when it was read lately), marked as just used; None on
+        a miss, or when its file went missing (the entry is then forgotten)."""
+        with self._lock:
+            hit = self._index.get(key)
+            if hit is None:
+                return None
+            self._index.move_to_end(key)
+            data = self._memory.get(key)
+            if data is not None:
+                self._memory.move_to_end(key)
+                return data
+        try:
+            data = hit[0].read_bytes()
+        except FileNotFoundError:
+            self.forget(key)
+            return None
+        if len(data) <= MEMORY_ENTRY_MAX_BYTES:
+            with self._lock:
+                if key in self._index and key not in self._memory:
+                    self._memory[key] = data
+                    self._memory_size += len(data)
+                    while self._memory_size > MEMORY_MAX_BYTES:
+                        self._drop_memory(next(iter(self._memory)))
+        return data
+
+    def _drop_memory(self, key: str) -> None:
+        data = self._memory.pop(key, None)
+        if data is not None:
+            self._memory_size -= len(data)
+
     def added(self, key: str, extension: str) -> Path | None:
         """Index an entry a render process wrote; evict the least recently used past the cap (never
         the entry just added: one entry bigger than the cap stays until the next). None if it is not there."""
@@ -78,6 +114,7 @@ class RenderCache:
             old = self._index.pop(key, None)
             if old is not None:
                 self.size -= old[1]
+            self._drop_memory(key)
             self._index[key] = (path, size)
             self.size += size
             self._evict()
@@ -89,11 +126,13 @@ class RenderCache:
             old = self._index.pop(key, None)
             if old is not None:
                 self.size -= old[1]
+            self._drop_memory(key)
 
     def _evict(self) -> None:
         while self.size > self.max_bytes and len(self._index) > 1:
-            _key, (path, size) = self._index.popitem(last=False)
+            key, (path, size) = self._index.popitem(last=False)
             self.size -= size
+            self._drop_memory(key)
             with contextlib.suppress(OSError):
                 path.unlink()
 

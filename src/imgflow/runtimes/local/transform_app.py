@@ -127,19 +127,15 @@ class TransformApp:
         job = decision.job
         seconds: float | None = None
         for _ in range(2):  # an entry evicted between the render and the read is rendered once more
-            path = self.cache.get(job.cache_key)
-            if path is None:
-                if decision.cached_only:
-                    raise NotReady(f"image {job.image_id!r} is being processed; retry shortly")
-                start = time.monotonic()
-                await self.renderer.render(job)
-                seconds = time.monotonic() - start
-                path = self.cache.added(job.cache_key, EXTENSIONS[job.format])
-            if path is not None:
-                try:
-                    return path.read_bytes(), seconds
-                except FileNotFoundError:
-                    self.cache.forget(job.cache_key)
+            data = self.cache.read(job.cache_key)
+            if data is not None:
+                return data, seconds
+            if decision.cached_only:
+                raise NotReady(f"image {job.image_id!r} is being processed; retry shortly")
+            start = time.monotonic()
+            await self.renderer.render(job)
+            seconds = time.monotonic() - start
+            self.cache.added(job.cache_key, EXTENSIONS[job.format])
         raise NotFound("the rendered image went missing; retry")
 
     @staticmethod
