@@ -35,9 +35,22 @@ def maps(pid: int) -> str:
     return Path(f"/proc/{pid}/maps").read_text(encoding="utf-8", errors="replace")
 
 
+def cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except FileNotFoundError:
+        return b""
+
+
 def children(pid: int) -> list[int]:
-    path = Path(f"/proc/{pid}/task/{pid}/children")
-    return [int(p) for p in path.read_text().split()]
+    """Every thread's children (the supervisor restarts processes from its own thread)."""
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            found += [int(p) for p in (task / "children").read_text().split()]
+        except FileNotFoundError:
+            continue
+    return found
 
 
 def done_image(server: Server, path: Path) -> dict[str, object]:
@@ -191,5 +204,15 @@ def test_busy_timeout_and_restart(make_server: Callable[..., Server], corpus: Pa
     while time.monotonic() < deadline and set(children(slow.proc.pid)) & before == before:
         time.sleep(0.1)
     assert set(children(slow.proc.pid)) != before  # the hung renderer was killed and replaced
+
+    # the new renderer clears the dead one's socket: only live renderers' sockets remain
+    def sockets_match() -> bool:
+        live = {f"render-{pid}.sock" for pid in children(slow.proc.pid) if b"render" in cmdline(pid)}
+        return bool(live) and {p.name for p in (slow.data_dir / "run").glob("render-*.sock")} == live
+
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and not sockets_match():
+        time.sleep(0.1)
+    assert sockets_match(), sorted(p.name for p in (slow.data_dir / "run").glob("*"))
     lines = [line for line in slow.log_lines() if line.get("message") == "render timed out; killing its process"]
     assert lines, json.dumps(slow.log_lines()[-5:])

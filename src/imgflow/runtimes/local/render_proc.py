@@ -74,8 +74,20 @@ class RenderProcess:
         write_entry(self.cache_root, job.cache_key, EXTENSIONS[job.format], out)
         return {"ok": True, "bytes": len(out)}
 
+    def _clear_stale(self) -> None:
+        """Sockets of render processes that died without removing theirs (killed after a timeout)."""
+        for stale in self.path.parent.glob("render-*.sock"):
+            try:
+                pid = int(stale.stem.removeprefix("render-"))
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                stale.unlink(missing_ok=True)
+            except (ValueError, PermissionError):
+                continue
+
     def serve(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._clear_stale()
         self.path.unlink(missing_ok=True)
         listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         tmp = self.path.with_suffix(".tmp")
