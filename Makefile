@@ -10,7 +10,7 @@ APT_PACKAGES := chromium fonts-dejavu-core fontconfig ca-certificates
 PORT ?= 8080
 DATA_DIR ?= var
 
-.PHONY: setup run test lint fuzz bench loadtest package coldstart clean help build-ApiFunction build-ProcessorFunction build-ReconcilerFunction
+.PHONY: setup run test lint fuzz bench loadtest package coldstart clean help build-ApiFunction build-ProcessorFunction build-ReconcilerFunction build-TransformFunction
 
 help:
 	@echo "make run    - set up and serve imgflow on http://127.0.0.1:$(PORT) (data in ./$(DATA_DIR))"
@@ -85,7 +85,8 @@ package:
 build-ApiFunction build-ReconcilerFunction:
 	$(PACKAGE_PY) api --arch sam --out "$(ARTIFACTS_DIR)" $(PACKAGE_OPTS)
 
-build-ProcessorFunction:
+# The on-demand transform function renders: the processor's artefact (image engine, fonts).
+build-ProcessorFunction build-TransformFunction:
 	$(PACKAGE_PY) processor --arch sam --out "$(ARTIFACTS_DIR)" $(PACKAGE_OPTS)
 
 # Import times of the handlers in fresh CPython 3.12 interpreters, from the x86_64 artefacts, and their
@@ -121,6 +122,7 @@ fuzz: setup
 
 bench: setup
 	$(BIN)/python -m bench.run
+	$(BIN)/python -m bench.ondemand
 
 # Not part of `make test` (its CI-sized version is: tests/local/test_loadtest.py).
 UPLOADS ?= 500

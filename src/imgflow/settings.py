@@ -16,6 +16,7 @@ from pydantic import Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
 
 from imgflow.errors import ConfigError
+from imgflow.ondemand.config import OnDemandSettings
 from imgflow.recipes import Limits, Recipe, default_recipe
 
 DEFAULT_CONFIG_FILE = "imgflow.yaml"
@@ -136,6 +137,9 @@ class Settings(BaseSettings):
     #: images of one owner queued or processing at most; past it new uploads and reprocess
     #: requests get 429 with Retry-After (None: no limit)
     max_pending_per_owner: int | None = Field(default=1000, ge=1)
+
+    #: on-demand ``/t/`` transform URLs: keys, limits, cache (docs/api.md)
+    ondemand: OnDemandSettings = OnDemandSettings()
 
     @model_validator(mode="after")
     def _check(self) -> Settings:
