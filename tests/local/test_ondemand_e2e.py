@@ -209,6 +209,8 @@ def test_busy_timeout_and_restart(make_server: Callable[..., Server], corpus: Pa
     while time.monotonic() < deadline and set(children(slow.proc.pid)) & before == before:
         time.sleep(0.1)
     assert set(children(slow.proc.pid)) != before  # the hung renderer was killed and replaced
+    slow.wait_log(lambda x: x.get("message") == "renderer started" and x.get("restarts", 0) >= 1)
+    assert len(slow.worker_pids()) == 1  # renderers are not counted as workers in the log
 
     # the new renderer clears the dead one's socket: only live renderers' sockets remain
     def sockets_match() -> bool:

@@ -108,7 +108,9 @@ def serve(settings: Settings, *, announce: bool = True) -> int:
     env["IMGFLOW_PUBLIC_BASE_URL"] = settings.public_base_url
     count = worker_count(settings.workers)
     # on-demand renders run in processes of their own (the server never imports the image engine)
-    renderers = Supervisor(settings.ondemand.renderers, module_command("render"), env, on_exit=metrics.process_exited)
+    renderers = Supervisor(
+        settings.ondemand.renderers, module_command("render"), env, on_exit=metrics.process_exited, kind="renderer"
+    )
     app = build_server_app(
         settings,
         queue=queue,
