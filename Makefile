@@ -12,7 +12,7 @@ APT_PACKAGES := $(APT_RUN) chromium
 PORT ?= 8080
 DATA_DIR ?= var
 
-.PHONY: setup run-setup run test lint fuzz bench scale bench-peers loadtest package coldstart clean help build-ApiFunction build-ProcessorFunction build-ReconcilerFunction
+.PHONY: setup run-setup run test lint fuzz bench scale bench-peers loadtest package coldstart clean help build-ApiFunction build-ProcessorFunction build-ReconcilerFunction build-TransformFunction
 
 help:
 	@echo "make run    - install what serving needs and serve imgflow on http://127.0.0.1:$(PORT) (data in ./$(DATA_DIR))"
@@ -111,7 +111,8 @@ package:
 build-ApiFunction build-ReconcilerFunction:
 	$(PACKAGE_PY) api --arch sam --out "$(ARTIFACTS_DIR)" $(PACKAGE_OPTS)
 
-build-ProcessorFunction:
+# The on-demand transform function renders: the processor's artefact (image engine, fonts).
+build-ProcessorFunction build-TransformFunction:
 	$(PACKAGE_PY) processor --arch sam --out "$(ARTIFACTS_DIR)" $(PACKAGE_OPTS)
 
 # Import times of the handlers in fresh CPython 3.12 interpreters, from the x86_64 artefacts, and their
@@ -149,6 +150,7 @@ bench: setup
 	$(BIN)/python -m bench.run
 	$(BIN)/python -m bench.pipeline
 	$(BIN)/python -m bench.scale
+	$(BIN)/python -m bench.ondemand
 
 # docs/scale.md's tables again from a bench run (the newest; SCALE_ARGS="--results FILE --no-docs")
 scale:

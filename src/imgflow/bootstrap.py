@@ -26,6 +26,8 @@ from imgflow.settings import Settings
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
+    from imgflow.ondemand import Links, Signer
+
 SIGNING_KEY_FILE = "signing.key"
 OBJECTS_DIR = "objects"
 DB_FILE = "imgflow.db"
@@ -87,6 +89,45 @@ def signing_key(settings: Settings) -> bytes:
     if len(key) < 16:
         raise ConfigError(f"{path} holds no usable signing key; delete it to make a new one")
     return key
+
+
+def transform_keys(settings: Settings, *, secrets: Any = None) -> list[bytes]:
+    """The on-demand URL keys, the signing one first: from settings, else the Secrets Manager
+    secret ``ondemand.keys_secret_arn`` (a JSON list of keys, or keys joined by ","), else (local
+    backend) one derived from the local signing key. ConfigError when there are none."""
+    from imgflow.ondemand.signing import derive_key
+
+    od = settings.ondemand
+    if od.keys:
+        return [k.get_secret_value().encode() for k in od.keys]
+    if od.keys_secret_arn:
+        from imgflow.adapters.secret_keys import SecretKeys
+
+        return SecretKeys(secrets or aws_client(settings, "secretsmanager"), od.keys_secret_arn).get()
+    if settings.backend == "local":
+        return [derive_key(signing_key(settings))]
+    raise ConfigError("on-demand URLs need ondemand.keys or ondemand.keys_secret_arn on the aws backend")
+
+
+def transform_signer(settings: Settings, *, secrets: Any = None) -> Signer:
+    from imgflow.ondemand import Signer
+
+    return Signer(transform_keys(settings, secrets=secrets))
+
+
+def transform_base_url(settings: Settings) -> str:
+    return settings.ondemand.base_url or settings.cdn_base_url or settings.public_base_url
+
+
+def build_links(settings: Settings, *, secrets: Any = None) -> Links | None:
+    """What the API signs owners' transform URLs with; None when on-demand is off or has no keys
+    on AWS (the API then answers the URL route with 404 ``ondemand_disabled``)."""
+    from imgflow.ondemand import Links
+
+    od = settings.ondemand
+    if not od.enabled or (settings.backend == "aws" and not od.keys and not od.keys_secret_arn):
+        return None
+    return Links(od, transform_signer(settings, secrets=secrets), transform_base_url(settings))
 
 
 def aws_clients(settings: Settings) -> AwsClients:
@@ -257,4 +298,4 @@ def build_app(
     svc = service or build_service(settings, with_processor=False, clients=clients, clock=clock)
     local_store = svc.originals if isinstance(svc.originals, FsObjectStore) else None
     pending = svc.catalog.count_pending if isinstance(svc.catalog, SqliteCatalog) else None
-    return create_app(svc, settings, local_store=local_store, pending=pending)
+    return create_app(svc, settings, local_store=local_store, pending=pending, links=build_links(settings))

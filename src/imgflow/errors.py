@@ -158,3 +158,35 @@ class StorageForbidden(StorageError):
 
     code = "storage_forbidden"
     retryable = False
+
+
+# --- on-demand transforms ----------------------------------------------------
+class BadTransform(BadRequest):
+    """A ``/t/`` URL's options or limits are wrong (unknown, repeated, out of order, off the grid)."""
+
+    code = "bad_transform"
+
+
+class TooBusy(ImgflowError):
+    """Every renderer is busy and the waiting line is full: retry after ``retry_after`` seconds."""
+
+    code = "too_busy"
+    http_status = 429
+    retryable = True
+    retry_after = 1
+
+
+class NotReady(ImgflowError):
+    """The image is being (re)processed and this rendition is not cached: retry shortly."""
+
+    code = "not_ready"
+    http_status = 503
+    retryable = True
+    retry_after = 5
+
+
+class RenderTimeout(ImgflowError):
+    code = "render_timeout"
+    http_status = 503
+    retryable = True
+    retry_after = 5

@@ -25,6 +25,7 @@ from pydantic_settings import YamlConfigSettingsSource as _YamlSource
 from pydantic_settings.sources.utils import parse_env_vars
 
 from imgflow.errors import ConfigError
+from imgflow.ondemand.config import OnDemandSettings
 from imgflow.recipes import Limits, Recipe, default_recipe
 
 DEFAULT_CONFIG_FILE = "imgflow.yaml"
@@ -124,6 +125,9 @@ class Settings(BaseSettings):
     #: images of one owner queued or processing at most; past it new uploads and reprocess
     #: requests get 429 with Retry-After (None: no limit)
     max_pending_per_owner: int | None = Field(default=1000, ge=1)
+
+    #: on-demand ``/t/`` transform URLs: keys, limits, cache (docs/api.md)
+    ondemand: OnDemandSettings = OnDemandSettings()
 
     @field_validator("recipes", mode="before")
     @classmethod

@@ -17,6 +17,7 @@ ROUTES = {
     ("/v1/images/{image_id}", "get"): {"401", "404", "422"},
     ("/v1/images/{image_id}", "delete"): {"401", "404", "422"},
     ("/v1/images/{image_id}/reprocess", "post"): {"401", "404", "409", "422"},
+    ("/v1/images/{image_id}/transform-url", "get"): {"400", "401", "404", "409", "422"},
     ("/v1/local-uploads/{token}", "post"): {"403", "413", "415"},
     ("/v1/files/{key}", "get"): {"403", "404"},
     ("/v1/recipes", "get"): {"401"},

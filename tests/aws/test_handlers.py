@@ -17,13 +17,14 @@ from imgflow.runtimes.aws import api_handler, artefact, events
 
 from .lambda_events import FakeContext, load
 
-MODULES = ("api_handler", "processor", "reconciler")
+MODULES = ("api_handler", "processor", "reconciler", "transform")
 #: what a handler's import must not load beside the wiring (cold start: the API's and the sweep's
 #: import defers pydantic, the settings and powertools to the first call, which builds the wiring)
 DEFERRED = {
     "api_handler": ("pydantic", "imgflow.settings", "imgflow.service", "aws_lambda_powertools"),
     "processor": (),
     "reconciler": ("pydantic", "imgflow.settings", "imgflow.service", "aws_lambda_powertools"),
+    "transform": ("pydantic", "imgflow.settings", "imgflow.service", "aws_lambda_powertools"),
 }
 
 _PROBE = """
@@ -39,7 +40,8 @@ print("ok")
 
 @pytest.mark.parametrize("name", MODULES)
 def test_import_wires_nothing(name: str) -> None:
-    """A fresh interpreter with no environment at all: the import succeeds and builds nothing."""
+    """A fresh interpreter with no environment at all (but where the checkout under test is): the
+    import succeeds and builds nothing."""
     proc = subprocess.run(
         [sys.executable, "-c", _PROBE.format(name=name, deferred=DEFERRED[name])],
         env={"PYTHONPATH": str(Path(api_handler.__file__).parents[3])},  # this checkout's imgflow, nothing else

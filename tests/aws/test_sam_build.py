@@ -29,11 +29,18 @@ WHEELHOUSE = ROOT / ".wheelhouse"
 #: ELF e_machine per Lambda architecture
 ELF_MACHINES = {"x86_64": 62, "arm64": 183}
 #: the artefact each function ships (the sweep needs no image engine: the API's small one)
-ARTEFACTS = {"ApiFunction": "api", "ProcessorFunction": "processor", "ReconcilerFunction": "api"}
+#: the on-demand transform function renders: the processor's artefact
+ARTEFACTS = {
+    "ApiFunction": "api",
+    "ProcessorFunction": "processor",
+    "ReconcilerFunction": "api",
+    "TransformFunction": "processor",
+}
 HANDLERS = {
     "ApiFunction": "imgflow.runtimes.aws.api_handler",
     "ProcessorFunction": "imgflow.runtimes.aws.processor",
     "ReconcilerFunction": "imgflow.runtimes.aws.reconciler",
+    "TransformFunction": "imgflow.runtimes.aws.transform",
 }
 MIB = 2**20
 
@@ -186,6 +193,7 @@ def test_x86_64_handlers_import_and_wire_from_the_artefact(builds: Builds, tmp_p
         IMGFLOW_TABLE_NAME="images",
         IMGFLOW_QUEUE_URL="http://127.0.0.1:9/123456789012/q",
         IMGFLOW_AUTH="jwt",
+        IMGFLOW_ONDEMAND__KEYS='["an-on-demand-key-for-the-import-check"]',  # the stack reads them from a secret
         AWS_ACCESS_KEY_ID="testing",
         AWS_SECRET_ACCESS_KEY="testing",
     )

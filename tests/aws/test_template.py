@@ -19,15 +19,16 @@ from imgflow.adapters.dynamo_catalog import GSI_NAME, TABLE_SCHEMA, DynamoCatalo
 from imgflow.adapters.dynamo_stale import STALE_INDEX
 from imgflow.adapters.eventbridge import EventBridgePublisher
 from imgflow.adapters.s3_store import S3ObjectStore
+from imgflow.adapters.secret_keys import SecretKeys
 from imgflow.adapters.sqs_notifier import SqsNotifier
 from imgflow.adapters.sqs_redelivery import SqsRedelivery
 from imgflow.records import original_key, rendition_prefix
-from imgflow.runtimes.aws.permissions import FUNCTION_USES, KEY_PREFIXES, actions_on, grants
+from imgflow.runtimes.aws.permissions import EXTRA_POLICY_USES, FUNCTION_USES, KEY_PREFIXES, actions_on, grants
 from imgflow.settings import Settings
 
 from .cfn import ROOT, TEMPLATE, Evaluator, load_packaging, load_template
 
-FUNCTIONS = ("ApiFunction", "ProcessorFunction", "ReconcilerFunction")
+FUNCTIONS = ("ApiFunction", "ProcessorFunction", "ReconcilerFunction", "TransformFunction")
 #: the adapters each function's wiring builds (bootstrap.build_service on the aws backend;
 #: the e2e guard checks the built wiring against this). The API and the reconciler send the
 #: processors' queue messages (reprocess; the sweep's re-drives); the processor never does.
@@ -35,6 +36,7 @@ FUNCTION_ADAPTERS: dict[str, set[type]] = {
     "ApiFunction": {S3ObjectStore, DynamoCatalog, SqsNotifier},
     "ProcessorFunction": {S3ObjectStore, DynamoCatalog, SqsRedelivery, EventBridgePublisher},
     "ReconcilerFunction": {S3ObjectStore, DynamoCatalog, SqsNotifier, EventBridgePublisher},
+    "TransformFunction": {S3ObjectStore, DynamoCatalog, SecretKeys},
 }
 #: the resources an action's service may be granted on (logical ids in the statement's Resource)
 RESOURCES_BY_SERVICE = {
@@ -42,7 +44,8 @@ RESOURCES_BY_SERVICE = {
     "dynamodb": ("ImagesTable",),
     "sqs": ("UploadsQueue",),
     "events": ("EventBus",),
-    "logs": ("ApiLogGroup", "ProcessorLogGroup", "ReconcilerLogGroup"),
+    "logs": ("ApiLogGroup", "ProcessorLogGroup", "ReconcilerLogGroup", "TransformLogGroup"),
+    "secretsmanager": ("TransformKeysSecret",),
 }
 #: the bus the EventBusName parameter names (not a resource of the stack: the default bus, or yours)
 EVENT_BUS_ARN = "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:event-bus/${EventBusName}"
@@ -115,7 +118,10 @@ def _as_list(value: Any) -> list[Any]:
 
 
 def _arn(resource: Any) -> tuple[str, str]:
-    """(logical id, suffix) of a Resource: ``!GetAtt X.Arn`` or ``!Sub "${X.Arn}/..."``."""
+    """(logical id, suffix) of a Resource: ``!GetAtt X.Arn``, ``!Sub "${X.Arn}/..."``, or ``!Ref X``
+    for a resource whose Ref is its ARN (a secret)."""
+    if isinstance(resource, dict) and set(resource) == {"Ref"} and resource["Ref"] == "TransformKeysSecret":
+        return resource["Ref"], ""
     if isinstance(resource, dict) and "Fn::GetAtt" in resource:
         target = resource["Fn::GetAtt"]
         logical, attribute = target if isinstance(target, list) else target.split(".", 1)
@@ -209,7 +215,10 @@ def test_handlers_import_and_env_vars_are_settings(template: dict[str, Any]) -> 
         names = {**env, **props.get("Environment", {}).get("Variables", {})}
         for name in names:
             if name.startswith("IMGFLOW_"):
-                assert name.removeprefix("IMGFLOW_").lower() in fields, name
+                top, _, nested = name.removeprefix("IMGFLOW_").lower().partition("__")
+                assert top in fields, name
+                if nested:
+                    assert nested in Settings.model_fields[top].annotation.model_fields, name  # type: ignore[union-attr]
     assert env["IMGFLOW_BACKEND"] == "aws"
 
 
@@ -443,3 +452,128 @@ def test_the_processor_finds_the_shipped_fonts(template: dict[str, Any]) -> None
     folder = f"{package.TASK_ROOT}/{package.FONTS_DIR}"
     assert env["FONTCONFIG_FILE"] == f"{folder}/fonts.conf"
     assert env["FONTCONFIG_PATH"] == folder
+
+
+def test_the_api_reads_the_transform_keys_through_its_own_policy(translated: dict[str, Any]) -> None:
+    (function, (logical, uses)) = next(iter(EXTRA_POLICY_USES.items()))
+    policy = translated["Resources"][logical]
+    assert policy["Condition"] == "UseCloudFront"
+    assert policy["Properties"]["Roles"] == [{"Ref": f"{function}Role"}]
+    statements = policy["Properties"]["PolicyDocument"]["Statement"]
+    assert _granted(statements) == set(grants(function, uses))
+
+
+def test_transforms_behind_the_renditions_distribution(template: dict[str, Any]) -> None:
+    """``/t/*`` goes to the transform function's URL, signed by an OAC of type lambda, cached on the
+    path and the normalised format only; only this distribution may invoke it, by both actions."""
+    res = template["Resources"]
+    config = res["RenditionsDistribution"]["Properties"]["DistributionConfig"]
+    (behaviour,) = [b for b in config["CacheBehaviors"] if b["PathPattern"] == "/t/*"]
+    (origin,) = [o for o in config["Origins"] if o["Id"] == behaviour["TargetOriginId"]]
+    assert origin["OriginAccessControlId"] == {"Fn::GetAtt": ["TransformOriginAccessControl", "Id"]}
+    assert "TransformFunctionUrl" in json.dumps(origin["DomainName"])
+    assert res["TransformFunction"]["Properties"]["FunctionUrlConfig"] == {"AuthType": "AWS_IAM"}
+    oac = res["TransformOriginAccessControl"]["Properties"]["OriginAccessControlConfig"]
+    assert (oac["OriginAccessControlOriginType"], oac["SigningBehavior"]) == ("lambda", "always")
+    assert behaviour["AllowedMethods"] == ["GET", "HEAD"]
+    (association,) = behaviour["FunctionAssociations"]
+    assert association["EventType"] == "viewer-request"
+    key = res["TransformCachePolicy"]["Properties"]["CachePolicyConfig"]
+    params = key["ParametersInCacheKeyAndForwardedToOrigin"]
+    assert params["HeadersConfig"] == {"HeaderBehavior": "whitelist", "Headers": ["x-imgflow-accept"]}
+    assert params["QueryStringsConfig"] == {"QueryStringBehavior": "none"}
+    assert params["CookiesConfig"] == {"CookieBehavior": "none"}
+    assert key["MaxTTL"] <= 86400  # a deleted image stops being served within a day
+    declared = Evaluator(template).resources("AWS::Lambda::Permission").values()
+    permissions = {
+        p["Properties"]["Action"]: p["Properties"]
+        for p in declared
+        if p["Properties"]["FunctionName"] == {"Ref": "TransformFunction"}
+    }
+    assert set(permissions) == {"lambda:InvokeFunctionUrl", "lambda:InvokeFunction"}
+    for grant in permissions.values():
+        assert grant["Principal"] == "cloudfront.amazonaws.com"
+        assert "${RenditionsDistribution}" in grant["SourceArn"]["Fn::Sub"]
+    assert permissions["lambda:InvokeFunction"]["InvokedViaFunctionUrl"] is True
+    env = res["TransformFunction"]["Properties"]["Environment"]["Variables"]
+    assert env["IMGFLOW_ONDEMAND__KEYS_SECRET_ARN"] == {"Ref": "TransformKeysSecret"}
+    assert res["TransformKeysSecret"]["Properties"]["GenerateSecretString"]["GenerateStringKey"] == "keys"
+    alarms = {a["Properties"]["MetricName"] for a in Evaluator(template).resources("AWS::CloudWatch::Alarm").values()
+              if a["Properties"]["Dimensions"][0]["Value"] == {"Ref": "TransformFunction"}}  # fmt: skip
+    assert alarms == {"Errors", "Throttles", "Duration"}
+    presigned = Evaluator(template, parameters={"RenditionDelivery": "presigned"})
+    assert "TransformFunction" not in presigned.resources("AWS::Serverless::Function")
+    assert "TransformFunction" in Evaluator(template).resources("AWS::Serverless::Function")
+
+
+@pytest.mark.parametrize(
+    ("accept", "token"),
+    [(None, "jpeg"), ("*/*", "jpeg"), ("image/avif,image/webp,*/*;q=0.8", "avif"), ("image/webp,*/*", "webp"),
+     ("image/avif;q=0,image/webp;q=0.5", "webp"), ("IMAGE/AVIF", "avif"), ("image/avif;q=zz,image/webp", "webp")],
+)  # fmt: skip
+def test_the_cloudfront_function_normalises_accept_like_the_origin(
+    template: dict[str, Any], tmp_path: Path, accept: str | None, token: str
+) -> None:
+    """The viewer-request function (run by node) gives the token the origin's own negotiation gives."""
+    import shutil
+
+    from imgflow.ondemand.negotiate import token_from_accept
+
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node is not installed: the CloudFront function's JavaScript cannot run here")
+    code = template["Resources"]["TransformAcceptFunction"]["Properties"]["FunctionCode"]
+    headers = {"accept": {"value": accept}} if accept is not None else {}
+    script = tmp_path / "run.js"
+    script.write_text(
+        code + f"\nconsole.log(JSON.stringify(handler({json.dumps({'request': {'headers': headers}})})));\n"
+    )
+    out = subprocess.run([node, str(script)], capture_output=True, text=True, timeout=30, check=True)
+    request = json.loads(out.stdout)
+    assert request["headers"]["x-imgflow-accept"]["value"] == token == token_from_accept(accept)
+
+
+def _references(node: Any) -> set[str]:
+    """Logical ids a node refers to (Ref, Fn::GetAtt, ${X} / ${X.Attr} in Fn::Sub), whatever the conditions."""
+    if isinstance(node, list):
+        return {r for n in node for r in _references(n)}
+    if not isinstance(node, dict):
+        return set()
+    found: set[str] = set()
+    for key, value in node.items():
+        if key == "Ref" and isinstance(value, str):
+            found.add(value)
+        elif key == "Fn::GetAtt":
+            found.add(value[0] if isinstance(value, list) else value.split(".", 1)[0])
+        elif key == "Fn::Sub":
+            text = value[0] if isinstance(value, list) else value
+            found |= {m.split(".", 1)[0] for m in re.findall(r"\$\{([\w.:]+)\}", text)}
+            found |= _references(value[1:] if isinstance(value, list) else [])
+        else:
+            found |= _references(value)
+    return found
+
+
+def test_no_circular_dependency(translated: dict[str, Any]) -> None:
+    """CloudFormation refuses a stack whose resources depend on each other in a circle (the
+    distribution's /t/* origin is the transform function's URL: the function must not name the
+    distribution, e.g. through the global IMGFLOW_CDN_BASE_URL)."""
+    res = translated["Resources"]
+    edges = {
+        name: {r for r in _references(body) | set(_as_list(body.get("DependsOn", []))) if r in res and r != name}
+        for name, body in res.items()
+    }
+    state: dict[str, int] = {}
+
+    def visit(node: str, path: list[str]) -> None:
+        state[node] = 1
+        for nxt in edges[node]:
+            if state.get(nxt) == 1:
+                raise AssertionError(" -> ".join([*path[path.index(nxt) :], node, nxt]))
+            if nxt not in state:
+                visit(nxt, [*path, nxt])
+        state[node] = 2
+
+    for name in res:
+        if name not in state:
+            visit(name, [name])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -55,3 +56,24 @@ def test_quick_run_reports_everyengine(corpus: Path, tmp_path: Path) -> None:
     assert "imgflow" in done.stdout
     # a quick run leaves the committed Markdown alone
     assert not (tmp_path / "latest.md").exists()
+
+
+@pytest.mark.slow
+def test_ondemand_bench_runs(corpus: Path, tmp_path: Path) -> None:
+    command = [sys.executable, "-m", "bench.ondemand", "--cold", "2", "--seconds", "1", "--connections", "2"]
+    command += ["--results-dir", str(tmp_path)]
+    env = {"IMGFLOW_CORPUS": str(corpus), "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+    env.update({k: v for k, v in os.environ.items() if k == "PYTHONPATH"})  # the server runs this checkout
+    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    [path] = tmp_path.glob("ondemand-*.json")
+    result = json.loads(path.read_text())
+    cases = result["cases"]
+    assert [name.split(",")[0] for name in cases] == ["cold", "cold", "warm"]
+    for row in cases.values():
+        assert row["n"] >= 2
+        assert row["p99_ms"] >= row["p50_ms"] > 0
+    warm = cases["warm, 2 connections"]
+    assert warm["errors"] == 0
+    assert warm["requests_per_s"] > 0
+    assert (tmp_path / "ondemand-latest.md").read_text().startswith("# On-demand benchmark")

@@ -8,6 +8,7 @@ pool can never miss a queued image nor see one that was rolled back.
 from __future__ import annotations
 
 import builtins
+import functools
 import json
 import sqlite3
 import time
@@ -32,7 +33,10 @@ def _row(record: ImageRecord) -> tuple[Any, ...]:
     )  # fmt: skip
 
 
+@functools.lru_cache(maxsize=1024)
 def _record(item: str) -> ImageRecord:
+    """Parsed once per distinct stored JSON (records are frozen): the on-demand URLs read the
+    same few records thousands of times a second."""
     return ImageRecord.from_item(json.loads(item))
 
 

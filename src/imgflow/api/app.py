@@ -24,6 +24,8 @@ from imgflow.api.local import local_router
 from imgflow.api.local_files import links_router, rendition_link
 from imgflow.api.recipes import recipes_router
 from imgflow.api.schemas import Health
+from imgflow.api.transform_urls import transform_router
+from imgflow.ondemand import Links
 from imgflow.service import ImageService
 from imgflow.settings import Settings
 
@@ -45,11 +47,13 @@ def create_app(
     *,
     local_store: FsObjectStore | None = None,
     pending: Callable[[str], int] | None = None,
+    links: Links | None = None,
 ) -> FastAPI:
     """The API over a built service. ``local_store``: the folder store, whose signed upload and
     download URLs this app then serves (``/v1/local-uploads/{token}``, ``/v1/files/{key}``).
     ``pending(owner)``: how many of the owner's images wait, for the backpressure of
-    ``max_pending_per_owner`` (the local backend counts them in SQLite)."""
+    ``max_pending_per_owner`` (the local backend counts them in SQLite).
+    ``links``: signs on-demand ``/t/`` URLs for owners (the record view's ``srcset``)."""
     app = FastAPIOffline(
         title="imgflow",
         version=__version__,
@@ -69,8 +73,9 @@ def create_app(
 
     admit = admission(settings.max_pending_per_owner, pending)
     routers = [
-        images_router(service, settings, admit, url_for=_local_links(settings, local_store)),
+        images_router(service, settings, admit, url_for=_local_links(settings, local_store), links=links),
         recipes_router(settings),
+        transform_router(service, links),
     ]
     if local_store is not None:
         routers += [local_router(service, local_store), links_router(service, local_store)]

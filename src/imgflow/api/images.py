@@ -21,6 +21,7 @@ from imgflow.api.schemas import (
     UploadRequest,
     UploadView,
 )
+from imgflow.ondemand import Links
 from imgflow.records import ImageRecord
 from imgflow.service import ImageService
 from imgflow.settings import Settings
@@ -35,15 +36,22 @@ _IMAGE_BODY = {
 
 
 def images_router(
-    service: ImageService, settings: Settings, admit: Admit, *, url_for: Callable[[str], str] | None = None
+    service: ImageService,
+    settings: Settings,
+    admit: Admit,
+    *,
+    url_for: Callable[[str], str] | None = None,
+    links: Links | None = None,
 ) -> APIRouter:
     """``admit(owner)`` runs before a route adds work (upload, direct upload, reprocess): 429 when busy.
-    ``url_for``: a rendition key's URL in the record view (default: the service's, made at read time)."""
+    ``url_for``: a rendition key's URL in the record view (default: the service's, made at read time).
+    ``links``: signs on-demand ``/t/`` URLs for the record view's ``srcset``."""
     router = APIRouter(prefix="/v1", tags=["images"])
     link = url_for or service.rendition_url
+    srcset = links.srcset if links is not None else None
 
     def view(record: ImageRecord) -> ImageView:
-        return ImageView.of(record, link)
+        return ImageView.of(record, link, srcset)
 
     @router.post(
         "/uploads",

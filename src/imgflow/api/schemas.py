@@ -54,9 +54,18 @@ class ImageView(BaseModel):
     error: ErrorInfo | None = None
     facts: ImageFacts | None = None
     renditions: list[RenditionView] = []
+    srcset: str | None = Field(
+        default=None,
+        description="signed on-demand URLs for the configured widths, ready for <img srcset>; once done",
+    )
 
     @classmethod
-    def of(cls, record: ImageRecord, url_for: Callable[[str], str]) -> ImageView:
+    def of(
+        cls,
+        record: ImageRecord,
+        url_for: Callable[[str], str],
+        srcset: Callable[[ImageRecord], str | None] | None = None,
+    ) -> ImageView:
         return cls(
             image_id=record.image_id,
             status=record.status,
@@ -83,6 +92,7 @@ class ImageView(BaseModel):
                 )
                 for r in record.renditions
             ],
+            srcset=srcset(record) if srcset is not None else None,
         )
 
 

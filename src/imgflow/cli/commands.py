@@ -21,3 +21,7 @@ def register(app: typer.Typer) -> None:
     from imgflow.cli import backfill_cmd
 
     backfill_cmd.register(app)
+
+    from imgflow.cli import url_cmd
+
+    url_cmd.register(app)

@@ -16,11 +16,17 @@ from dataclasses import dataclass
 from imgflow.adapters.dynamo_catalog import DynamoCatalog
 from imgflow.adapters.eventbridge import EventBridgePublisher
 from imgflow.adapters.s3_store import S3ObjectStore
+from imgflow.adapters.secret_keys import SecretKeys
 from imgflow.adapters.sqs_notifier import SqsNotifier
 from imgflow.adapters.sqs_redelivery import SqsRedelivery
 
 Adapter = (
-    type[S3ObjectStore] | type[DynamoCatalog] | type[SqsNotifier] | type[SqsRedelivery] | type[EventBridgePublisher]
+    type[S3ObjectStore]
+    | type[DynamoCatalog]
+    | type[SqsNotifier]
+    | type[SqsRedelivery]
+    | type[EventBridgePublisher]
+    | type[SecretKeys]
 )
 
 
@@ -72,6 +78,7 @@ SERVICE_GRANTS: Mapping[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
     "ApiFunction": (("ApiLogGroup", LOG_ACTIONS),),
     "ProcessorFunction": (("ProcessorLogGroup", LOG_ACTIONS), ("UploadsQueue", SQS_POLL_ACTIONS)),
     "ReconcilerFunction": (("ReconcilerLogGroup", LOG_ACTIONS),),
+    "TransformFunction": (("TransformLogGroup", LOG_ACTIONS),),
 }
 
 
@@ -106,19 +113,44 @@ FUNCTION_USES: Mapping[str, tuple[Use, ...]] = {
         # republishes the events still pending, publishes those of the images it fails
         Use("EventBus", EventBridgePublisher, ("publish",)),
     ),
+    # on-demand /t/ URLs: the record, the source (a rendition or the original), an output too
+    # large to answer inline stored beside the renditions (and found again by a HEAD, which must
+    # read a missing key as 404: the listing grant), the keys
+    "TransformFunction": (
+        Use("ImagesTable", DynamoCatalog, ("get",)),
+        Use("UploadsBucket", S3ObjectStore, ("get",)),
+        Use("RenditionsBucket", S3ObjectStore, ("get", "head", "put"), reads_missing_keys=True),
+        Use("TransformKeysSecret", SecretKeys, ("get",)),
+        # the recipes YAML: which stored renditions are full views a render may start from
+        Use("ConfigBucket", S3ObjectStore, ("head", "get"), reads_missing_keys=True),
+    ),
+}
+
+#: grants outside a function's own role policy: the API reads the on-demand keys (to sign owners'
+#: URLs) through ``ApiTransformKeysPolicy``, which exists only with the CloudFront distribution
+EXTRA_POLICY_USES: Mapping[str, tuple[str, tuple[Use, ...]]] = {
+    "ApiFunction": ("ApiTransformKeysPolicy", (Use("TransformKeysSecret", SecretKeys, ("get",)),)),
 }
 
 
-def grants(function: str) -> frozenset[tuple[str, str, str]]:
-    """(resource logical id, ARN suffix, action) for every grant the function's role needs."""
-    code = {(u.resource, suffix, a) for u in FUNCTION_USES[function] for suffix, a in u.grants()}
+def _code(uses: tuple[Use, ...]) -> set[tuple[str, str, str]]:
+    return {(u.resource, suffix, a) for u in uses for suffix, a in u.grants()}
+
+
+def grants(function: str, uses: tuple[Use, ...] | None = None) -> frozenset[tuple[str, str, str]]:
+    """(resource logical id, ARN suffix, action) for every grant the function's role needs
+    (or only ``uses``' grants: a policy of its own, EXTRA_POLICY_USES)."""
+    if uses is not None:
+        return frozenset(_code(uses))
     service = {(resource, "", a) for resource, actions in SERVICE_GRANTS[function] for a in actions}
-    return frozenset(code | service)
+    return frozenset(_code(FUNCTION_USES[function]) | service)
 
 
 def code_grants(function: str) -> frozenset[tuple[str, str, str]]:
-    """Only what the function's code calls (the end-to-end guard checks calls against these)."""
-    return frozenset((u.resource, suffix, a) for u in FUNCTION_USES[function] for suffix, a in u.grants())
+    """Only what the function's code calls (the end-to-end guard checks calls against these),
+    its extra policy's grants included."""
+    extra = EXTRA_POLICY_USES[function][1] if function in EXTRA_POLICY_USES else ()
+    return frozenset(_code(FUNCTION_USES[function]) | _code(extra))
 
 
 def actions_on(function: str, resource: str) -> frozenset[str]:

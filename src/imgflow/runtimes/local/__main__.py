@@ -1,4 +1,4 @@
-"""Child processes of ``imgflow serve``: ``python -m imgflow.runtimes.local worker|reconcile``.
+"""Child processes of ``imgflow serve``: ``python -m imgflow.runtimes.local worker|reconcile|render``.
 
 Settings come from the environment the supervisor passes (``IMGFLOW_DATA_DIR``,
 ``IMGFLOW_CONFIG``, every other ``IMGFLOW_*``); the environment that libvips and
@@ -38,8 +38,8 @@ def _purge_expired(settings: Settings) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     verb = args[0] if args else "worker"
-    if verb not in ("worker", "reconcile"):
-        print(f"usage: python -m imgflow.runtimes.local worker|reconcile (got {verb!r})", file=sys.stderr)
+    if verb not in ("worker", "reconcile", "render"):
+        print(f"usage: python -m imgflow.runtimes.local worker|reconcile|render (got {verb!r})", file=sys.stderr)
         return 2
     from imgflow.runtimes.local.env import WORKER_ENV, prepare_metrics_dir
     from imgflow.runtimes.local.logs import setup_logging
@@ -75,6 +75,9 @@ def main(argv: list[str] | None = None) -> int:
                 "purged": purged,
             },
         )
+        return 0
+    if verb == "render":
+        wiring.run_render(settings)
         return 0
     wiring.run_worker(settings)
     return 0

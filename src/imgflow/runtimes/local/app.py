@@ -19,6 +19,7 @@ from imgflow.api.auth import owner_dependency
 from imgflow.api.problems import ProblemResponse, install_routing, problem_document
 from imgflow.errors import Unauthorized
 from imgflow.runtimes.local.middleware import HostAllowList, LocalEdge
+from imgflow.runtimes.local.transform_app import TransformApp, WithTransforms
 from imgflow.settings import Settings
 
 WEB_DIR = Path(__file__).resolve().parent / "web"
@@ -55,6 +56,7 @@ def build_local_app(
     count_upload: Callable[[str], None],
     render_metrics: Callable[[Callable[[], dict[str, int]]], tuple[bytes, str]],
     extra_hosts: Iterable[str] = (),
+    transforms: TransformApp | None = None,
 ) -> ASGIApp:
     csp = _page_csp(settings)
 
@@ -83,7 +85,10 @@ def build_local_app(
         Mount("/web", app=StaticFiles(directory=WEB_DIR), name="web"),
         Mount("/", app=api),
     ]
-    outer = Starlette(routes=routes)
-    install_routing(outer)  # a 404 under /web or a 405 on /metrics is a problem document too
+    starlette = Starlette(routes=routes)
+    install_routing(starlette)  # a 404 under /web or a 405 on /metrics is a problem document too
+    outer: ASGIApp = starlette
+    if transforms is not None:
+        outer = WithTransforms(outer, transforms)
     edge = LocalEdge(outer, count_upload)
     return HostAllowList(edge, [*allowed_hosts(settings), *extra_hosts])

@@ -115,6 +115,12 @@ class Client:
         body: dict[str, Any] = resp.json()
         return body
 
+    def transform_url(self, image_id: str, params: dict[str, str | int | float]) -> str:
+        """A signed on-demand URL for the image (``GET /v1/images/{id}/transform-url``)."""
+        resp = self.http.get(f"/v1/images/{image_id}/transform-url", params=params)
+        _raise_for(resp)
+        return str(resp.json()["url"])
+
     def wait(self, image_id: str, *, timeout: float = 300.0, interval: float = 0.5) -> dict[str, Any]:
         """Poll until the image is done or failed (or ``timeout`` passes: the last record seen)."""
         deadline = time.monotonic() + timeout

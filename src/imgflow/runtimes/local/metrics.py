@@ -25,6 +25,19 @@ PROCESSING_SECONDS = Histogram(
     buckets=(0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0),
 )
 
+ONDEMAND = Counter("imgflow_ondemand_total", "Answers to on-demand /t/ URLs, by outcome", ["outcome"])
+ONDEMAND_RENDER_SECONDS = Histogram(
+    "imgflow_ondemand_render_seconds",
+    "Time an on-demand render took, waiting for a renderer included",
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
+)
+
+
+def ondemand_outcome(outcome: str, render_seconds: float | None) -> None:
+    ONDEMAND.labels(outcome).inc()
+    if render_seconds is not None:
+        ONDEMAND_RENDER_SECONDS.observe(render_seconds)
+
 
 class QueueDepthCollector(Collector):
     """``imgflow_queue_depth``: jobs waiting or leased, read from the queue at scrape time."""

@@ -121,16 +121,24 @@ def serve(settings: Settings, *, announce: bool = True) -> int:
     import uvicorn
 
     from imgflow.runtimes.local import metrics
+    from imgflow.runtimes.local.supervisor import Supervisor
     from imgflow.runtimes.local.wiring import build_server_app, job_guard, open_queue
 
     queue = open_queue(settings)
     guard = job_guard(settings, queue)
-    app = build_server_app(settings, queue=queue, count_upload=lambda path: metrics.UPLOADS.labels(path).inc())
     env = worker_env(data_dir, settings.config_file)
     env["IMGFLOW_PUBLIC_BASE_URL"] = settings.public_base_url
     count = worker_count(settings.workers)
-
-    from imgflow.runtimes.local.supervisor import Supervisor
+    # on-demand renders run in processes of their own (the server never imports the image engine)
+    renderers = Supervisor(
+        settings.ondemand.renderers, module_command("render"), env, on_exit=metrics.process_exited, kind="renderer"
+    )
+    app = build_server_app(
+        settings,
+        queue=queue,
+        count_upload=lambda path: metrics.UPLOADS.labels(path).inc(),
+        render_pids=renderers.pids if settings.ondemand.enabled else None,
+    )
 
     # The sweep runs in a child process with the worker's environment: it may process images,
     # and the server keeps the image engine out of its memory.
@@ -166,10 +174,13 @@ def serve(settings: Settings, *, announce: bool = True) -> int:
         signals.append(signum)
         if len(signals) > 1:
             supervisor.kill_now()
+            renderers.kill_now()
 
     signal.signal(signal.SIGINT, after_uvicorn)
     signal.signal(signal.SIGTERM, after_uvicorn)
     supervisor.start()
+    if settings.ondemand.enabled:
+        renderers.start()
     url = f"http://{settings.host if ':' not in settings.host else f'[{settings.host}]'}:{settings.port}/"
     log.info("serving", extra={"url": url, "workers": count, "data_dir": str(data_dir)})
     if announce:
@@ -177,6 +188,7 @@ def serve(settings: Settings, *, announce: bool = True) -> int:
     try:
         server.run(sockets=[listening])
     finally:
+        renderers.stop(STOP_GRACE_SECONDS)
         supervisor.stop(STOP_GRACE_SECONDS)
         queue.close()
     if not server.started:

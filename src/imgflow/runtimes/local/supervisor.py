@@ -68,7 +68,10 @@ class Supervisor:
         reconcile_interval: float = 300.0,
         on_exit: Callable[[int], None] | None = None,
         guard: WorkerGuard | None = None,
+        kind: str = "worker",
     ) -> None:
+        #: what its children are, in its log lines ("worker", "renderer"): tools count them apart
+        self.kind = kind
         self.slots = [_Slot(i) for i in range(count)]
         self.command = list(command)
         self.env = env
@@ -125,7 +128,7 @@ class Supervisor:
                 proc.kill()
                 proc.wait()
             self._exited(proc.pid, worker=proc.pid in workers)
-        log.info("workers stopped", extra={"workers": len(procs)})
+        log.info(f"{self.kind}s stopped", extra={"workers": len(procs)})
 
     def kill_now(self) -> None:
         """A second interrupt: no more waiting."""
@@ -139,7 +142,9 @@ class Supervisor:
         slot.proc = subprocess.Popen(self.command, env={**self.env, PARENT_ENV: str(os.getpid())})
         slot.started = time.monotonic()
         slot.history.append(slot.proc.pid)
-        log.info("worker started", extra={"worker_pid": slot.proc.pid, "slot": slot.index, "restarts": slot.restarts})
+        log.info(
+            f"{self.kind} started", extra={"worker_pid": slot.proc.pid, "slot": slot.index, "restarts": slot.restarts}
+        )
 
     def _exited(self, pid: int, *, worker: bool = False) -> None:
         if self.on_exit is not None:
@@ -187,7 +192,7 @@ class Supervisor:
             slot.restart_at = now + slot.backoff
             slot.proc = None
             log.warning(
-                "worker exited; restarting",
+                f"{self.kind} exited; restarting",
                 extra={"worker_pid": proc.pid, "returncode": code, "slot": slot.index, "backoff_s": slot.backoff},
             )
             return

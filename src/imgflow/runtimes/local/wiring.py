@@ -18,6 +18,7 @@ from imgflow.settings import Settings
 
 if TYPE_CHECKING:
     from imgflow.runtimes.local.guard import JobGuard
+    from imgflow.runtimes.local.transform_app import TransformApp
 
 log = logging.getLogger("imgflow.serve")
 
@@ -32,18 +33,54 @@ def open_queue(settings: Settings) -> SqliteJobQueue:
     return SqliteJobQueue(Path(settings.data_dir) / DB_FILE)
 
 
-def build_server_app(settings: Settings, *, queue: SqliteJobQueue, count_upload: Callable[[str], None]) -> ASGIApp:
-    """The API (no image engine in this process) plus the web page and ``/metrics``."""
+def build_server_app(
+    settings: Settings,
+    *,
+    queue: SqliteJobQueue,
+    count_upload: Callable[[str], None],
+    render_pids: Callable[[], list[int]] | None = None,
+) -> ASGIApp:
+    """The API (no image engine in this process) plus the web page, ``/metrics`` and, with
+    ``render_pids`` (the live render processes), the on-demand ``/t/`` URLs."""
     from imgflow.runtimes.local.app import build_local_app
     from imgflow.runtimes.local.metrics import render
 
     _require_local(settings)
-    api = build_app(settings)
+    service = build_service(settings, with_processor=False)
+    api = build_app(settings, service=service)
+    transforms = build_transforms(settings, service, render_pids) if render_pids is not None else None
 
     def depth() -> dict[str, int]:
         return {"live": queue.depth(), "dead": len(queue.dead())}
 
-    return build_local_app(settings, api, queue_depth=depth, count_upload=count_upload, render_metrics=render)
+    return build_local_app(
+        settings, api, queue_depth=depth, count_upload=count_upload, render_metrics=render, transforms=transforms
+    )
+
+
+def build_transforms(
+    settings: Settings, service: ImageService, render_pids: Callable[[], list[int]]
+) -> TransformApp | None:
+    from imgflow.bootstrap import transform_signer
+    from imgflow.runtimes.local.metrics import ondemand_outcome
+    from imgflow.runtimes.local.render_cache import CACHE_DIRNAME, RenderCache
+    from imgflow.runtimes.local.render_pool import RenderPool
+    from imgflow.runtimes.local.transform_app import TransformApp
+
+    od = settings.ondemand
+    if not od.enabled:
+        return None
+    data_dir = Path(settings.data_dir).resolve()
+    pool = RenderPool(render_pids, data_dir, queue=od.render_queue, timeout=od.render_timeout_seconds)
+    return TransformApp(
+        settings=od,
+        catalog=service.catalog,
+        recipes=settings.recipes,
+        signer=transform_signer(settings),
+        cache=RenderCache(data_dir / CACHE_DIRNAME, od.cache_max_bytes),
+        renderer=pool,
+        record=ondemand_outcome,
+    )
 
 
 def job_guard(settings: Settings, queue: SqliteJobQueue) -> JobGuard:
@@ -115,6 +152,13 @@ def run_worker(settings: Settings) -> None:
         worker.run()
     finally:
         queue.close()
+
+
+def run_render(settings: Settings) -> None:
+    from imgflow.runtimes.local.render_proc import run_renderer
+
+    _require_local(settings)
+    run_renderer(settings)
 
 
 def run_reconcile(settings: Settings) -> ReconcileReport:
