@@ -375,3 +375,41 @@ def test_the_thumbnail_is_sharp_at_the_device_pixel_ratio(
     assert current.endswith("/medium.webp"), current
     assert picked["medium.webp"] >= 2 * box > picked["thumb.webp"], (picked, box)
     assert page.errors == []
+
+
+def test_a_listing_during_an_upload_leaves_one_card_per_image(
+    browser: object, make_server: Callable[..., Server], corpus: Path
+) -> None:
+    """The gallery listing answers while an upload's POST /v1/uploads is still on its way back:
+    the listing shows the new image, then the upload's own card takes that image over. Before,
+    both stayed (two cards for one image; the first browser test flaked on it under load)."""
+    from playwright.sync_api import Browser, Route, expect
+
+    assert isinstance(browser, Browser)
+    server = make_server(workers=1)
+    page = browser.new_page(viewport={"width": 1200, "height": 900})
+    page.goto(f"{server.url}/")
+    expect(page.locator("#empty")).to_be_visible()
+    held: list[tuple[Route, Any]] = []
+
+    def hold(route: Route) -> None:
+        if route.request.method != "POST":
+            route.continue_()
+            return
+        held.append((route, route.fetch()))  # the record exists on the server; its answer waits
+
+    page.route("**/v1/uploads", hold)
+    page.set_input_files("#file-input", [corpus / "photos/coffee.png"])
+    deadline = time.monotonic() + 30
+    while not held:
+        assert time.monotonic() < deadline, "the upload never asked for its grant"
+        page.wait_for_timeout(50)
+    route, answer = held[0]
+    image_id = answer.json()["image"]["image_id"]
+    page.click("#refresh")  # the listing shows the image the upload has not heard of yet
+    expect(page.locator(f'.card[data-key="{image_id}"]')).to_have_count(1)
+    expect(page.locator("#gallery .card")).to_have_count(2)  # its card, and the upload's own
+    route.fulfill(response=answer)
+    expect(page.locator("#gallery .card")).to_have_count(1)
+    expect(page.locator(".card[data-status=done]")).to_have_count(1, timeout=60_000)
+    page.close()

@@ -103,6 +103,10 @@ function forget(node) {
 }
 
 function rekey(node, imageId) {
+  // a gallery listing that answered while this upload was under way may have shown the same
+  // image already: one card per image, the upload's (it carries the progress and the focus)
+  const other = cards.get(imageId);
+  if (other && other !== node) other.remove();
   cards.delete(node.dataset.key);
   node.dataset.key = imageId;
   node.dataset.imageId = imageId;
