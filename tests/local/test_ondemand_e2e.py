@@ -186,9 +186,13 @@ def test_busy_timeout_and_restart(make_server: Callable[..., Server], corpus: Pa
         ondemand__renderers="1",
         ondemand__render_queue="0",
         ondemand__render_timeout_seconds="1.5",
-        ondemand__test_render_delay="3",  # every render hangs past the timeout
     )
     record = done_image(slow, corpus / "photos" / "coffee.png")
+    # the one renderer hangs (paused from outside, no test hook in the product): every render
+    # sent to it runs past the timeout
+    renderers = [pid for pid in children(slow.proc.pid) if b"render" in cmdline(pid)]
+    assert len(renderers) == 1, renderers
+    os.kill(renderers[0], signal.SIGSTOP)
     image_id = str(record["image_id"])
     signer = signer_of(slow)
     urls = [f"{slow.url}{sign_path(signer, f'w_{w}', image_id, 1)}" for w in (320, 400)]

@@ -6,12 +6,13 @@ from typing import Annotated
 
 import typer
 
+from imgflow.cli.helptext import Command
 from imgflow.cli.serve_cmd import DEFAULT_SERVER, Server, Token
 from imgflow.errors import ImgflowError
 
 
 def url(
-    image_id: Annotated[str, typer.Argument(help="A processed image's id")],
+    image_id: Annotated[str, typer.Argument(metavar="IMAGE_ID", help="A processed image's id", show_default=False)],
     width: Annotated[int | None, typer.Option("--width", "-w", min=1, help="Width in CSS pixels")] = None,
     height: Annotated[int | None, typer.Option("--height", min=1, help="Height in CSS pixels")] = None,
     fit: Annotated[str, typer.Option("--fit", help="contain | cover")] = "contain",
@@ -48,4 +49,4 @@ def url(
 
 
 def register(app: typer.Typer) -> None:
-    app.command("url")(url)
+    app.command("url", cls=Command)(url)

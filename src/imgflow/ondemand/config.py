@@ -53,8 +53,6 @@ class OnDemandSettings(BaseModel):
     #: on AWS: a larger output is stored beside the renditions and answered with a redirect to it
     #: (a function URL's response is at most 6 MB, and binary bodies travel base64-encoded)
     max_inline_bytes: int = Field(default=4_400_000, ge=1, le=4_400_000)
-    #: test-only: a render process sleeps this long before each render
-    test_render_delay: float = Field(default=0.0, ge=0.0)
 
     @field_validator("widths", "srcset_widths")
     @classmethod

@@ -67,8 +67,6 @@ class RenderProcess:
         from imgflow.runtimes.local.render_cache import write_entry
 
         job = RenderJob.from_dict(request)
-        if self.settings.ondemand.test_render_delay:
-            time.sleep(self.settings.ondemand.test_render_delay)
         data = self.store.get(job.source_key, max_bytes=self.limits.max_bytes)
         out = render_transform(data, job, self.limits)
         write_entry(self.cache_root, job.cache_key, EXTENSIONS[job.format], out)
