@@ -6,6 +6,12 @@ default recipe's 2048 px rendition and from the original itself (a recipe withou
 rendition); and **warm** (one cached URL, many keep-alive connections at once) for throughput
 and latency. Prints a table and writes ``bench/results/ondemand-<timestamp>.json`` and
 ``ondemand-latest.md``. The load generator shares the machine's cores with the server.
+
+When thumbor is installed (``make bench-peers``), the same run also drives a warm thumbor server
+(``bench.engine_thumbor``: file loader over a folder holding the same original, no storage, no
+result storage, two engine threads) with the same operation, in the same table: cold samples
+interleaved with imgflow's (each a different quality), then the warm case. thumbor has no result
+cache here, so its "warm" requests render too. Otherwise the install hint replaces its rows.
 """
 
 from __future__ import annotations
@@ -21,13 +27,14 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 
-from bench import inputs, machine
+from bench import engine_thumbor, inputs, machine, peer
 
 RESULTS = inputs.ROOT / "bench" / "results"
 CONFIG = """\
@@ -120,16 +127,43 @@ def signed(client: httpx.Client, image_id: str, quality: int) -> str:
     return str(resp.json()["url"])
 
 
-def cold(client: httpx.Client, image_id: str, qualities: range) -> list[float]:
-    times = []
+def cold(client: httpx.Client, urls: dict[str, Callable[[int], str]], qualities: range) -> dict[str, list[float]]:
+    """Sequential renders, the cases interleaved (one sample of each per quality)."""
+    times: dict[str, list[float]] = {case: [] for case in urls}
     for q in qualities:
-        url = signed(client, image_id, q)
-        start = time.perf_counter()
-        resp = client.get(url)
-        times.append((time.perf_counter() - start) * 1000)
-        if resp.status_code != 200 or resp.headers["content-type"] != "image/webp":
-            raise SystemExit(f"cold request failed: {resp.status_code} {resp.text[:200]}")
+        for case, url_of in urls.items():
+            url = url_of(q)
+            start = time.perf_counter()
+            resp = client.get(url)
+            times[case].append((time.perf_counter() - start) * 1000)
+            if resp.status_code != 200 or resp.headers["content-type"] != "image/webp":
+                raise SystemExit(f"cold request failed ({case}): {resp.status_code} {resp.text[:200]}")
     return times
+
+
+def webp_width(client: httpx.Client, url: str) -> int:
+    import pyvips
+
+    return int(pyvips.Image.new_from_buffer(client.get(url).content, "").width)
+
+
+THUMBOR_NOTE = (
+    "thumbor {version} (Pillow {pillow}), one warm server process with 2 engine threads, "
+    "`/unsafe/400x0/filters:quality(Q):format(webp):strip_exif()/<file>` (400 px wide, same Q as imgflow's; "
+    "WebP effort: thumbor has no setting, Pillow's default method 4 = the libvips effort 4 imgflow uses), "
+    "file loader over the same original, no storage and no result storage: "
+    "thumbor has no result cache here, so its warm requests render too."
+)
+
+
+def thumbor_server(source: Path) -> tuple[engine_thumbor.Thumbor, Callable[[int], str]]:
+    """A warm thumbor serving ``source`` and the URL of its 400 px WebP at quality Q."""
+    server = engine_thumbor.Thumbor()
+    server.prepare(threads=2)
+    assert server.staged is not None
+    file = server.staged.name(source.read_bytes())
+    base = f"http://127.0.0.1:{server.port}"
+    return server, lambda q: f"{base}/unsafe/400x0/filters:quality({q}):format(webp):strip_exif()/{file}"
 
 
 async def _connection(
@@ -172,14 +206,44 @@ def warm(url: str, connections: int, seconds: float) -> dict[str, Any]:
             "requests_per_s": round(len(times) / elapsed), "errors": len(errors)}  # fmt: skip
 
 
+WARM_GOAL = 1000
+COLD = "cold, from the 12 MP original"
+
+
+def verdicts(result: dict[str, Any]) -> list[str]:
+    """The goals (issue 13), each met or not met; thumbor's only when it ran."""
+    cases = result["cases"]
+    lines = []
+    ours, theirs = cases[f"imgflow: {COLD}"], cases.get(f"thumbor: {COLD}")
+    if result.get("thumbor") is None or theirs is None:
+        lines.append(f"- thumbor is not installed, its rows are skipped: `{peer.INSTALL_HINT}`")
+    else:
+        met = ours["p50_ms"] < theirs["p50_ms"] and ours["p99_ms"] < theirs["p99_ms"]
+        lines.append(
+            f"- cold renders faster than thumbor's (12 MP original, p50 and p99): "
+            f"{ours['p50_ms']}/{ours['p99_ms']} ms vs {theirs['p50_ms']}/{theirs['p99_ms']} ms: "
+            f"**{'met' if met else 'not met'}**"
+        )
+    [warm_row] = [row for name, row in cases.items() if name.startswith("imgflow: warm")]
+    met = warm_row["requests_per_s"] >= WARM_GOAL
+    lines.append(
+        f"- warm >= {WARM_GOAL:,} answers/s on {result['meta'].get('cpus', '?')} CPUs: "
+        f"{warm_row['requests_per_s']:,}/s: **{'met' if met else 'not met'}**"
+    )
+    return lines
+
+
 def markdown(result: dict[str, Any]) -> str:
     meta, source = result["meta"], result["input"]
+    by_server = {case.split(":")[0]: w for case, w in result.get("output_widths", {}).items()}
+    widths = ", ".join(f"{server} {w} px" for server, w in by_server.items()) or "?"
     lines = [
         "# On-demand benchmark", "",
         f"Run {meta['date']} on {meta.get('cpu', '?')} ({meta.get('cpus', '?')} CPUs), "
         f"Python {meta.get('python', '?')}, libvips {meta.get('libvips', '?')}. "
         f"{source['label']} ({source['width']}x{source['height']}) to a 400 px WebP, over HTTP against `imgflow serve` "
-        f"({result['renderers']} render processes); the load generator runs on the same cores.", "",
+        f"({result['renderers']} render processes); the load generator runs on the same cores. "
+        f"Output widths: {widths}.", "",
         "| case | requests | p50 ms | p99 ms | min-max ms | req/s |", "|---|---|---|---|---|---|",
     ]  # fmt: skip
     for name, row in result["cases"].items():
@@ -187,6 +251,9 @@ def markdown(result: dict[str, Any]) -> str:
         lines.append(
             f"| {name} | {row['n']} | {row['p50_ms']} | {row['p99_ms']} | {row['min_ms']}-{row['max_ms']} | {rps} |"
         )
+    if result.get("thumbor") is not None:
+        lines += ["", THUMBOR_NOTE.format(**result["thumbor"])]
+    lines += ["", "Goals:", "", *verdicts(result)]
     return "\n".join(lines) + "\n"
 
 
@@ -201,23 +268,40 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="imgflow-bench-od-") as tmp:
         work = Path(tmp)
         [source] = inputs.build(inputs.corpus_dir(), work, ["12mp-exif6"])
+        thumbor, thumbor_url, thumbor_meta = None, None, None
+        if peer.thumbor_installed():
+            thumbor, thumbor_url = thumbor_server(Path(source.path))
+            versions = peer.versions()
+            thumbor_meta = {"version": versions["thumbor"], "pillow": versions["thumbor_pillow"]}
+        else:
+            print(f"thumbor is not installed, its rows are skipped: {peer.INSTALL_HINT}", file=sys.stderr)
         server = Server(work, args.renderers)
         try:
             with httpx.Client(base_url=server.url, timeout=120) as client:
                 from_rendition = upload(client, Path(source.path), "default")
                 from_original = upload(client, Path(source.path), "crops")
                 qualities = range(99, 99 - args.cold, -1)
-                cases = {
-                    "cold, from the 2048 px rendition": summary(cold(client, from_rendition, qualities)),
-                    "cold, from the 12 MP original": summary(cold(client, from_original, qualities)),
+                urls: dict[str, Callable[[int], str]] = {
+                    "imgflow: cold, from the 2048 px rendition": lambda q: signed(client, from_rendition, q),
+                    f"imgflow: {COLD}": lambda q: signed(client, from_original, q),
                 }
+                if thumbor_url is not None:
+                    urls[f"thumbor: {COLD}"] = thumbor_url
+                widths = {case: webp_width(client, url_of(100)) for case, url_of in urls.items()}
+                cases = {case: summary(ms) for case, ms in cold(client, urls, qualities).items()}
                 url = signed(client, from_rendition, 80)
                 client.get(url).raise_for_status()
-                cases[f"warm, {args.connections} connections"] = warm(url, args.connections, args.seconds)
+                cases[f"imgflow: warm, {args.connections} connections"] = warm(url, args.connections, args.seconds)
+                if thumbor_url is not None:
+                    name = f"thumbor: warm (renders), {args.connections} connections"
+                    cases[name] = warm(thumbor_url(80), args.connections, args.seconds)
         finally:
             server.stop()
+            if thumbor is not None:
+                thumbor.close()
     meta = machine.describe()
-    result = {"meta": meta, "input": source.as_dict(), "renderers": args.renderers, "cases": cases}
+    result = {"meta": meta, "input": source.as_dict(), "renderers": args.renderers, "cases": cases,
+              "thumbor": thumbor_meta, "output_widths": widths}  # fmt: skip
     args.results_dir.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     (args.results_dir / f"ondemand-{stamp}.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
