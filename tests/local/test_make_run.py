@@ -37,7 +37,17 @@ def _cmdline(pid: int) -> str:
 
 def _dry_run(target: str) -> str:
     """What ``make TARGET`` would run on a fresh clone (``-B``: as if nothing were installed; ``-n``: run nothing)."""
-    done = subprocess.run(["make", "-n", "-B", target], cwd=ROOT, capture_output=True, text=True, check=True)
+    # as a user's shell runs it: not as a sub-make of `make test` (whose MAKEFLAGS/MAKELEVEL add
+    # "Entering directory" lines and flags of its own)
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS", "MAKEOVERRIDES")}
+    done = subprocess.run(
+        ["make", "--no-print-directory", "-n", "-B", target],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return done.stdout
 
 
