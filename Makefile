@@ -6,9 +6,10 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMPS := .stamps
-# fonts for text watermarks (serving needs them); Chromium only for the browser tests
+# fonts for text watermarks (serving needs them); Chromium (browser tests) and Node.js (the CloudFront
+# function's JavaScript) only for the tests
 APT_RUN := fonts-dejavu-core fontconfig ca-certificates
-APT_PACKAGES := $(APT_RUN) chromium
+APT_PACKAGES := $(APT_RUN) chromium nodejs
 PORT ?= 8080
 DATA_DIR ?= var
 

@@ -521,7 +521,9 @@ def test_the_cloudfront_function_normalises_accept_like_the_origin(
 
     node = shutil.which("node")
     if node is None:
-        pytest.skip("node is not installed: the CloudFront function's JavaScript cannot run here")
+        pytest.fail(
+            "node is missing: `make setup` installs Debian's nodejs to run the CloudFront function's JavaScript"
+        )
     code = template["Resources"]["TransformAcceptFunction"]["Properties"]["FunctionCode"]
     headers = {"accept": {"value": accept}} if accept is not None else {}
     script = tmp_path / "run.js"

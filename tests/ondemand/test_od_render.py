@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import os
 from pathlib import Path
 
 import numpy as np
@@ -17,8 +16,6 @@ from imgflow.ondemand.resolve import RenderJob, cache_key
 from imgflow.processing.transform import render_transform
 from imgflow.recipes import Limits
 from imgflow.sniff import sniff
-
-CORPUS = Path(os.environ.get("IMGFLOW_CORPUS", Path(__file__).resolve().parents[3] / "shared" / "corpus"))
 
 
 def job_for(width: int, height: int, t: Transform, fmt: str, quality: int = 80) -> RenderJob:
@@ -74,10 +71,8 @@ def test_alpha_kept_in_png_and_flattened_in_jpeg() -> None:
     assert pixels(jpeg)[..., :3].min() > 240  # onto the white background
 
 
-def test_orientation_applied() -> None:
-    path = CORPUS / "edge" / "orientation" / "Landscape_6.jpg"
-    if not path.exists():
-        pytest.skip(f"corpus not found at {CORPUS}")
+def test_orientation_applied(corpus: Path) -> None:
+    path = corpus / "edge" / "orientation" / "Landscape_6.jpg"
     with Image.open(path) as image:
         stored_w, stored_h = image.size
     # orientation 6: stored portrait-shaped, upright landscape
@@ -95,10 +90,8 @@ def test_source_limits_hold() -> None:
         render_transform(halves(600, 400), job_for(600, 400, Transform(width=300), "png"), Limits(accept=("jpeg",)))
 
 
-def test_a_12mp_photo_to_400px_webp() -> None:
-    path = CORPUS / "photos" / "Dragonfly_by_Bolly.jpg"
-    if not path.exists():
-        pytest.skip(f"corpus not found at {CORPUS}")
+def test_a_12mp_photo_to_400px_webp(corpus: Path) -> None:
+    path = corpus / "photos" / "Dragonfly_by_Bolly.jpg"
     with Image.open(path) as image:
         size = image.size
     out = render_transform(path.read_bytes(), job_for(*size, Transform(width=400), "webp"), Limits())
