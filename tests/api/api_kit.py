@@ -73,7 +73,7 @@ def local_settings(data_dir: Path, **overrides: Any) -> Settings:
 
 
 def aws_settings(endpoint: str, **overrides: Any) -> Settings:
-    from imgflow.adapters.dynamo_catalog import create_table
+    from imgflow.adapters.dynamo_schema import create_table
 
     suffix = uuid.uuid4().hex[:10]
     settings = load_settings(

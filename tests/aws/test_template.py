@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 from samtranslator.translator.transform import transform
 
-from imgflow.adapters.dynamo_catalog import GSI_NAME, TABLE_SCHEMA, DynamoCatalog
+from imgflow.adapters.dynamo_catalog import DynamoCatalog
+from imgflow.adapters.dynamo_schema import GSI_NAME, TABLE_SCHEMA
 from imgflow.adapters.dynamo_stale import STALE_INDEX
 from imgflow.adapters.eventbridge import EventBridgePublisher
 from imgflow.adapters.s3_store import S3ObjectStore

@@ -38,7 +38,7 @@ OLD_KEY = "o" * 40
 def stack(moto_endpoint: str, aws_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
     import boto3
 
-    from imgflow.adapters.dynamo_catalog import create_table
+    from imgflow.adapters.dynamo_schema import create_table
 
     suffix = uuid.uuid4().hex[:10]
     secrets = boto3.client("secretsmanager", endpoint_url=moto_endpoint, region_name="us-east-1")

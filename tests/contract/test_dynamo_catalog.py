@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from imgflow.adapters.dynamo_catalog import EVENTS_INDEX, GSI_NAME, TABLE_SCHEMA, DynamoCatalog, create_table
+from imgflow.adapters.dynamo_catalog import DynamoCatalog
+from imgflow.adapters.dynamo_schema import EVENTS_INDEX, GSI_NAME, TABLE_SCHEMA, create_table
 from imgflow.adapters.dynamo_stale import STALE_INDEX, STALE_KEY
 from imgflow.errors import Conflict, NotFound, StorageError
 from imgflow.ports import Expect

@@ -15,14 +15,13 @@ import builtins
 import itertools
 import time
 from collections.abc import Callable, Iterator, Mapping
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
 
 from imgflow.adapters import catalog_rules as rules
 from imgflow.adapters.dynamo_expr import Expression, condition_for
+from imgflow.adapters.dynamo_schema import EVENTS_INDEX, GSI_NAME, deserialize, serialize
 from imgflow.adapters.dynamo_stale import STALE_INDEX, STALE_KEY, oldest_first, stale_key, stale_queries
 from imgflow.adapters.s3_store import FORBIDDEN_CODES
 from imgflow.errors import Conflict, NotFound, StorageError, StorageForbidden
@@ -31,91 +30,6 @@ from imgflow.records import ImageRecord, Status
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
-
-GSI_NAME = "owner-created_at"
-#: sparse: only records whose event is not published yet carry ``event_pending`` ("done" / "failed")
-EVENTS_INDEX = "event_pending-updated_at"
-TTL_ATTRIBUTE = "expires_at"
-
-#: what template.yaml must declare for the table (the AWS tests compare the two)
-TABLE_SCHEMA: dict[str, Any] = {
-    "KeySchema": [{"AttributeName": "image_id", "KeyType": "HASH"}],
-    "AttributeDefinitions": [
-        {"AttributeName": "image_id", "AttributeType": "S"},
-        {"AttributeName": "owner", "AttributeType": "S"},
-        {"AttributeName": "created_at", "AttributeType": "N"},
-        {"AttributeName": "event_pending", "AttributeType": "S"},
-        {"AttributeName": STALE_KEY, "AttributeType": "S"},
-        {"AttributeName": "updated_at", "AttributeType": "N"},
-    ],
-    "GlobalSecondaryIndexes": [
-        {
-            "IndexName": GSI_NAME,
-            "KeySchema": [
-                {"AttributeName": "owner", "KeyType": "HASH"},
-                {"AttributeName": "created_at", "KeyType": "RANGE"},
-            ],
-            "Projection": {"ProjectionType": "ALL"},
-        },
-        {
-            "IndexName": EVENTS_INDEX,
-            "KeySchema": [
-                {"AttributeName": "event_pending", "KeyType": "HASH"},
-                {"AttributeName": "updated_at", "KeyType": "RANGE"},
-            ],
-            "Projection": {"ProjectionType": "ALL"},
-        },
-        {
-            "IndexName": STALE_INDEX,
-            "KeySchema": [
-                {"AttributeName": STALE_KEY, "KeyType": "HASH"},
-                {"AttributeName": "updated_at", "KeyType": "RANGE"},
-            ],
-            "Projection": {"ProjectionType": "ALL"},
-        },
-    ],
-    "BillingMode": "PAY_PER_REQUEST",
-}
-
-_SER = TypeSerializer()
-_DE = TypeDeserializer()
-
-
-def create_table(client: DynamoDBClient, name: str) -> None:
-    """For tests and local development: the table as TABLE_SCHEMA says, with TTL on ``expires_at``."""
-    client.create_table(TableName=name, **TABLE_SCHEMA)
-    client.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 60})
-    client.update_time_to_live(
-        TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE}
-    )
-
-
-def _to_dynamo(value: Any) -> Any:
-    if isinstance(value, float):
-        return Decimal(repr(value))
-    if isinstance(value, dict):
-        return {k: _to_dynamo(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_to_dynamo(v) for v in value]
-    return value
-
-
-def _from_dynamo(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, dict):
-        return {k: _from_dynamo(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_from_dynamo(v) for v in value]
-    return value
-
-
-def serialize(item: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: _SER.serialize(_to_dynamo(v)) for k, v in item.items()}
-
-
-def deserialize(item: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: _from_dynamo(_DE.deserialize(v)) for k, v in item.items()}
 
 
 def _error_code(exc: ClientError) -> str:
@@ -337,15 +251,5 @@ class DynamoCatalog:
         runs = []
         for kwargs in stale_queries(self.table, now, older_than=older_than, limit=limit):
             kwargs["ExpressionAttributeValues"] = serialize(kwargs["ExpressionAttributeValues"])
-            found: builtins.list[ImageRecord] = []
-            while len(found) < limit:
-                try:
-                    resp = self.client.query(**kwargs)
-                except (ClientError, BotoCoreError) as exc:
-                    raise self._fail(exc, "stale records") from exc
-                found.extend(ImageRecord.from_item(deserialize(i)) for i in resp.get("Items", []))
-                if "LastEvaluatedKey" not in resp:
-                    break
-                kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
-            runs.append(found)
+            runs.append(builtins.list(itertools.islice(self._records("query", kwargs), limit)))
         return oldest_first(runs, limit)
