@@ -27,9 +27,9 @@ from pydantic_settings.sources.utils import parse_env_vars
 from imgflow.errors import ConfigError
 from imgflow.ondemand.config import OnDemandSettings
 from imgflow.recipes import Limits, Recipe, default_recipe
+from imgflow.settings_errors import ENV_PREFIX, describe
 
 DEFAULT_CONFIG_FILE = "imgflow.yaml"
-ENV_PREFIX = "IMGFLOW_"
 
 
 class Settings(BaseSettings):
@@ -199,17 +199,12 @@ def _read_yaml(path: Path) -> dict[str, Any]:
 
 
 def _load_watermark_images(data: dict[str, Any], base: Path) -> None:
-    for recipe in (data.get("recipes") or {}).values():
-        if not isinstance(recipe, dict):
-            continue
-        for rendition in recipe.get("renditions") or []:
-            mark = rendition.get("watermark") if isinstance(rendition, dict) else None
-            if isinstance(mark, dict) and mark.get("image_path") and "image" not in mark:
-                path = (base / str(mark["image_path"])).resolve()
-                try:
-                    mark["image"] = path.read_bytes()
-                except OSError as exc:
-                    raise ConfigError(f"Cannot read the watermark image {path}: {exc.strerror or exc}.") from exc
+    for mark in _file_watermarks(data):
+        path = (base / str(mark["image_path"])).resolve()
+        try:
+            mark["image"] = path.read_bytes()
+        except OSError as exc:
+            raise ConfigError(f"Cannot read the watermark image {path}: {exc.strerror or exc}.") from exc
 
 
 def _merge(low: dict[str, Any], high: Mapping[str, Any]) -> dict[str, Any]:
@@ -218,50 +213,6 @@ def _merge(low: dict[str, Any], high: Mapping[str, Any]) -> dict[str, Any]:
         below = out.get(key)
         out[key] = _merge(below, value) if isinstance(below, dict) and isinstance(value, Mapping) else value
     return out
-
-
-def _holds(data: Any, loc: tuple[int | str, ...]) -> bool:
-    for part in loc:
-        indexable = isinstance(data, list | tuple) and isinstance(part, int) and part < len(data)
-        if not (indexable or (isinstance(data, Mapping) and part in data)):
-            return False
-        data = data[part]
-    return True
-
-
-def _source_of(loc: tuple[int | str, ...], layers: list[tuple[str, dict[str, Any]]]) -> str:
-    """The layer that gave the value at ``loc``: the one holding the deepest part of it, the later on a tie."""
-    for depth in range(len(loc), 0, -1):
-        for name, data in reversed(layers):
-            if _holds(data, loc[:depth]):
-                return str(name)
-    return "the defaults"
-
-
-def _env_name(loc: tuple[int | str, ...], environ: Mapping[str, str]) -> str:
-    names = {k.upper() for k in environ}
-    for end in range(len(loc), 0, -1):
-        name = ENV_PREFIX + "__".join(str(p) for p in loc[:end]).upper()
-        if name in names:
-            return name
-    return ENV_PREFIX + str(loc[0]).upper()
-
-
-def _describe(exc: ValidationError, layers: list[tuple[str, dict[str, Any]]], environ: Mapping[str, str]) -> str:
-    """One sentence per problem, naming the field and the source (file, environment, command line)."""
-    seen: dict[str, None] = {}
-    for err in exc.errors():
-        loc = tuple(err["loc"])
-        msg = str(err["msg"]).removeprefix("Value error, ")
-        if not loc:
-            seen[f"Invalid settings: {msg}."] = None
-            continue
-        where = ".".join(str(p) for p in loc)
-        source = _source_of(loc, layers)
-        if source == "the environment":
-            where = f"{_env_name(loc, environ)} ({where})"
-        seen[f"Invalid setting in {source}: {where}: {msg}."] = None
-    return " ".join(seen)
 
 
 def _config_path(config_file: str | Path | None, environ: Mapping[str, str]) -> Path | None:
@@ -303,7 +254,7 @@ def _build(layers: list[tuple[str, dict[str, Any]]], env: Mapping[str, str], ove
     try:
         return Settings(**merged)
     except ValidationError as exc:
-        raise ConfigError(_describe(exc, layers, env)) from exc
+        raise ConfigError(describe(exc, layers, env)) from exc
 
 
 def _file_watermarks(data: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
