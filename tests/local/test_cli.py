@@ -44,11 +44,13 @@ def test_a_server_that_is_down_is_one_line_and_exit_2(command: str, corpus: Path
     assert f"cannot reach {url}" in line
 
 
-@pytest.mark.parametrize("command", ["upload", "status"])
+@pytest.mark.parametrize("command", ["upload", "status", "url", "reprocess"])
 @pytest.mark.parametrize("server", ["127.0.0.1:8080", "localhost", "ftp://127.0.0.1/"])
 def test_a_server_without_a_scheme_is_one_line_and_exit_2(command: str, server: str, corpus: Path) -> None:
-    arg = str(corpus / PHOTO) if command == "upload" else "01ARZ3NDEKTSV4RRFFQ69G5FAV"
-    line = one_line(imgflow(command, arg, "--server", server), 2)
+    args = [str(corpus / PHOTO)] if command == "upload" else ["01ARZ3NDEKTSV4RRFFQ69G5FAV"]
+    if command == "url":
+        args += ["--width", "400"]
+    line = one_line(imgflow(command, *args, "--server", server), 2)
     assert "is not a URL" in line
     assert "http://127.0.0.1:8080" in line
 

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from imgflow.cli.aws_target import EXIT_SOME_FAILED, Endpoint, Region, Stack, aws_settings, fail
+from imgflow.cli.errors import check_server_url, handles_errors
 from imgflow.cli.helptext import Command
 from imgflow.errors import Conflict, ImgflowError, NotFound
 
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
 DEFAULT_SERVER = "http://127.0.0.1:8080"
 
 
+@handles_errors
 def reprocess(
     image_ids: Annotated[
         list[str], typer.Argument(metavar="IMAGE_ID...", help="Image ids (yours)", show_default=False)
@@ -37,6 +39,7 @@ def reprocess(
 
     from imgflow.runtimes.local.client import Client
 
+    server = check_server_url(server)
     refused = 0
     try:
         with Client(server, token=token) as client:

@@ -6,11 +6,13 @@ from typing import Annotated
 
 import typer
 
+from imgflow.cli.errors import check_server_url, handles_errors
 from imgflow.cli.helptext import Command
 from imgflow.cli.serve_cmd import DEFAULT_SERVER, Server, Token
 from imgflow.errors import ImgflowError
 
 
+@handles_errors
 def url(
     image_id: Annotated[str, typer.Argument(metavar="IMAGE_ID", help="A processed image's id", show_default=False)],
     width: Annotated[int | None, typer.Option("--width", "-w", min=1, help="Width in CSS pixels")] = None,
@@ -29,6 +31,7 @@ def url(
 
     from imgflow.runtimes.local.client import Client
 
+    server = check_server_url(server)
     if width is None and height is None:
         typer.echo("imgflow: give --width or --height (or both)", err=True)
         raise typer.Exit(2)
