@@ -9,7 +9,8 @@ STAMPS := .stamps
 # fonts for text watermarks (serving needs them); Chromium (browser tests) and Node.js (the CloudFront
 # function's JavaScript) only for the tests
 APT_RUN := fonts-dejavu-core fontconfig ca-certificates
-APT_PACKAGES := $(APT_RUN) chromium nodejs
+# PostgreSQL (the cluster backend's tests), buildah and mmdebstrap (`make image` and its test)
+APT_PACKAGES := $(APT_RUN) chromium nodejs postgresql buildah mmdebstrap
 PORT ?= 8080
 DATA_DIR ?= var
 
