@@ -106,6 +106,25 @@ class BadRequest(ImgflowError):
     http_status = 400
 
 
+class InvalidField(BadRequest):
+    """A value the user gave (a tag, the alt text, a metadata field) breaks its rule: 422 naming ``field``."""
+
+    code = "invalid_field"
+    http_status = 422
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.reason = message
+
+
+class PreconditionFailed(Conflict):
+    """``If-Match`` named a version the record no longer has."""
+
+    code = "precondition_failed"
+    http_status = 412
+
+
 class InvalidKey(BadRequest):
     """An object key that could escape the store's root or that no store can hold."""
 

@@ -95,8 +95,11 @@ class Catalog(Protocol):
         """
         ...
 
-    def list(self, owner: str, *, status: Status | None = None, limit: int = 50, cursor: str | None = None) -> Page:
-        """The owner's records, newest first, ``limit`` at most; pass ``cursor`` back for the next page."""
+    def list(self, owner: str, *, status: Status | None = None, limit: int = 50, cursor: str | None = None,
+             tags: Collection[str] = ()) -> Page:  # fmt: skip
+        """The owner's records, newest first, ``limit`` at most; pass ``cursor`` back for the next page.
+
+        ``tags``: only records that have every one of them (compared as :func:`imgflow.usermeta.tag_key`)."""
         ...
 
     def delete(self, image_id: str) -> None:

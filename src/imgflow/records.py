@@ -87,6 +87,11 @@ class ImageRecord(BaseModel):
     #: the status whose event (``Image Processed`` / ``Image Failed``) is not published yet: set by
     #: the write that ends the image, cleared once the event is out (:mod:`imgflow.service.outbox`)
     event_pending: Literal["done", "failed"] | None = None
+    #: the user's own facts (:mod:`imgflow.usermeta`): changing them changes no status,
+    #: generation or rendition
+    tags: tuple[str, ...] = ()
+    alt: str | None = None
+    metadata: dict[str, str] = Field(default_factory=dict)
     #: bumped by the catalog on every write; optimistic concurrency
     version: int = Field(default=0, ge=0)
 
@@ -95,8 +100,12 @@ class ImageRecord(BaseModel):
         return original_key(self.image_id)
 
     def to_item(self) -> dict[str, Any]:
-        """JSON-able dict, Nones dropped (DynamoDB and SQLite store this)."""
-        return self.model_dump(mode="json", exclude_none=True)
+        """JSON-able dict, Nones and empty user fields dropped (DynamoDB and SQLite store this)."""
+        item = self.model_dump(mode="json", exclude_none=True)
+        for name in ("tags", "metadata"):
+            if not item.get(name):
+                item.pop(name, None)
+        return item
 
     @classmethod
     def from_item(cls, item: dict[str, Any]) -> ImageRecord:

@@ -16,6 +16,7 @@ ROUTES = {
     ("/v1/images", "get"): {"400", "401", "422"},
     ("/v1/images/{image_id}", "get"): {"401", "404", "422"},
     ("/v1/images/{image_id}", "delete"): {"401", "404", "422"},
+    ("/v1/images/{image_id}", "patch"): {"401", "404", "412", "415", "422"},
     ("/v1/images/{image_id}/reprocess", "post"): {"401", "404", "409", "422"},
     ("/v1/images/{image_id}/transform-url", "get"): {"400", "401", "404", "409", "422"},
     ("/v1/local-uploads/{token}", "post"): {"403", "413", "415"},

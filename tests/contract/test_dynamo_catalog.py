@@ -15,6 +15,7 @@ from imgflow.ports import Expect
 
 from .aws import OperationLog, client, serial_moto, unique
 from .catalog_contract import CatalogContract, make_record
+from .tags_contract import TagsContract
 
 pytestmark = pytest.mark.moto
 
@@ -52,7 +53,7 @@ def serial_ddb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         yield client("dynamodb", url)
 
 
-class TestDynamoCatalog(CatalogContract):
+class TestDynamoCatalog(CatalogContract, TagsContract):
     @pytest.fixture
     def catalog(self, dynamo: DynamoCatalog) -> DynamoCatalog:
         return dynamo

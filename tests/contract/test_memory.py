@@ -11,6 +11,7 @@ from imgflow.records import ImageRecord
 
 from .catalog_contract import CatalogContract, make_record
 from .object_store_contract import ObjectStoreContract
+from .tags_contract import TagsContract
 
 
 class TestMemoryObjectStore(ObjectStoreContract):
@@ -19,7 +20,7 @@ class TestMemoryObjectStore(ObjectStoreContract):
         return MemoryObjectStore()
 
 
-class TestMemoryCatalog(CatalogContract):
+class TestMemoryCatalog(CatalogContract, TagsContract):
     @pytest.fixture
     def catalog(self) -> MemoryCatalog:
         return MemoryCatalog()

@@ -18,9 +18,10 @@ from imgflow.ports import Expect
 from testkit import Clock
 
 from .catalog_contract import CatalogContract, make_record
+from .tags_contract import TagsContract
 
 
-class TestSqliteCatalog(CatalogContract):
+class TestSqliteCatalog(CatalogContract, TagsContract):
     @pytest.fixture
     def catalog(self, tmp_path: Path) -> Iterator[SqliteCatalog]:
         catalog = SqliteCatalog(tmp_path / "imgflow.db")

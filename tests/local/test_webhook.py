@@ -17,6 +17,7 @@ from imgflow.adapters.webhook import SIGNATURE_HEADER, verify
 from imgflow.records import original_key
 from imgflow.runtimes.local.wiring import worker_service
 from imgflow.settings import load_settings
+from imgflow.usermeta import UserMeta
 from testkit import free_port
 
 SECRET = "whsec-test-0123456789"
@@ -82,7 +83,8 @@ def _service(tmp_path: Path, url: str, *, background: bool = True) -> Any:
 
 
 def _process(service: Any, data: bytes) -> Any:
-    record = service.ingest("local", data, filename="coffee.png")
+    meta = UserMeta(tags=("Coffee", "cup"), alt="A cup", metadata={"sku": "C-9"})
+    record = service.ingest("local", data, filename="coffee.png", meta=meta)
     return service.handle_object_created(original_key(record.image_id))
 
 
@@ -112,6 +114,8 @@ def test_a_done_image_is_posted_signed_without_holding_the_worker(
     assert event["detail"]["image_id"] == record.image_id
     assert event["detail"]["generation"] == record.generation
     assert {r["key"] for r in event["detail"]["renditions"]} == {r.key for r in record.renditions}
+    detail = event["detail"]
+    assert (detail["tags"], detail["alt"], detail["metadata"]) == (["Coffee", "cup"], "A cup", {"sku": "C-9"})
     service.background.join()
     assert service.catalog.get(outcome.image_id).event_pending is None
 

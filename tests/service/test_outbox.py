@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from svc_kit import JPEG, Kit
+from svc_kit import JPEG, PNG, Kit
 
 from imgflow.adapters.sqlite_queue import SqliteJobQueue
 from imgflow.errors import StorageError
@@ -13,6 +13,7 @@ from imgflow.ports import ImageEvent
 from imgflow.runtimes.local.worker import Worker
 from imgflow.service import outbox
 from imgflow.service.retry import EXTRA_DELIVERIES
+from imgflow.usermeta import UserMeta
 
 
 @dataclass
@@ -55,6 +56,7 @@ def test_done_and_failed_are_published_after_the_write_and_cleared(kit: Kit) -> 
         for r in kit.catalog.get(good.image_id).renditions
     ]  # fmt: skip
     assert second["error"]["code"] == "unsupported_type"
+    assert (first["tags"], first["metadata"], "alt" in first) == ([], {}, False)  # none given: empty, no alt
     assert kit.catalog.get(good.image_id).event_pending is None
     assert done.record is not None
     assert done.record.event_pending is None  # the answer is the record as it is now
@@ -117,3 +119,15 @@ def test_the_local_dead_letter_announces_the_failure(kit: Kit, tmp_path: Path) -
     assert (failed.status, failed.error.code if failed.error else None) == ("failed", "dead_lettered")
     assert [(e.detail_type, e.detail["error"]["code"]) for e in recorder.events] == [("Image Failed", "dead_lettered")]
     assert failed.event_pending is None
+
+
+def test_events_carry_the_users_tags_alt_and_metadata(kit: Kit) -> None:
+    recorder = _recorder(kit)
+    record, grant = kit.service.create_upload(
+        "alice", filename="a.png", content_type="image/png", size=len(PNG),
+        meta=UserMeta(tags=("Sea",), alt="the sea", metadata={"id": "7"}),
+    )  # fmt: skip
+    kit.originals.accept_upload(grant.fields, PNG)
+    assert kit.service.handle_object_created(record.key).kind == "done"
+    detail = recorder.events[-1].detail
+    assert (detail["tags"], detail["alt"], detail["metadata"]) == (["Sea"], "the sea", {"id": "7"})

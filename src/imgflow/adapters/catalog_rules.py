@@ -15,7 +15,7 @@ import base64
 import binascii
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from functools import cache
 from typing import Any
 
@@ -24,6 +24,7 @@ from pydantic import TypeAdapter, ValidationError
 from imgflow.errors import BadRequest
 from imgflow.ports import Expect
 from imgflow.records import ImageRecord
+from imgflow.usermeta import tag_key
 
 #: fields a transition may not change (the catalog owns ``version``)
 FROZEN_FIELDS = frozenset({"image_id", "version"})
@@ -98,6 +99,17 @@ def is_stale(record: ImageRecord, now: float, older_than: float) -> bool:
 def event_pending(record: ImageRecord) -> bool:
     """Its end is written and its event not yet out (a record that moved on waits for its next end)."""
     return record.event_pending is not None and record.event_pending == record.status
+
+
+def tag_keys(tags: Collection[str]) -> list[str]:
+    """The forms a catalog indexes and filters on: case-folded, trimmed, each once, sorted."""
+    return sorted({tag_key(t) for t in tags})
+
+
+def has_tags(record: ImageRecord, wanted: Collection[str]) -> bool:
+    """Whether ``record`` carries every tag of ``wanted`` (case-insensitively)."""
+    have = {tag_key(t) for t in record.tags}
+    return all(tag_key(t) in have for t in wanted)
 
 
 def check_limit(limit: int) -> int:

@@ -7,6 +7,9 @@ Listing queries the ``owner-created_at`` GSI newest first. Nothing scans: ``stal
 (the scheduled reconcile sweep) queries ``stale-updated_at``, a sparse GSI holding only the
 records that can be stale (:mod:`dynamo_stale`): ``create`` and every ``transition`` that
 changes the status set or remove the record's ``stale_key`` in the same write.
+Tags: each item carries ``tag_keys`` (its tags case-folded); ``list(tags=...)`` queries the
+owner's partition of ``owner-created_at`` with ``contains(tag_keys, :t)`` filters: the owner's
+items are read, never the table (see docs/api.md for the cost).
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from __future__ import annotations
 import builtins
 import itertools
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -30,6 +33,9 @@ from imgflow.records import ImageRecord, Status
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
+
+#: the item's tags, case-folded: what ``list(tags=...)`` filters on
+TAG_KEYS = "tag_keys"
 
 
 def _error_code(exc: ClientError) -> str:
@@ -79,6 +85,8 @@ class DynamoCatalog:
         key = stale_key(record.image_id, record.status)
         if key is not None:
             item[STALE_KEY] = key
+        if record.tags:
+            item[TAG_KEYS] = rules.tag_keys(record.tags)
         return item
 
     def create(self, record: ImageRecord) -> ImageRecord:
@@ -124,6 +132,12 @@ class DynamoCatalog:
                 removes.append(expr.name(STALE_KEY))
             else:
                 sets.append(f"{expr.name(STALE_KEY)} = {expr.value(key)}")
+        if "tags" in changes:  # the filterable form follows the tags in the same write
+            folded = rules.tag_keys(changes["tags"] or ())
+            if folded:
+                sets.append(f"{expr.name(TAG_KEYS)} = {expr.value(folded)}")
+            else:
+                removes.append(expr.name(TAG_KEYS))
         if changes.get("updated_at") is None:
             sets.append(f"{expr.name('updated_at')} = {expr.value(self.clock())}")
         sets.append(f"{expr.name('version')} = {expr.name('version')} + {expr.value(1)}")
@@ -153,8 +167,10 @@ class DynamoCatalog:
             raise self._fail(exc, f"transition {image_id}") from exc
         return ImageRecord.from_item(deserialize(resp["Attributes"]))
 
-    def list(self, owner: str, *, status: Status | None = None, limit: int = 50, cursor: str | None = None) -> Page:
+    def list(self, owner: str, *, status: Status | None = None, limit: int = 50, cursor: str | None = None,
+             tags: Collection[str] = ()) -> Page:  # fmt: skip
         rules.check_limit(limit)
+        filters: builtins.list[str] = []
         kwargs: dict[str, Any] = {
             "TableName": self.table,
             "IndexName": GSI_NAME,
@@ -163,12 +179,18 @@ class DynamoCatalog:
             "ExpressionAttributeValues": {":o": {"S": owner}},
             "ScanIndexForward": False,
             # Limit counts items read before the filter: read a little more when filtering
-            "Limit": limit + 1 if status is None else min(1000, 4 * (limit + 1)),
+            "Limit": limit + 1 if status is None and not tags else min(1000, 4 * (limit + 1)),
         }
         if status is not None:
-            kwargs["FilterExpression"] = "#s = :s"
+            filters.append("#s = :s")
             kwargs["ExpressionAttributeNames"]["#s"] = "status"
             kwargs["ExpressionAttributeValues"][":s"] = {"S": status}
+        for i, tag in enumerate(rules.tag_keys(tags)):
+            filters.append(f"contains(#tk, :t{i})")
+            kwargs["ExpressionAttributeNames"]["#tk"] = TAG_KEYS
+            kwargs["ExpressionAttributeValues"][f":t{i}"] = {"S": tag}
+        if filters:
+            kwargs["FilterExpression"] = " AND ".join(filters)
         if cursor:
             kwargs["ExclusiveStartKey"] = self._read_cursor(owner, cursor)
         found: builtins.list[dict[str, Any]] = []

@@ -11,7 +11,7 @@ import builtins
 import secrets
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -183,11 +183,16 @@ class MemoryCatalog:
             self._records[image_id] = new
         return self._written(new)
 
-    def list(self, owner: str, *, status: Status | None = None, limit: int = 50, cursor: str | None = None) -> Page:
+    def list(self, owner: str, *, status: Status | None = None, limit: int = 50, cursor: str | None = None,
+             tags: Collection[str] = ()) -> Page:  # fmt: skip
         rules.check_limit(limit)
         after = rules.read_position(owner, cursor) if cursor else None
         with self.faults.around("list", owner, status=status), self._lock:
-            mine = [r for r in self._records.values() if r.owner == owner and (status is None or r.status == status)]
+            mine = [
+                r
+                for r in self._records.values()
+                if r.owner == owner and (status is None or r.status == status) and rules.has_tags(r, tags)
+            ]
         mine.sort(key=rules.newest_first, reverse=True)
         if after is not None:
             mine = [r for r in mine if rules.newest_first(r) < after]

@@ -12,7 +12,7 @@ import functools
 import json
 import sqlite3
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +52,15 @@ class SqliteCatalog:
         if record.status == "queued":
             enqueue_job(conn, record.image_id, record.generation, self.clock())
 
+    @staticmethod
+    def _write_tags(conn: sqlite3.Connection, record: ImageRecord) -> None:
+        """The record's tag rows, replaced in the caller's transaction."""
+        conn.execute("DELETE FROM image_tags WHERE image_id = ?", (record.image_id,))
+        conn.executemany(
+            "INSERT INTO image_tags (image_id, owner, tag, created_at) VALUES (?, ?, ?, ?)",
+            [(record.image_id, record.owner, tag, record.created_at) for tag in rules.tag_keys(record.tags)],
+        )
+
     def create(self, record: ImageRecord) -> ImageRecord:
         with self.db.transaction() as conn:
             try:
@@ -61,6 +70,8 @@ class SqliteCatalog:
                 )
             except sqlite3.IntegrityError as exc:
                 raise Conflict(f"image {record.image_id} exists") from exc
+            if record.tags:
+                self._write_tags(conn, record)
             self._after_write(conn, record)
         return record
 
@@ -85,13 +96,19 @@ class SqliteCatalog:
                 " expires_at = ?, version = ?, item = ? WHERE image_id = ?",
                 (*_row(new)[1:], image_id),
             )
+            if "tags" in changes:
+                self._write_tags(conn, new)
             self._after_write(conn, new)
         return new
 
-    def list(self, owner: str, *, status: Status | None = None, limit: int = 50, cursor: str | None = None) -> Page:
+    def list(self, owner: str, *, status: Status | None = None, limit: int = 50, cursor: str | None = None,
+             tags: Collection[str] = ()) -> Page:  # fmt: skip
         rules.check_limit(limit)
         sql = "SELECT item FROM images WHERE owner = ?"
         args: builtins.list[Any] = [owner]
+        for tag in rules.tag_keys(tags):
+            sql += " AND image_id IN (SELECT image_id FROM image_tags WHERE owner = ? AND tag = ?)"
+            args += [owner, tag]
         if status is not None:
             sql += " AND status = ?"
             args.append(status)

@@ -35,6 +35,16 @@ CREATE INDEX IF NOT EXISTS images_by_expiry ON images (expires_at) WHERE expires
 CREATE INDEX IF NOT EXISTS images_event_pending ON images (updated_at)
     WHERE json_extract(item, '$.event_pending') IS NOT NULL;
 
+-- the user's tags, case-folded, one row each: `GET /v1/images?tag=` reads this index
+CREATE TABLE IF NOT EXISTS image_tags (
+    image_id TEXT NOT NULL REFERENCES images (image_id) ON DELETE CASCADE,
+    owner TEXT NOT NULL,
+    tag TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    PRIMARY KEY (image_id, tag)
+);
+CREATE INDEX IF NOT EXISTS image_tags_by_owner ON image_tags (owner, tag, created_at DESC, image_id DESC);
+
 CREATE TABLE IF NOT EXISTS jobs (
     job_id INTEGER PRIMARY KEY AUTOINCREMENT,
     image_id TEXT NOT NULL,

@@ -8,9 +8,11 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
+from imgflow import usermeta
 from imgflow.api.admission import Admit
 from imgflow.api.auth import Owner
 from imgflow.api.body import read_capped
+from imgflow.api.image_meta import etag, image_meta_router
 from imgflow.api.problems import responses
 from imgflow.api.schemas import (
     CreatedUpload,
@@ -62,8 +64,14 @@ def images_router(
     )
     def create_upload(body: UploadRequest, owner: Owner, response: Response) -> CreatedUpload:
         admit(owner)
+        meta = usermeta.clean(body.tags, body.alt, body.metadata)
         record, grant = service.create_upload(
-            owner, filename=body.filename, content_type=body.content_type, size=body.size, recipe=body.recipe
+            owner,
+            filename=body.filename,
+            content_type=body.content_type,
+            size=body.size,
+            recipe=body.recipe,
+            meta=meta,
         )
         response.headers["Location"] = f"/v1/images/{record.image_id}"
         return CreatedUpload(image=view(record), upload=UploadView.of(grant))
@@ -82,7 +90,15 @@ def images_router(
         response: Response,
         filename: Annotated[str | None, Query(max_length=1024)] = None,
         recipe: Annotated[str | None, Query(max_length=63)] = None,
+        tags: Annotated[str | None, Query(description="comma-separated tags")] = None,
+        alt: Annotated[str | None, Query(description="alt text, up to 1,000 characters")] = None,
     ) -> ImageView:
+        # `metadata.KEY=VALUE` parameters are the image's metadata fields
+        meta = usermeta.UserMeta(
+            tags=usermeta.split_tags(tags) if tags else (),
+            alt=usermeta.clean_alt(alt),
+            metadata=usermeta.query_metadata(request.query_params.multi_items()),
+        )
         await run_in_threadpool(admit, owner)  # before a byte of the body is read
         cap = min(service.config.direct_upload_max_bytes, service.config.limits.max_bytes)
         data = await read_capped(request, cap)
@@ -93,13 +109,16 @@ def images_router(
             filename=filename,
             content_type=request.headers.get("content-type"),
             recipe=recipe,
+            meta=meta,
         )
         response.headers["Location"] = f"/v1/images/{record.image_id}"
         return view(record)
 
     @router.get("/images/{image_id}", response_model=ImageView, summary="One image", responses=responses(401, 404, 422))
-    def get_image(image_id: str, owner: Owner) -> ImageView:
-        return view(service.get(owner, image_id))
+    def get_image(image_id: str, owner: Owner, response: Response) -> ImageView:
+        record = service.get(owner, image_id)
+        response.headers["ETag"] = etag(record.version)
+        return view(record)
 
     @router.get(
         "/images", response_model=ImageList, summary="Your images, newest first", responses=responses(400, 401, 422)
@@ -109,8 +128,9 @@ def images_router(
         status: ListableStatus | None = None,
         cursor: Annotated[str | None, Query(max_length=2048)] = None,
         limit: Annotated[int, Query(ge=1, le=100)] = 50,
+        tag: Annotated[list[str] | None, Query(description="only images with this tag; repeat: all of them")] = None,
     ) -> ImageList:
-        page = service.list(owner, status=status, limit=limit, cursor=cursor)
+        page = service.list(owner, status=status, limit=limit, cursor=cursor, tags=tag or ())
         return ImageList(items=[view(r) for r in page.items], cursor=page.cursor)
 
     @router.delete(
@@ -135,4 +155,5 @@ def images_router(
         admit(owner)
         return view(service.reprocess(owner, image_id, recipe=body.recipe if body else None))
 
+    router.include_router(image_meta_router(service, view))
     return router

@@ -21,7 +21,7 @@ from starlette.responses import Response
 from starlette.routing import Match
 
 from imgflow.api.body import CUT_KEY
-from imgflow.errors import Busy, ImgflowError, StorageError, Unauthorized
+from imgflow.errors import Busy, ImgflowError, InvalidField, StorageError, Unauthorized
 
 log = logging.getLogger("imgflow.api")
 
@@ -91,7 +91,8 @@ async def _named(request: Request, exc: Exception) -> ProblemResponse:
         if exc.retryable:
             headers["Retry-After"] = "5"
         return problem(request, status, exc.code, STORAGE_DETAIL, headers=headers)
-    return problem(request, status, exc.code, exc.message, headers=headers)
+    extra = {"errors": [{"field": exc.field, "message": exc.reason}]} if isinstance(exc, InvalidField) else None
+    return problem(request, status, exc.code, exc.message, headers=headers, extra=extra)
 
 
 async def _validation(request: Request, exc: Exception) -> ProblemResponse:
@@ -185,6 +186,7 @@ _DESCRIPTIONS = {
     405: "Method not allowed",
     408: "The request body stopped arriving, or arrived too slowly",
     409: "The image is not in a state that allows this (or its upload is already under way)",
+    412: "The image changed since the version `If-Match` names; read it again",
     413: "Too large",
     415: "Unsupported image type",
     422: "Validation error; `errors` names each field",

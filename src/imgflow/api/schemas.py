@@ -23,6 +23,11 @@ class UploadRequest(_In):
     content_type: str = Field(min_length=1, max_length=255, examples=["image/jpeg"])
     size: int = Field(ge=1, description="the exact size of the file in bytes", examples=[123456])
     recipe: str | None = Field(default=None, max_length=63, description="a configured recipe; default if omitted")
+    tags: list[str] | None = Field(default=None, description="the image's tags (at most 50)", examples=[["beach"]])
+    alt: str | None = Field(default=None, description="alt text, up to 1,000 characters")
+    metadata: dict[str, str] | None = Field(
+        default=None, description="your own fields: at most 50 keys of [A-Za-z0-9_.-]{1,64}, values up to 1,024"
+    )
 
 
 class ReprocessRequest(_In):
@@ -58,6 +63,10 @@ class ImageView(BaseModel):
         default=None,
         description="signed on-demand URLs for the configured widths, ready for <img srcset>; once done",
     )
+    tags: list[str] = Field(default=[], description="your tags, as first given")
+    alt: str | None = Field(default=None, description="your alt text")
+    metadata: dict[str, str] = Field(default={}, description="your own fields")
+    version: int = Field(description="bumped on every change; the ETag, for If-Match on PATCH")
 
     @classmethod
     def of(
@@ -93,6 +102,10 @@ class ImageView(BaseModel):
                 for r in record.renditions
             ],
             srcset=srcset(record) if srcset is not None else None,
+            tags=list(record.tags),
+            alt=record.alt,
+            metadata=dict(record.metadata),
+            version=record.version,
         )
 
 

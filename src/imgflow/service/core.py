@@ -7,15 +7,16 @@ given; this class holds those and nothing else.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import replace
 
 from imgflow.ports import Catalog, EventPublisher, ObjectStore, Page, PresignedUpload, Processor
 from imgflow.records import ImageRecord, Status
-from imgflow.service import attempts, backfill, events, manage, outbox, process, retry, uploads
+from imgflow.service import annotate, attempts, backfill, events, manage, outbox, process, retry, uploads
 from imgflow.service import reconcile as sweep
 from imgflow.service.deps import Deps
 from imgflow.service.types import Outcome, ReconcileReport, ServiceConfig
+from imgflow.usermeta import UserMeta
 
 log = logging.getLogger("imgflow.service")
 
@@ -83,13 +84,20 @@ class ImageService:
 
     # --- arrival ---------------------------------------------------------------
     def create_upload(
-        self, owner: str, *, filename: str | None, content_type: str, size: int, recipe: str | None = None
+        self,
+        owner: str,
+        *,
+        filename: str | None,
+        content_type: str,
+        size: int,
+        recipe: str | None = None,
+        meta: UserMeta | None = None,
     ) -> tuple[ImageRecord, PresignedUpload]:
-        """Presigned path: a record ``awaiting_upload`` and where to POST the file.
+        """Presigned path: a record ``awaiting_upload`` (with the user's ``meta``) and where to POST the file.
 
         Raises UnsupportedFormat (type not accepted), TooLarge, BadRequest (size < 1), BadRecipe."""
         return uploads.create_upload(
-            self.deps, owner, filename=filename, content_type=content_type, size=size, recipe=recipe
+            self.deps, owner, filename=filename, content_type=content_type, size=size, recipe=recipe, meta=meta
         )
 
     def ingest(
@@ -100,12 +108,13 @@ class ImageService:
         filename: str | None = None,
         content_type: str | None = None,
         recipe: str | None = None,
+        meta: UserMeta | None = None,
     ) -> ImageRecord:
         """Direct path: create the record, store the original, then mark it ``queued``.
 
         The bytes decide the type (``content_type`` is not trusted): TooLarge past
         ``direct_upload_max_bytes``, UnsupportedFormat by magic bytes; nothing is stored then."""
-        return uploads.ingest(self.deps, owner, data, filename=filename, recipe=recipe)
+        return uploads.ingest(self.deps, owner, data, filename=filename, recipe=recipe, meta=meta)
 
     def check_direct(self, data: bytes) -> str:
         """What :meth:`ingest` refuses before storing anything; returns the sniffed format."""
@@ -179,8 +188,15 @@ class ImageService:
     def get(self, owner: str, image_id: str) -> ImageRecord:
         return manage.get(self.deps, owner, image_id)
 
-    def list(self, owner: str, *, status: Status | None = None, limit: int = 50, cursor: str | None = None) -> Page:
-        return manage.list_images(self.deps, owner, status=status, limit=limit, cursor=cursor)
+    def list(self, owner: str, *, status: Status | None = None, limit: int = 50, cursor: str | None = None,
+             tags: Sequence[str] = ()) -> Page:  # fmt: skip
+        """The owner's images, newest first; ``tags``: only those that have all of them."""
+        return manage.list_images(self.deps, owner, status=status, limit=limit, cursor=cursor, tags=tags)
+
+    def patch(self, owner: str, image_id: str, body: object, *, if_match: int | None = None) -> ImageRecord:
+        """Change the image's tags, alt text or metadata by an RFC 7396 merge patch (see
+        :mod:`imgflow.service.annotate`): InvalidField names a bad value, PreconditionFailed a stale ``if_match``."""
+        return annotate.patch(self.deps, owner, image_id, body, if_match=if_match)
 
     def delete(self, owner: str, image_id: str) -> None:
         manage.delete(self.deps, owner, image_id)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from imgflow.errors import BadRequest, Conflict, NotFound
+from collections.abc import Sequence
+
+from imgflow.errors import BadRequest, Conflict, InvalidField, NotFound
 from imgflow.ports import Expect, Page
 from imgflow.records import STATUSES, ImageRecord, Status, rendition_prefix
 from imgflow.service.deps import Deps, notify_queued, recipe_name
+from imgflow.usermeta import MAX_TAGS, clean_tag
 
 MAX_PAGE = 100
 _LIVE: frozenset[Status] = frozenset(s for s in STATUSES if s != "deleted")
@@ -22,12 +25,17 @@ def get(svc: Deps, owner: str, image_id: str) -> ImageRecord:
     return record
 
 
-def list_images(svc: Deps, owner: str, *, status: Status | None, limit: int, cursor: str | None) -> Page:
+def list_images(
+    svc: Deps, owner: str, *, status: Status | None, limit: int, cursor: str | None, tags: Sequence[str] = ()
+) -> Page:
     if not 1 <= limit <= MAX_PAGE:
         raise BadRequest(f"limit must be between 1 and {MAX_PAGE}", code="invalid_limit")
     if status is not None and status not in _LIVE:
         raise BadRequest(f"status must be one of {', '.join(sorted(_LIVE))}", code="invalid_status")
-    page = svc.catalog.list(owner, status=status, limit=limit, cursor=cursor)
+    if len(tags) > MAX_TAGS:
+        raise InvalidField("tag", f"at most {MAX_TAGS} tags in one listing")
+    wanted = [clean_tag(t, "tag") for t in tags]
+    page = svc.catalog.list(owner, status=status, limit=limit, cursor=cursor, tags=wanted)
     items = [r for r in page.items if r.owner == owner and r.status != "deleted"]
     return Page(items=items, cursor=page.cursor)
 

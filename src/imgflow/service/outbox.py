@@ -37,7 +37,11 @@ def event_for(record: ImageRecord) -> ImageEvent:
         "generation": record.generation,
         "status": record.status,
         "recipe": record.recipe,
+        "tags": list(record.tags),
+        "metadata": dict(record.metadata),
     }
+    if record.alt is not None:
+        detail["alt"] = record.alt
     if record.status == "done":
         detail["renditions"] = [
             {"name": r.name, "key": r.key, "content_type": r.content_type, "width": r.width,

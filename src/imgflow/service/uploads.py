@@ -10,15 +10,27 @@ from imgflow.records import ImageRecord, new_image_id
 from imgflow.service.deps import Deps, recipe_name, redrive_later
 from imgflow.service.keys import accepted_format, clean_filename, image_id_from_key
 from imgflow.sniff import CONTENT_TYPES, SNIFF_BYTES, sniff
+from imgflow.usermeta import UserMeta
 
 log = logging.getLogger("imgflow.service")
 
 
 def _new_record(
-    svc: Deps, owner: str, *, filename: str | None, declared_type: str, size: int, recipe: str | None
+    svc: Deps,
+    owner: str,
+    *,
+    filename: str | None,
+    declared_type: str,
+    size: int,
+    recipe: str | None,
+    meta: UserMeta | None,
 ) -> ImageRecord:
     now = svc.clock()
+    meta = meta or UserMeta()
     return ImageRecord(
+        tags=meta.tags,
+        alt=meta.alt,
+        metadata=dict(meta.metadata),
         image_id=new_image_id(now),
         owner=owner,
         status="awaiting_upload",
@@ -34,7 +46,14 @@ def _new_record(
 
 
 def create_upload(
-    svc: Deps, owner: str, *, filename: str | None, content_type: str, size: int, recipe: str | None
+    svc: Deps,
+    owner: str,
+    *,
+    filename: str | None,
+    content_type: str,
+    size: int,
+    recipe: str | None,
+    meta: UserMeta | None = None,
 ) -> tuple[ImageRecord, PresignedUpload]:
     limits = svc.config.limits
     fmt = accepted_format(content_type, limits)
@@ -42,7 +61,9 @@ def create_upload(
         raise BadRequest("size must be at least 1 byte", code="invalid_size")
     if size > limits.max_bytes:
         raise TooLarge(f"{size} bytes is more than the {limits.max_bytes} bytes an image may have")
-    record = _new_record(svc, owner, filename=filename, declared_type=CONTENT_TYPES[fmt], size=size, recipe=recipe)
+    record = _new_record(
+        svc, owner, filename=filename, declared_type=CONTENT_TYPES[fmt], size=size, recipe=recipe, meta=meta
+    )
     record = svc.catalog.create(record)
     upload = svc.originals.presign_upload(
         record.key,
@@ -74,10 +95,11 @@ def ingest(
     *,
     filename: str | None,
     recipe: str | None,
+    meta: UserMeta | None = None,
 ) -> ImageRecord:
     fmt = check_direct(svc, data)
     ctype = CONTENT_TYPES[fmt]
-    record = _new_record(svc, owner, filename=filename, declared_type=ctype, size=len(data), recipe=recipe)
+    record = _new_record(svc, owner, filename=filename, declared_type=ctype, size=len(data), recipe=recipe, meta=meta)
     record = svc.catalog.create(record.model_copy(update={"sniffed_type": ctype}))
     try:
         info = svc.originals.put(record.key, data, content_type=ctype)
