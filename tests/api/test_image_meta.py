@@ -58,6 +58,7 @@ def test_merge_patch_changes_only_the_users_fields(api: Wiring) -> None:
     assert resp.headers["etag"] == f'"{after["version"]}"'
     assert after["version"] == before.json()["version"] + 1
     old = before.json()
+
     def files(view: dict[str, Any]) -> list[tuple[str, str, int]]:  # URLs are signed at read time
         return [(r["name"], r["format"], r["bytes"]) for r in view["renditions"]]
 

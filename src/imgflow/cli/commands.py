@@ -25,3 +25,7 @@ def register(app: typer.Typer) -> None:
     from imgflow.cli import url_cmd
 
     url_cmd.register(app)
+
+    from imgflow.cli import meta_cmd
+
+    meta_cmd.register(app)

@@ -125,19 +125,27 @@ def upload(
     ] = None,
     wait: Annotated[bool, typer.Option("--wait/--no-wait", help="Wait until each image is done or failed")] = True,
     timeout: Annotated[float, typer.Option("--timeout", metavar="SECONDS", help="Seconds to wait per image")] = 300.0,
+    tags: Annotated[list[str] | None, typer.Option("--tag", "-t", metavar="TAG", help="A tag (repeatable)")] = None,
+    alt: Annotated[str | None, typer.Option("--alt", metavar="TEXT", help="Alt text for the image")] = None,
+    meta: Annotated[
+        list[str] | None, typer.Option("--meta", "-m", metavar="KEY=VALUE", help="A metadata field (repeatable)")
+    ] = None,
 ) -> None:
-    """Upload images to a running server.
+    """Upload images to a running server, with your tags, alt text and metadata fields.
 
     Prints one JSON line per file; a refused file is reported and the rest still go (exit 1).
     """
     server = check_server_url(server)
+    from imgflow.cli.meta_cmd import upload_fields
     from imgflow.runtimes.local.client import Client, Refused, image_id_of
+
+    fields = upload_fields(tags, alt, meta)
 
     failed = 0
     with Client(server, token=token) as client:
         for path in files:
             try:
-                record = client.upload(path, via=via.value, recipe=recipe)
+                record = client.upload(path, via=via.value, recipe=recipe, meta=fields)
                 if wait:
                     record = client.wait(image_id_of(record), timeout=timeout)
             except (Refused, OSError) as exc:
@@ -183,6 +191,9 @@ def _summary(record: dict[str, Any]) -> dict[str, Any]:
         out["width"] = facts.get("oriented_width", facts.get("width"))
         out["height"] = facts.get("oriented_height", facts.get("height"))
         out["format"] = facts.get("format")
+    for name in ("tags", "alt", "metadata"):
+        if record.get(name):
+            out[name] = record[name]
     if record.get("error"):
         out["error"] = record["error"]
     if record.get("renditions"):  # every rendition: a name comes in several formats

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import mimetypes
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import httpx
 
@@ -17,6 +18,14 @@ FINAL = ("done", "failed", "deleted")
 
 #: the server's default ``direct_upload_max_bytes``: above it, ``auto`` takes the presigned path
 DIRECT_MAX_BYTES = 4 * 1024 * 1024
+
+
+class UserFields(TypedDict, total=False):
+    """The user's own fields sent with an upload."""
+
+    tags: list[str]
+    alt: str
+    metadata: dict[str, str]
 
 
 class ServerError(ImgflowError):
@@ -63,32 +72,46 @@ class Client:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def upload(self, path: Path, *, via: str = "auto", recipe: str | None = None) -> dict[str, Any]:
+    def upload(
+        self, path: Path, *, via: str = "auto", recipe: str | None = None, meta: UserFields | None = None
+    ) -> dict[str, Any]:
         """Upload one file; the record as the server answered (``awaiting_upload`` or ``queued``).
 
         ``via``: ``direct``, ``presigned``, or ``auto`` (direct up to :data:`DIRECT_MAX_BYTES`, and
-        presigned above it or when the server's own cap answers 413)."""
+        presigned above it or when the server's own cap answers 413). ``meta``: the image's
+        ``tags``, ``alt`` and ``metadata``, sent with it."""
+        meta = meta or {}
         data = path.read_bytes()
         content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
         if via == "direct" or (via == "auto" and len(data) <= DIRECT_MAX_BYTES):
             try:
-                return self._direct(path.name, data, content_type, recipe)
+                return self._direct(path.name, data, content_type, recipe, meta)
             except Refused as exc:
                 if via == "direct" or exc.code != "too_large":
                     raise
-        return self._presigned(path.name, data, content_type, recipe)
+        return self._presigned(path.name, data, content_type, recipe, meta)
 
-    def _direct(self, name: str, data: bytes, content_type: str, recipe: str | None) -> dict[str, Any]:
+    def _direct(
+        self, name: str, data: bytes, content_type: str, recipe: str | None, meta: UserFields
+    ) -> dict[str, Any]:
         params = {"filename": name, **({"recipe": recipe} if recipe else {})}
+        if meta.get("tags"):
+            params["tags"] = ",".join(meta["tags"])
+        if meta.get("alt"):
+            params["alt"] = meta["alt"]
+        params.update({f"metadata.{k}": v for k, v in (meta.get("metadata") or {}).items()})
         resp = self.http.post("/v1/images", content=data, params=params, headers={"content-type": content_type})
         _raise_for(resp)
         body: dict[str, Any] = resp.json()
         return body
 
-    def _presigned(self, name: str, data: bytes, content_type: str, recipe: str | None) -> dict[str, Any]:
+    def _presigned(
+        self, name: str, data: bytes, content_type: str, recipe: str | None, meta: UserFields
+    ) -> dict[str, Any]:
         request: dict[str, Any] = {"filename": name, "content_type": content_type, "size": len(data)}
         if recipe:
             request["recipe"] = recipe
+        request.update({k: v for k, v in meta.items() if v})
         resp = self.http.post("/v1/uploads", json=request)
         _raise_for(resp)
         created: dict[str, Any] = resp.json()
@@ -107,6 +130,34 @@ class Client:
         _raise_for(resp)
         body: dict[str, Any] = resp.json()
         return body
+
+    def patch(self, image_id: str, patch: dict[str, Any], *, version: int | None = None) -> dict[str, Any]:
+        """A merge patch of the image's tags, alt or metadata; ``version``: only if it is still that one."""
+        headers = {"content-type": "application/merge-patch+json"}
+        if version is not None:
+            headers["if-match"] = f'"{version}"'
+        resp = self.http.request("PATCH", f"/v1/images/{image_id}", json=patch, headers=headers)
+        _raise_for(resp)
+        body: dict[str, Any] = resp.json()
+        return body
+
+    def list(
+        self, *, tags: list[str] | None = None, status: str | None = None, limit: int = 100
+    ) -> Iterator[dict[str, Any]]:
+        """Your images, newest first, page after page (``tags``: those with every one of them)."""
+        params: dict[str, Any] = {"limit": min(limit, 100)}
+        if tags:
+            params["tag"] = tags
+        if status:
+            params["status"] = status
+        while True:
+            resp = self.http.get("/v1/images", params=params)
+            _raise_for(resp)
+            page: dict[str, Any] = resp.json()
+            yield from page.get("items") or []
+            if not page.get("cursor"):
+                return
+            params["cursor"] = page["cursor"]
 
     def reprocess(self, image_id: str, *, recipe: str | None = None) -> dict[str, Any]:
         """Ask for a new generation of one of your images (its recipe, or ``recipe``)."""
