@@ -1,4 +1,4 @@
-"""Fixtures shared by every tier: the corpus, free ports, moto server on loopback."""
+"""Fixtures shared by every tier: the corpus, free ports, moto server and PostgreSQL on loopback."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from pgkit import PgServer, running_postgres
 from testkit import CORPUS, Clock, free_port, running, wait_http
 
 #: event loops set on the main thread (Mangum sets one per adapter, as it does in a Lambda
@@ -75,3 +76,24 @@ def aws_env(moto_endpoint: str) -> dict[str, str]:
     }
     os.environ.update(env)
     return env
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PgServer]:
+    """Debian's PostgreSQL 15 on 127.0.0.1, a free port, for the whole session (see tests/pgkit.py).
+    A fault test may ``stop()`` / ``start()`` it: it must leave it running."""
+    with running_postgres() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def pg_url(pg_server: PgServer) -> str:
+    """The server's admin URL (database ``postgres``); tests take a database of their own with ``pg_database``."""
+    return pg_server.url()
+
+
+@pytest.fixture
+def pg_database(pg_server: PgServer) -> Iterator[str]:
+    """A fresh, empty database for one test, dropped after it: its URL."""
+    with pg_server.database() as url:
+        yield url

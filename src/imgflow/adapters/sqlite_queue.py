@@ -1,4 +1,5 @@
-"""The durable local job queue: the ``jobs`` table in the catalog's SQLite file.
+"""The durable local job queue (a :class:`~imgflow.adapters.job_queue.JobQueue`): the ``jobs``
+table in the catalog's SQLite file.
 
 Jobs are inserted by :class:`~imgflow.adapters.sqlite_catalog.SqliteCatalog` whenever
 it writes a record in status ``queued`` (same transaction), or by :meth:`SqliteJobQueue.enqueue`.
@@ -17,41 +18,14 @@ from __future__ import annotations
 import secrets
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
+from imgflow.adapters.job_queue import DeadJob, HeldJob, Job
 from imgflow.adapters.sqlite_db import Database, enqueue_job
 from imgflow.errors import LeaseLost
 
-
-@dataclass(frozen=True)
-class Job:
-    job_id: int
-    image_id: str
-    generation: int
-    #: claims so far, this one included
-    attempts: int
-    token: str
-    lease_expires_at: float
-    enqueued_at: float
-
-
-@dataclass(frozen=True)
-class DeadJob:
-    job_id: int
-    image_id: str
-    generation: int
-    attempts: int
-    reason: str
-    enqueued_at: float
-
-
-@dataclass(frozen=True)
-class HeldJob:
-    """A job under a lease, and who holds it (the ``worker_id`` it was claimed with)."""
-
-    worker_id: str
-    job: Job
+#: the job records live in :mod:`imgflow.adapters.job_queue`; re-exported for older imports
+__all__ = ["DeadJob", "HeldJob", "Job", "SqliteJobQueue"]
 
 
 class SqliteJobQueue:

@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from imgflow.adapters.sqlite_queue import HeldJob, Job, SqliteJobQueue
+from imgflow.adapters.job_queue import HeldJob, Job, JobQueue
 from imgflow.errors import ImgflowError, LeaseLost
 from imgflow.service import ImageService, Kind, Outcome, Reason
 
@@ -74,7 +74,7 @@ class JobGuard:
     def __init__(
         self,
         service: ImageService,
-        queue: SqliteJobQueue,
+        queue: JobQueue,
         *,
         job_timeout: float,
         memory_limit_bytes: int,

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from starlette.types import ASGIApp
 
-from imgflow.adapters.sqlite_queue import SqliteJobQueue
+from imgflow.adapters.job_queue import JobQueue
 from imgflow.bootstrap import DB_FILE, OBJECTS_DIR, build_app, build_service
 from imgflow.errors import ConfigError
 from imgflow.records import ImageRecord
@@ -28,7 +28,9 @@ def _require_local(settings: Settings) -> None:
         raise ConfigError(f"the local runtime needs backend 'local' (got {settings.backend!r})")
 
 
-def open_queue(settings: Settings) -> SqliteJobQueue:
+def open_queue(settings: Settings) -> JobQueue:
+    from imgflow.adapters.sqlite_queue import SqliteJobQueue
+
     _require_local(settings)
     return SqliteJobQueue(Path(settings.data_dir) / DB_FILE)
 
@@ -36,7 +38,7 @@ def open_queue(settings: Settings) -> SqliteJobQueue:
 def build_server_app(
     settings: Settings,
     *,
-    queue: SqliteJobQueue,
+    queue: JobQueue,
     count_upload: Callable[[str], None],
     render_pids: Callable[[], list[int]] | None = None,
 ) -> ASGIApp:
@@ -83,7 +85,7 @@ def build_transforms(
     )
 
 
-def job_guard(settings: Settings, queue: SqliteJobQueue) -> JobGuard:
+def job_guard(settings: Settings, queue: JobQueue) -> JobGuard:
     """The supervisor's side of crash recovery (see :mod:`imgflow.runtimes.local.guard`). Call it
     before any worker starts: it clears the temporary files killed writers left behind and gives
     back the jobs that workers of an earlier run (gone now) still held."""

@@ -18,7 +18,7 @@ import threading
 import time
 from typing import Any
 
-from imgflow.adapters.sqlite_queue import Job, SqliteJobQueue
+from imgflow.adapters.job_queue import Job, JobQueue
 from imgflow.errors import ImgflowError, LeaseLost
 from imgflow.records import original_key
 from imgflow.runtimes.local.guard import worker_name
@@ -38,9 +38,7 @@ class _Heartbeat:
     record's renewal is best effort: before the claim and after the final write there is no
     lease to renew, and a lease lost to another worker shows in the service's conditional writes."""
 
-    def __init__(
-        self, service: ImageService, queue: SqliteJobQueue, job: Job, lease_seconds: float, timeout: float
-    ) -> None:
+    def __init__(self, service: ImageService, queue: JobQueue, job: Job, lease_seconds: float, timeout: float) -> None:
         self.service, self.queue, self.job, self.lease = service, queue, job, lease_seconds
         #: past this instant (monotonic) nothing is renewed: a hung job's leases run out
         self.deadline = time.monotonic() + timeout
@@ -79,7 +77,7 @@ class Worker:
     def __init__(
         self,
         service: ImageService,
-        queue: SqliteJobQueue,
+        queue: JobQueue,
         *,
         lease_seconds: float,
         job_timeout: float = 120.0,
