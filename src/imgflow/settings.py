@@ -106,6 +106,8 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
     workers: int | None = Field(default=None, ge=1, le=64)
+    #: API processes accepting on the one port (the workers are separate)
+    processes: int = Field(default=1, ge=1, le=64)
     allowed_hosts: tuple[str, ...] = ("127.0.0.1", "localhost", "[::1]")
     #: HMAC key for local signed upload URLs; generated into data_dir when unset
     signing_key: str | None = Field(default=None, repr=False)
