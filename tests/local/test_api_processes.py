@@ -4,7 +4,9 @@ in order; and ``imgflow serve --processes 2`` serving the real app (uploads, rec
 from __future__ import annotations
 
 import os
+import select
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
@@ -16,6 +18,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from imgflow.runtimes.local.api_processes import take_turns
+from imgflow.runtimes.local.server import bind
 from testkit import CORPUS, free_port, wait_http
 
 from .conftest import Server, alive, wait_until
@@ -32,8 +36,10 @@ APP = textwrap.dedent(
                 return
             if scope["path"] == "/slow":
                 await asyncio.sleep(1.0)
-            await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
-            await send({"type": "http.response.body", "body": str(os.getpid()).encode()})
+            body = str(os.getpid()).encode()
+            headers = [(b"content-type", b"text/plain"), (b"content-length", str(len(body)).encode())]
+            await send({"type": "http.response.start", "status": 200, "headers": headers})
+            await send({"type": "http.response.body", "body": body})
         return app
 
     if __name__ == "__main__":
@@ -90,6 +96,57 @@ def test_two_processes_accept_on_one_port_and_a_dead_one_is_replaced(
     os.kill(victim, signal.SIGKILL)
     wait_until("a new API process", lambda: len(_pids_seen(url, 2, tries=50) - {victim}) == 2, timeout=60)
     assert not alive(victim)
+
+
+def _read_all(conn: socket.socket) -> bytes:
+    data = b""
+    while chunk := conn.recv(4096):
+        data += chunk
+    return data
+
+
+def test_a_burst_of_kept_connections_is_shared_out(pid_server: tuple[subprocess.Popen[bytes], str]) -> None:
+    _, url = pid_server
+    port = int(url.rsplit(":", 1)[1].strip("/"))
+    _pids_seen(url, 2)  # both are up
+
+    def burst() -> set[int]:
+        # all at once, as a load generator opens them: every one is waiting before any process wakes
+        conns = [socket.socket() for _ in range(32)]
+        for conn in conns:
+            conn.setblocking(False)
+            conn.connect_ex(("127.0.0.1", port))
+        select.select([], conns, [], 10)
+        try:
+            for conn in conns:
+                conn.setblocking(True)
+                conn.settimeout(10)
+                conn.sendall(b"GET / HTTP/1.1\r\nhost: 127.0.0.1\r\nconnection: close\r\n\r\n")
+            return {int(_read_all(conn).rsplit(b"\r\n\r\n", 1)[1]) for conn in conns}
+        finally:
+            for conn in conns:
+                conn.close()
+
+    wait_until("a burst served by both processes", lambda: len(burst()) == 2, timeout=60)
+
+
+def test_a_shared_socket_takes_one_connection_per_turn() -> None:
+    listening = bind("127.0.0.1", 0)
+    listening.listen(8)
+    shared = take_turns(listening)
+    port = shared.getsockname()[1]
+    clients = [socket.create_connection(("127.0.0.1", port)) for _ in range(3)]
+    try:
+        first, _ = shared.accept()
+        with pytest.raises(BlockingIOError):
+            shared.accept()  # this turn is over, though two more wait
+        second, _ = shared.accept()
+        first.close()
+        second.close()
+    finally:
+        for client in clients:
+            client.close()
+        shared.close()
 
 
 def test_a_stop_signal_finishes_requests_in_flight_and_stops_every_process(

@@ -40,6 +40,30 @@ HEALTHY_AFTER = 60.0
 KILL_AFTER = 30.0
 
 
+class TakeTurns(socket.socket):
+    """A listening socket that accepts one connection each time the event loop finds it ready.
+
+    asyncio accepts up to its backlog in one go (``sock.accept()`` in a loop until it would
+    block), so with several processes on one socket the first to wake takes a whole burst of
+    connections (all 16 of a load generator's) and the others idle. Taking one and returning to
+    the loop lets every process that woke take its share; an idle process, back in its loop first,
+    takes the next one."""
+
+    _took_one = False
+
+    def accept(self) -> tuple[socket.socket, Any]:
+        if self._took_one:
+            self._took_one = False
+            raise BlockingIOError  # asyncio ends this round of accepts; the next readiness event starts another
+        taken = super().accept()
+        self._took_one = True
+        return taken
+
+
+def take_turns(listening: socket.socket) -> TakeTurns:
+    return TakeTurns(listening.family, listening.type, listening.proto, fileno=listening.detach())
+
+
 class ReadyServer(uvicorn.Server):
     """uvicorn's server, calling ``ready()`` once it accepts."""
 
@@ -73,7 +97,7 @@ def _child(
     except Exception:
         log.exception("the API process could not build its app")
         raise SystemExit(NOT_STARTED) from None
-    server.run(sockets=[listening])
+    server.run(sockets=[take_turns(listening)])
     raise SystemExit(0 if server.started else NOT_STARTED)
 
 
