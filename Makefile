@@ -153,6 +153,7 @@ bench: setup
 	$(BIN)/python -m bench.pipeline
 	$(BIN)/python -m bench.scale
 	$(BIN)/python -m bench.ondemand
+	$(BIN)/python -m bench.http
 	$(BIN)/python -m bench.cli_vs_cascade
 
 # docs/scale.md's tables again from a bench run (the newest; SCALE_ARGS="--results FILE --no-docs")

@@ -134,6 +134,7 @@ def test_a_shared_socket_takes_one_connection_per_turn() -> None:
     listening = bind("127.0.0.1", 0)
     listening.listen(8)
     shared = take_turns(listening)
+    assert shared.proto == socket.IPPROTO_TCP  # so asyncio still sets TCP_NODELAY on what it accepts
     port = shared.getsockname()[1]
     clients = [socket.create_connection(("127.0.0.1", port)) for _ in range(3)]
     try:
