@@ -150,6 +150,7 @@ fuzz: setup
 
 bench: setup
 	$(BIN)/python -m bench.run
+	$(BIN)/python -m bench.webp_options
 	$(BIN)/python -m bench.pipeline
 	$(BIN)/python -m bench.scale
 	$(BIN)/python -m bench.ondemand
