@@ -150,9 +150,11 @@ fuzz: setup
 
 bench: setup
 	$(BIN)/python -m bench.run
+	$(BIN)/python -m bench.webp_options
 	$(BIN)/python -m bench.pipeline
 	$(BIN)/python -m bench.scale
 	$(BIN)/python -m bench.ondemand
+	$(BIN)/python -m bench.http
 	$(BIN)/python -m bench.cli_vs_cascade
 
 # docs/scale.md's tables again from a bench run (the newest; SCALE_ARGS="--results FILE --no-docs")

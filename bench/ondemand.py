@@ -71,7 +71,8 @@ def summary(ms: list[float]) -> dict[str, float]:
 
 
 class Server:
-    def __init__(self, workdir: Path, renderers: int) -> None:
+    def __init__(self, workdir: Path, renderers: int, processes: int = 1) -> None:
+        workdir.mkdir(parents=True, exist_ok=True)
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         config = workdir / "imgflow.yaml"
@@ -82,7 +83,7 @@ class Server:
         self.log = (workdir / "serve.log").open("wb")
         self.proc = subprocess.Popen(
             [str(imgflow), "serve", "--port", str(self.port), "--data-dir", str(workdir / "data"),
-             "--config", str(config), "--workers", "1"],
+             "--config", str(config), "--workers", "1", "--processes", str(processes)],
             stdout=self.log, stderr=subprocess.STDOUT, env=env, start_new_session=True,
         )  # fmt: skip
         deadline = time.monotonic() + 60
@@ -302,13 +303,17 @@ def main(argv: list[str] | None = None) -> int:
     meta = machine.describe()
     result = {"meta": meta, "input": source.as_dict(), "renderers": args.renderers, "cases": cases,
               "thumbor": thumbor_meta, "output_widths": widths}  # fmt: skip
-    args.results_dir.mkdir(parents=True, exist_ok=True)
-    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-    (args.results_dir / f"ondemand-{stamp}.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    text = markdown(result)
-    (args.results_dir / "ondemand-latest.md").write_text(text, encoding="utf-8")
-    print(text)
+    write_results(args.results_dir, "ondemand", result, markdown(result))
     return 0
+
+
+def write_results(results_dir: Path, name: str, result: dict[str, Any], text: str) -> None:
+    """``{name}-<UTC stamp>.json`` and ``{name}-latest.md`` in ``results_dir``; the Markdown printed."""
+    results_dir.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    (results_dir / f"{name}-{stamp}.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    (results_dir / f"{name}-latest.md").write_text(text, encoding="utf-8")
+    print(text)
 
 
 if __name__ == "__main__":

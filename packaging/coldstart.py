@@ -5,7 +5,10 @@
 Builds the x86_64 artefacts (build/api, build/processor and their zips), puts the
 runtime's boto3 beside them (as the Lambda runtime has it), then starts N fresh CPython
 3.12 interpreters per handler, each timing ``import <handler module>`` alone, and, for
-the API, the first request too (``GET /healthz``: the wiring built, the app answering).
+the API, the first request too (``GET /healthz``: the wiring built, the app answering); for
+the on-demand transform function (the processor's artefact) the first request is a ``/t/`` URL
+with a wrong signature: its wiring is built (the image engine loaded, the clients made, the keys
+taken from the environment here instead of Secrets Manager) and it answers 403 with no AWS call.
 Prints medians and the artefacts' sizes. Figures, not a test: they depend on the machine.
 """
 
@@ -28,6 +31,12 @@ HANDLERS = {
     "api": ("api", "imgflow.runtimes.aws.api_handler"),
     "processor": ("processor", "imgflow.runtimes.aws.processor"),
     "reconciler": ("api", "imgflow.runtimes.aws.reconciler"),
+    "transform": ("processor", "imgflow.runtimes.aws.transform"),
+}
+#: each handler's first request (path, expected status); the others are timed importing only
+FIRST_REQUEST = {
+    "imgflow.runtimes.aws.api_handler": ("/healthz", 200),
+    "imgflow.runtimes.aws.transform": ("/t/AAAAAAAAAAAAAAAAAAAAAA/w_320/01M95R4MJGPXS3WX68A25GSZ5A/1", 403),
 }
 
 PROBE = """
@@ -37,18 +46,19 @@ import importlib
 module = importlib.import_module(sys.argv[1])
 imported, imported_cpu = time.perf_counter() - started, time.process_time() - cpu
 first = first_cpu = None
-if sys.argv[2] == "request":
+if sys.argv[2] != "-":
+    path = sys.argv[2]
     event = {
-        "version": "2.0", "routeKey": "$default", "rawPath": "/healthz", "rawQueryString": "",
+        "version": "2.0", "routeKey": "$default", "rawPath": path, "rawQueryString": "",
         "headers": {"host": "api.example"}, "isBase64Encoded": False,
-        "requestContext": {"http": {"method": "GET", "path": "/healthz", "protocol": "HTTP/1.1",
+        "requestContext": {"http": {"method": "GET", "path": path, "protocol": "HTTP/1.1",
                            "sourceIp": "192.0.2.1", "userAgent": "coldstart"}, "stage": "$default",
                            "requestId": "r", "routeKey": "$default", "accountId": "123456789012",
                            "apiId": "a", "domainName": "api.example", "domainPrefix": "api",
                            "time": "01/Jan/2026:00:00:00 +0000", "timeEpoch": 0},
     }
     response = module.handler(event, None)
-    assert response["statusCode"] == 200, response
+    assert response["statusCode"] == int(sys.argv[3]), response
     first, first_cpu = time.perf_counter() - started, time.process_time() - cpu
 figures = {"import": imported, "import_cpu": imported_cpu, "first_request": first, "first_request_cpu": first_cpu}
 print(json.dumps(figures))
@@ -65,16 +75,19 @@ ENVIRONMENT = {
     "AWS_ACCESS_KEY_ID": "coldstart",
     "AWS_SECRET_ACCESS_KEY": "coldstart",
     "AWS_LAMBDA_FUNCTION_NAME": "coldstart",
+    "IMGFLOW_ONDEMAND__KEYS": '["coldstart-key-0123456789"]',
 }
 
 
 def measure(python: str, path: str, module: str, request: bool, runs: int, cwd: Path) -> dict[str, float]:
+    """``request``: time the module's first request too (see FIRST_REQUEST)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "IMGFLOW_", "AWS_"))}
     # /var/task is read-only on Lambda: nothing the import compiles is kept for the next cold start
     env.update(ENVIRONMENT, PYTHONPATH=path, PYTHONDONTWRITEBYTECODE="1")
     samples: dict[str, list[float]] = {}
     for _ in range(runs):
-        cmd = [python, "-s", "-c", PROBE, module, "request" if request else "-"]
+        first, status = FIRST_REQUEST[module] if request else ("-", 0)
+        cmd = [python, "-s", "-c", PROBE, module, first, str(status)]
         proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=cwd, timeout=120)
         if proc.returncode != 0:
             raise SystemExit(f"{module} failed:\n{proc.stderr[-3000:]}")
@@ -107,10 +120,11 @@ def main(argv: list[str] | None = None) -> None:
         runs = [(name, target, module, build / target) for name, (target, module) in HANDLERS.items()]
         runs.append(("api, no .pyc", "api", HANDLERS["api"][1], sources_only))
         for name, _, module, folder in runs:
-            figures = measure(python, f"{folder}:{sdk}", module, module.endswith("api_handler"), args.runs, Path(tmp))
+            figures = measure(python, f"{folder}:{sdk}", module, module in FIRST_REQUEST, args.runs, Path(tmp))
             line = f"  {name:<13} import {figures['import']:.3f} / {figures['import_cpu']:.3f}"
             if "first_request" in figures:
-                line += f"; import + first request (GET /healthz) {figures['first_request']:.3f}"
+                first = "GET /healthz" if module.endswith("api_handler") else "a /t/ URL, 403"
+                line += f"; import + first request ({first}) {figures['first_request']:.3f}"
                 line += f" / {figures['first_request_cpu']:.3f}"
             print(line)
     print("artefacts (x86_64):")

@@ -12,7 +12,6 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
@@ -106,6 +105,8 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
     workers: int | None = Field(default=None, ge=1, le=64)
+    #: API processes accepting on the one port (the workers are separate)
+    processes: int = Field(default=1, ge=1, le=64)
     allowed_hosts: tuple[str, ...] = ("127.0.0.1", "localhost", "[::1]")
     #: HMAC key for local signed upload URLs; generated into data_dir when unset
     signing_key: str | None = Field(default=None, repr=False)
@@ -184,6 +185,8 @@ class _EnvSource(EnvSettingsSource):
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
+    import yaml  # here: a command without a config file does without it (start-up)
+
     if not path.is_file():
         why = "it is a folder" if path.is_dir() else "no such file"
         raise ConfigError(f"Cannot read the config file {path}: {why}.")
@@ -283,6 +286,8 @@ def settings_from_document(
     """Settings from a YAML document held elsewhere than a local file (the config object on S3):
     the same precedence as :func:`load_settings` (the environment beats the document), each
     watermark's ``image_path`` read through ``read_file``. Raises ConfigError, never half-valid."""
+    import yaml
+
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:

@@ -68,12 +68,19 @@ def create_app(
     app.state.owner_of = owner_dependency(settings)
 
     @app.get("/healthz", response_model=Health, tags=["health"], summary="The API process answers")
-    def healthz() -> Health:
+    async def healthz() -> Health:  # async: no thread-pool hop for a constant
         return Health(version=__version__)
 
     admit = admission(settings.max_pending_per_owner, pending)
     routers = [
-        images_router(service, settings, admit, url_for=_local_links(settings, local_store), links=links),
+        images_router(
+            service,
+            settings,
+            admit,
+            url_for=_local_links(settings, local_store),
+            links=links,
+            inline_reads=local_store is not None,
+        ),
         recipes_router(settings),
         transform_router(service, links),
     ]

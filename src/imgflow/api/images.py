@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated
+from functools import partial
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
@@ -28,6 +29,8 @@ from imgflow.records import ImageRecord
 from imgflow.service import ImageService
 from imgflow.settings import Settings
 
+T = TypeVar("T")
+
 _IMAGE_BODY = {
     "requestBody": {
         "required": True,
@@ -44,16 +47,23 @@ def images_router(
     *,
     url_for: Callable[[str], str] | None = None,
     links: Links | None = None,
+    inline_reads: bool = False,
 ) -> APIRouter:
     """``admit(owner)`` runs before a route adds work (upload, direct upload, reprocess): 429 when busy.
     ``url_for``: a rendition key's URL in the record view (default: the service's, made at read time).
-    ``links``: signs on-demand ``/t/`` URLs for the record view's ``srcset``."""
+    ``links``: signs on-demand ``/t/`` URLs for the record view's ``srcset``.
+    ``inline_reads``: the catalog answers a read from this process (SQLite, memoised records), so
+    the status read runs on the event loop; otherwise (a network catalog) in the thread pool, where
+    a slow read holds no other request up."""
     router = APIRouter(prefix="/v1", tags=["images"])
     link = url_for or service.rendition_url
     srcset = links.srcset if links is not None else None
 
     def view(record: ImageRecord) -> ImageView:
         return ImageView.of(record, link, srcset)
+
+    async def read(verb: Callable[..., T], *args: Any) -> T:
+        return verb(*args) if inline_reads else await run_in_threadpool(verb, *args)
 
     @router.post(
         "/uploads",
@@ -115,23 +125,26 @@ def images_router(
         return view(record)
 
     @router.get("/images/{image_id}", response_model=ImageView, summary="One image", responses=responses(401, 404, 422))
-    def get_image(image_id: str, owner: Owner, response: Response) -> ImageView:
-        record = service.get(owner, image_id)
-        response.headers["ETag"] = etag(record.version)
-        return view(record)
+    async def get_image(image_id: str, owner: Owner) -> Response:
+        # one hop to the thread pool at most (none for an inline read), and the view written as
+        # JSON straight away: FastAPI would dump, revalidate and encode a returned model again
+        record = await read(service.get, owner, image_id)
+        headers = {"ETag": etag(record.version)}
+        return Response(view(record).model_dump_json(), media_type="application/json", headers=headers)
 
     @router.get(
         "/images", response_model=ImageList, summary="Your images, newest first", responses=responses(400, 401, 422)
     )
-    def list_images(
+    async def list_images(
         owner: Owner,
         status: ListableStatus | None = None,
         cursor: Annotated[str | None, Query(max_length=2048)] = None,
         limit: Annotated[int, Query(ge=1, le=100)] = 50,
         tag: Annotated[list[str] | None, Query(description="only images with this tag; repeat: all of them")] = None,
-    ) -> ImageList:
-        page = service.list(owner, status=status, limit=limit, cursor=cursor, tags=tag or ())
-        return ImageList(items=[view(r) for r in page.items], cursor=page.cursor)
+    ) -> Response:
+        page = await read(partial(service.list, status=status, limit=limit, cursor=cursor, tags=tag or ()), owner)
+        listed = ImageList(items=[view(r) for r in page.items], cursor=page.cursor)
+        return Response(listed.model_dump_json(), media_type="application/json")
 
     @router.delete(
         "/images/{image_id}",

@@ -64,6 +64,16 @@ def serve(
         ),
     ] = None,
     config: Config = None,
+    processes: Annotated[
+        int | None,
+        typer.Option(
+            "--processes",
+            metavar="N",
+            min=1,
+            max=64,
+            help="API processes sharing the one port (default: 1); the workers stay separate",
+        ),
+    ] = None,
 ) -> None:
     """Serve the web page, the API and /metrics with local workers.
 
@@ -71,7 +81,7 @@ def serve(
     """
     from imgflow.runtimes.local.server import serve as run_server
 
-    settings = _settings(config, port=port, data_dir=data_dir, workers=workers, host=host)
+    settings = _settings(config, port=port, data_dir=data_dir, workers=workers, host=host, processes=processes)
     if "public_base_url" not in settings.model_fields_set and _loopback(settings.host):
         # off loopback the server refuses to guess: clients do not reach it at the bound address
         shown = f"[{settings.host}]" if ":" in settings.host else settings.host

@@ -33,6 +33,33 @@ def socket_path(data_dir: Path, pid: int) -> Path:
     return Path(data_dir).resolve() / RUN_DIRNAME / f"render-{pid}.sock"
 
 
+def live_render_pids(data_dir: Path) -> list[int]:
+    """The render processes serving ``data_dir``, found by their sockets, each checked to be a live
+    render process (a killed one leaves its socket behind, and its pid may be reused)."""
+    pids = []
+    for path in sorted((Path(data_dir) / RUN_DIRNAME).glob("render-*.sock")):
+        text = path.stem.removeprefix("render-")
+        if not text.isdigit():
+            continue
+        if _is_renderer(int(text)):
+            pids.append(int(text))
+    return pids
+
+
+def _is_renderer(pid: int) -> bool:
+    if not Path("/proc/self/cmdline").exists():  # no procfs: a live pid is all we can check
+        try:
+            os.kill(pid, 0)
+        except OSError:
+            return False
+        return True
+    try:
+        command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    return b"imgflow.runtimes.local" in command and b"render" in command
+
+
 def _read_line(conn: socket.socket) -> bytes:
     chunks = b""
     while b"\n" not in chunks:
