@@ -104,7 +104,7 @@ def transform_keys(settings: Settings, *, secrets: Any = None) -> list[bytes]:
         from imgflow.adapters.secret_keys import SecretKeys
 
         return SecretKeys(secrets or aws_client(settings, "secretsmanager"), od.keys_secret_arn).get()
-    if settings.backend == "local":
+    if settings.backend == "local" or (settings.backend == "cluster" and settings.signing_key):
         return [derive_key(signing_key(settings))]
     raise ConfigError("on-demand URLs need ondemand.keys or ondemand.keys_secret_arn on the aws backend")
 
@@ -125,7 +125,12 @@ def build_links(settings: Settings, *, secrets: Any = None) -> Links | None:
     from imgflow.ondemand import Links
 
     od = settings.ondemand
-    if not od.enabled or (settings.backend == "aws" and not od.keys and not od.keys_secret_arn):
+    if not od.enabled or (
+        settings.backend != "local"
+        and not od.keys
+        and not od.keys_secret_arn
+        and not (settings.backend == "cluster" and settings.signing_key)
+    ):
         return None
     return Links(od, transform_signer(settings, secrets=secrets), transform_base_url(settings))
 
@@ -184,7 +189,7 @@ def event_publisher(settings: Settings, clients: AwsClients | None = None) -> Ev
 
         client = clients.events if clients is not None and clients.events is not None else None
         return EventBridgePublisher(client or aws_client(settings, "events"), settings.event_bus_name)
-    if settings.backend == "local" and settings.webhook_url:
+    if settings.backend in ("local", "cluster") and settings.webhook_url:
         from imgflow.adapters.webhook import WebhookPublisher
 
         return WebhookPublisher(settings.webhook_url, settings.webhook_secret)
@@ -256,6 +261,10 @@ def build_service(
     aws: AwsClients | None = clients
     if adapters is None and settings.backend == "local":
         adapters = _local_adapters(settings, now)
+    elif adapters is None and settings.backend == "cluster":
+        from imgflow.bootstrap_cluster import cluster_adapters
+
+        adapters = cluster_adapters(settings, now)
     elif adapters is None:
         aws = clients or aws_clients(settings)
         adapters = _aws_adapters(settings, aws)
@@ -298,4 +307,8 @@ def build_app(
     svc = service or build_service(settings, with_processor=False, clients=clients, clock=clock)
     local_store = svc.originals if isinstance(svc.originals, FsObjectStore) else None
     pending = svc.catalog.count_pending if isinstance(svc.catalog, SqliteCatalog) else None
+    if settings.backend == "cluster":  # the PostgreSQL catalog counts them too (psycopg only here)
+        from imgflow.adapters.pg_catalog import PgCatalog
+
+        pending = svc.catalog.count_pending if isinstance(svc.catalog, PgCatalog) else None
     return create_app(svc, settings, local_store=local_store, pending=pending, links=build_links(settings))

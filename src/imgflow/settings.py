@@ -26,7 +26,7 @@ from pydantic_settings.sources.utils import parse_env_vars
 from imgflow.errors import ConfigError
 from imgflow.ondemand.config import OnDemandSettings
 from imgflow.recipes import Limits, Recipe, default_recipe
-from imgflow.settings_errors import ENV_PREFIX, describe
+from imgflow.settings_errors import ENV_PREFIX, NEEDS_DATABASE_URL, describe
 
 DEFAULT_CONFIG_FILE = "imgflow.yaml"
 
@@ -44,8 +44,14 @@ class Settings(BaseSettings):
     limits: Limits = Limits()
 
     # --- where things live ----------------------------------------------------
-    #: "local": a folder + SQLite under data_dir; "aws": S3 + DynamoDB
-    backend: Literal["local", "aws"] = "local"
+    #: "local": a folder + SQLite under data_dir; "aws": S3 + DynamoDB; "cluster": PostgreSQL
+    #: (catalog and job queue) + any S3-compatible store, roles on many hosts (docs/cluster.md)
+    backend: Literal["local", "aws", "cluster"] = "local"
+    #: the cluster's PostgreSQL (postgresql://user:password@host:5432/imgflow); one database
+    #: holds the catalog and the job queue
+    database_url: str | None = Field(default=None, repr=False)
+    #: connections each cluster process keeps to it at most
+    database_pool_size: int = Field(default=8, ge=1, le=200)
     data_dir: Path = Path("var")
     uploads_bucket: str = "imgflow-uploads"
     renditions_bucket: str = "imgflow-renditions"
@@ -150,6 +156,8 @@ class Settings(BaseSettings):
         if self.default_recipe not in self.recipes:
             known = ", ".join(sorted(self.recipes))
             raise ValueError(f"default_recipe {self.default_recipe!r} is not one of the recipes ({known})")
+        if self.backend == "cluster" and not (self.database_url or "").startswith(("postgresql://", "postgres://")):
+            raise ValueError(NEEDS_DATABASE_URL)
         if self.auth == "token" and not self.api_token:
             raise ValueError("auth: token needs an api_token (IMGFLOW_API_TOKEN)")
         return self

@@ -9,6 +9,9 @@ from typing import Any
 from pydantic import ValidationError
 
 ENV_PREFIX = "IMGFLOW_"
+NEEDS_DATABASE_URL = (
+    "backend: cluster needs database_url: postgresql://user:password@host:5432/dbname (IMGFLOW_DATABASE_URL)"
+)
 
 
 def _holds(data: Any, loc: tuple[int | str, ...]) -> bool:

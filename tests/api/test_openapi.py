@@ -12,6 +12,7 @@ from api_kit import Wiring
 ROUTES = {
     ("/healthz", "get"): set(),
     ("/v1/uploads", "post"): {"401", "413", "415", "422"},
+    ("/v1/uploads/{image_id}/complete", "post"): {"401", "404", "409", "422"},
     ("/v1/images", "post"): {"401", "413", "415", "422"},
     ("/v1/images", "get"): {"400", "401", "422"},
     ("/v1/images/{image_id}", "get"): {"401", "404", "422"},

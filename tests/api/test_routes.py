@@ -191,3 +191,18 @@ def test_reprocess(api: Wiring) -> None:
     assert (again["status"], again["generation"]) == ("done", 2)
     assert again["renditions"]
     assert all("/2/" in r["url"] for r in again["renditions"])
+
+
+def test_complete_upload_queues_once_the_file_is_there(api: Wiring) -> None:
+    created = api.client.post("/v1/uploads", json={"content_type": "image/png", "size": 100}).json()["image"]
+    image_id = created["image_id"]
+    early = problem(api.client.post(f"/v1/uploads/{image_id}/complete"), 409, "upload_not_landed")
+    assert image_id in early["detail"]
+    assert api.service.catalog.get(image_id).status == "awaiting_upload"
+    api.service.originals.put(f"originals/{image_id}", png(20, 10), content_type="image/png")
+    done = api.client.post(f"/v1/uploads/{image_id}/complete")
+    assert done.status_code == 202, done.text
+    assert done.json()["status"] == "queued"
+    again = api.client.post(f"/v1/uploads/{image_id}/complete")  # idempotent: answered as it is
+    assert (again.status_code, again.json()["status"]) == (202, "queued")
+    problem(api.client.post("/v1/uploads/01J9Z6K3M7Q2W8V4T0R5N1B6XC/complete"), 404, "not_found")

@@ -87,6 +87,16 @@ def images_router(
         return CreatedUpload(image=view(record), upload=UploadView.of(grant))
 
     @router.post(
+        "/uploads/{image_id}/complete",
+        status_code=202,
+        response_model=ImageView,
+        summary="Say that a presigned upload landed (any S3-compatible store)",
+        responses=responses(401, 404, 409, 422, 503),
+    )
+    def complete_upload(image_id: str, owner: Owner) -> ImageView:
+        return view(service.complete_upload(owner, image_id))
+
+    @router.post(
         "/images",
         status_code=202,
         response_model=ImageView,

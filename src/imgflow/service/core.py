@@ -127,6 +127,10 @@ class ImageService:
         deleted image's tombstone is removed)."""
         return uploads.upload_completed(self.deps, key)
 
+    def complete_upload(self, owner: str, image_id: str) -> ImageRecord:
+        """The client's own "my presigned upload landed" (see :func:`.uploads.complete_upload`)."""
+        return uploads.complete_upload(self.deps, owner, image_id)
+
     def can_accept_upload(self, key: str) -> bool:
         """Whether an upload to ``key`` may be written: only while its record is ``awaiting_upload``
         (a reused grant must not replace the original of a processed or deleted image)."""

@@ -9,6 +9,7 @@ from imgflow.ports import Expect, ObjectInfo, PresignedUpload
 from imgflow.records import ImageRecord, new_image_id
 from imgflow.service.deps import Deps, recipe_name, redrive_later
 from imgflow.service.keys import accepted_format, clean_filename, image_id_from_key
+from imgflow.service.manage import get
 from imgflow.sniff import CONTENT_TYPES, SNIFF_BYTES, sniff
 from imgflow.usermeta import UserMeta
 
@@ -185,3 +186,21 @@ def _replaced(svc: Deps, record: ImageRecord, head: ObjectInfo) -> ImageRecord |
         "size": head.size,
     }
     return svc.catalog.transition(record.image_id, Expect(states={"done", "failed"}, version=record.version), changes)
+
+
+def complete_upload(svc: Deps, owner: str, image_id: str) -> ImageRecord:
+    """The client says its presigned upload landed (the path that works on any S3-compatible
+    store, notifications or not): ``awaiting_upload`` -> ``queued`` once the object is there.
+    Idempotent: a record that moved on is answered as it is. NotFound for another owner's image;
+    Conflict (``upload_not_landed``) while the store has no object yet."""
+    record = get(svc, owner, image_id)
+    if record.status != "awaiting_upload":
+        return record
+    try:
+        svc.originals.head(record.key)
+    except NotFound:
+        raise Conflict(
+            f"image {image_id!r} has no uploaded file yet: POST the form first", code="upload_not_landed"
+        ) from None
+    upload_completed(svc, record.key)
+    return svc.catalog.get(image_id)
