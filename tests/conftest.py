@@ -13,6 +13,7 @@ import pytest
 
 from pgkit import PgServer, running_postgres
 from testkit import CORPUS, Clock, free_port, running, wait_http
+from weedkit import Weed, running_weed
 
 #: event loops set on the main thread (Mangum sets one per adapter, as it does in a Lambda
 #: container); held here so that a later ``asyncio.run`` dropping the policy's reference does
@@ -76,6 +77,14 @@ def aws_env(moto_endpoint: str) -> dict[str, str]:
     }
     os.environ.update(env)
     return env
+
+
+@pytest.fixture(scope="session")
+def weed_server() -> Iterator[Weed]:
+    """SeaweedFS (``weed mini``) on 127.0.0.1 for the whole session: an S3-compatible store that
+    checks signatures and presigned POST policies (see tests/weedkit.py)."""
+    with running_weed() as weed:
+        yield weed
 
 
 @pytest.fixture(scope="session")

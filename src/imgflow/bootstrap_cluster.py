@@ -40,7 +40,7 @@ def cluster_adapters(settings: Settings, now: Callable[[], float]) -> Adapters:
     from imgflow.bootstrap import Adapters, s3_client
 
     s3 = s3_client(settings)
-    catalog = PgCatalog(database(settings), clock=now)
+    catalog = PgCatalog(database(settings, check=False), clock=now)  # each role checks the schema at start
     return Adapters(
         originals=S3ObjectStore(s3, settings.uploads_bucket),
         renditions=S3ObjectStore(s3, settings.renditions_bucket),
@@ -49,7 +49,18 @@ def cluster_adapters(settings: Settings, now: Callable[[], float]) -> Adapters:
     )
 
 
-def open_queue(settings: Settings) -> PgJobQueue:
+def open_queue(settings: Settings, db: Database | None = None) -> PgJobQueue:
+    """The job queue, on ``db`` (the catalog's pool) or a pool of its own."""
     from imgflow.adapters.pg_queue import PgJobQueue
 
-    return PgJobQueue(database(settings))
+    return PgJobQueue(db if db is not None else database(settings))
+
+
+def check_schema(settings: Settings) -> None:
+    """At a role's start: ConfigError (one line) unless the database is reachable and has this
+    code's schema; StorageError when the database cannot be reached."""
+    db = database(settings, check=False)
+    try:
+        db.check_schema()
+    finally:
+        db.close()

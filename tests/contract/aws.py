@@ -17,12 +17,13 @@ from testkit import free_port, running
 CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing", "region_name": "us-east-1"}
 
 
-def client(service: str, endpoint: str) -> Any:
+def client(service: str, endpoint: str, credentials: dict[str, str] | None = None) -> Any:
     config = Config(retries={"max_attempts": 2, "mode": "standard"})
     if service == "s3":
         # the wiring must do the same: presigned URLs signed with SigV4, path-style for loopback endpoints
         config = config.merge(Config(signature_version="s3v4", s3={"addressing_style": "path"}))
-    return boto3.client(service, endpoint_url=endpoint, config=config, **CREDENTIALS)  # type: ignore[call-overload]
+    creds = credentials or CREDENTIALS
+    return boto3.client(service, endpoint_url=endpoint, config=config, **creds)  # type: ignore[call-overload]
 
 
 def unique(prefix: str) -> str:

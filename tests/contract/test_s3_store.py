@@ -1,4 +1,5 @@
-"""The S3 store against moto server on 127.0.0.1: the ObjectStore contract, presigned POST and GET."""
+"""The S3 store against two real S3 servers on 127.0.0.1, moto server and SeaweedFS (``weed
+mini``, the cluster backend's tried store): the ObjectStore contract, presigned POST and GET."""
 
 from __future__ import annotations
 
@@ -22,15 +23,24 @@ from .object_store_contract import ObjectStoreContract
 pytestmark = pytest.mark.moto
 
 
-@pytest.fixture(scope="module")
-def s3(moto_endpoint: str) -> Any:
-    return client("s3", moto_endpoint)
+@pytest.fixture(scope="module", params=["moto", pytest.param("weed", marks=pytest.mark.cluster)])
+def s3_server(request: pytest.FixtureRequest) -> tuple[str, str, dict[str, str] | None]:
+    """(name, endpoint, credentials) of the server under test."""
+    if request.param == "moto":
+        return "moto", request.getfixturevalue("moto_endpoint"), None
+    weed = request.getfixturevalue("weed_server")
+    return "weed", weed.endpoint, weed.credentials
 
 
 @pytest.fixture(scope="module")
-def s3_raw(moto_endpoint: str) -> Any:
+def s3(s3_server: tuple[str, str, dict[str, str] | None]) -> Any:
+    return client("s3", s3_server[1], s3_server[2])
+
+
+@pytest.fixture(scope="module")
+def s3_raw(s3_server: tuple[str, str, dict[str, str] | None]) -> Any:
     """For the tests' own look-ups (not recorded as the adapter's operations)."""
-    return client("s3", moto_endpoint)
+    return client("s3", s3_server[1], s3_server[2])
 
 
 @pytest.fixture(scope="module")
@@ -147,3 +157,26 @@ def test_public_base_url_makes_plain_urls(s3: Any) -> None:
     assert (
         store.download_url("renditions/a b/1/t.webp", expires_in=60) == "https://cdn.example/renditions/a%20b/1/t.webp"
     )
+
+
+@pytest.mark.cluster
+@pytest.mark.parametrize(
+    ("size", "content_type"),
+    [(20_001, "image/jpeg"), (100, "image/png")],
+    ids=["too large", "other content type"],
+)
+def test_seaweedfs_enforces_the_presigned_policy(weed_server: Any, size: int, content_type: str) -> None:
+    """SeaweedFS checks the POST policy the adapter writes (moto server checks none)."""
+    s3 = client("s3", weed_server.endpoint, weed_server.credentials)
+    bucket = unique("policy")
+    s3.create_bucket(Bucket=bucket)
+    store = S3ObjectStore(s3, bucket)
+    up = store.presign_upload("originals/pinned", content_type="image/jpeg", max_size=20_000, expires_in=300)
+    fields = {**dict(up.fields), "Content-Type": content_type}
+    resp = httpx.post(up.url, data=fields, files={up.file_field: ("a.jpg", b"\xff" * size, content_type)})
+    assert resp.status_code in (400, 403), resp.text
+    with pytest.raises(NotFound):
+        store.head("originals/pinned")
+    ok = httpx.post(up.url, data=dict(up.fields), files={up.file_field: ("a.jpg", b"\xff" * 100, "image/jpeg")})
+    assert ok.status_code in (200, 201, 204), ok.text  # the same grant, within its policy, lands
+    assert store.head("originals/pinned").size == 100

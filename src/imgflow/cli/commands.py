@@ -29,3 +29,7 @@ def register(app: typer.Typer) -> None:
     from imgflow.cli import meta_cmd
 
     meta_cmd.register(app)
+
+    from imgflow.cli import cluster_cmd
+
+    cluster_cmd.register(app)

@@ -17,6 +17,11 @@ from imgflow.cli.helptext import Command
 DEFAULT_SERVER = "http://127.0.0.1:8080"
 
 
+class Role(StrEnum):
+    all = "all"
+    api = "api"
+
+
 class Via(StrEnum):
     auto = "auto"
     direct = "direct"
@@ -74,14 +79,38 @@ def serve(
             help="API processes sharing the one port (default: 1); the workers stay separate",
         ),
     ] = None,
+    role: Annotated[
+        Role | None,
+        typer.Option(
+            "--role",
+            metavar="all|api",
+            help="all: the API with its workers (local backend, the default); api: the API and the page only "
+            "(the cluster backend's role; workers run as `imgflow worker`)",
+        ),
+    ] = None,
 ) -> None:
     """Serve the web page, the API and /metrics with local workers.
 
-    Worker processes take jobs from a durable SQLite queue under the data folder.
+    Worker processes take jobs from a durable SQLite queue under the data folder. On the cluster
+    backend this is the API role only (--role api): start workers with `imgflow worker`.
     """
+    from imgflow.cli.errors import CliError
     from imgflow.runtimes.local.server import serve as run_server
 
     settings = _settings(config, port=port, data_dir=data_dir, workers=workers, host=host, processes=processes)
+    if settings.backend == "cluster":
+        if role == Role.all or workers is not None:
+            raise CliError(
+                "on the cluster backend `imgflow serve` runs the API only (--role api); "
+                "run the workers with `imgflow worker --concurrency N` and the sweep with `imgflow sweep`"
+            )
+        from imgflow.runtimes.cluster.api import serve_api
+
+        raise typer.Exit(serve_api(settings))
+    if role == Role.api:
+        raise CliError(
+            f"--role api needs the cluster backend (backend: cluster, database_url); this one is {settings.backend!r}"
+        )
     if "public_base_url" not in settings.model_fields_set and _loopback(settings.host):
         # off loopback the server refuses to guess: clients do not reach it at the bound address
         shown = f"[{settings.host}]" if ":" in settings.host else settings.host
@@ -96,11 +125,37 @@ def _loopback(host: str) -> bool:
 
 
 @handles_errors
-def worker(data_dir: DataDir = None, config: Config = None) -> None:
-    """Run one worker alone (serve starts its own)."""
+def worker(
+    data_dir: DataDir = None,
+    config: Config = None,
+    concurrency: Annotated[
+        int | None,
+        typer.Option(
+            "--concurrency",
+            "-n",
+            metavar="N",
+            min=1,
+            max=64,
+            help="Worker processes on this host (cluster backend; default: one per core)",
+        ),
+    ] = None,
+) -> None:
+    """Run workers: N processes on the cluster backend; locally one worker alone (serve starts its own).
+
+    SIGTERM or Ctrl+C: each worker finishes the job in hand, then exits.
+    """
     from imgflow.runtimes.local.env import WORKER_ENV
 
-    _settings(config, data_dir=data_dir)  # a bad config stops here, in one line, not in the worker's log
+    settings = _settings(config, data_dir=data_dir)  # a bad config stops here, in one line, not in the worker's log
+    if settings.backend == "cluster":
+        from imgflow.runtimes.cluster.workers import run_workers
+        from imgflow.runtimes.local.server import worker_count
+
+        raise typer.Exit(run_workers(settings, worker_count(concurrency)))
+    if concurrency not in (None, 1):
+        from imgflow.cli.errors import CliError
+
+        raise CliError("--concurrency is for the cluster backend; locally `imgflow serve --workers N` runs N workers")
     missing = {k: v for k, v in WORKER_ENV.items() if os.environ.get(k) != v}
     if missing:
         # libvips and malloc read these at load: re-exec with them set

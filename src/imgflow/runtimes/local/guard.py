@@ -33,9 +33,10 @@ QUEUE_POLL_SECONDS = 0.5
 _PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
-def worker_name(pid: int) -> str:
-    """The ``worker_id`` a worker claims jobs with: how the supervisor finds a dead worker's jobs."""
-    return f"worker-{pid}"
+def worker_name(pid: int, host: str | None = None) -> str:
+    """The ``worker_id`` a worker claims jobs with: how the supervisor finds a dead worker's jobs.
+    On a cluster (one queue, many hosts) it names the host too: ``worker-<pid>@<host>``."""
+    return f"worker-{pid}" if host is None else f"worker-{pid}@{host}"
 
 
 def resident_bytes(pid: int) -> int | None:
@@ -79,8 +80,11 @@ class JobGuard:
         job_timeout: float,
         memory_limit_bytes: int,
         clock: Callable[[], float] = time.monotonic,
+        host: str | None = None,
     ) -> None:
         self.service, self.queue = service, queue
+        #: on a cluster, this host's name: only its own workers' jobs are this guard's business
+        self.host = host
         self.job_timeout = job_timeout
         self.memory_limit = memory_limit_bytes
         self.clock = clock
@@ -93,8 +97,8 @@ class JobGuard:
     def release_orphans(self) -> int:
         """Jobs still held by workers of an earlier run that are gone: back to the queue now."""
         count = 0
-        for held in self.queue.held():
-            pid = _pid_of(held.worker_id)
+        for held in self._held():
+            pid = _pid_of(held.worker_id, self.host)
             if pid is None or not pid_alive(pid):
                 self._release(held, Reason.WORKER_GONE)
                 count += 1
@@ -108,18 +112,18 @@ class JobGuard:
         for pid in pids:
             rss = resident_bytes(pid)
             if rss is not None and rss > self.memory_limit:
-                held = self.queue.held() if held is None else held
+                held = self._held() if held is None else held
                 message = f"the worker passed its memory ceiling ({self.memory_limit // 2**20} MiB resident)"
-                verdicts[pid] = Verdict(pid, Reason.MEMORY_LIMIT, message, _job_of(held, pid))
+                verdicts[pid] = Verdict(pid, Reason.MEMORY_LIMIT, message, _job_of(held, worker_name(pid, self.host)))
         now = self.clock()
         if now >= self._next_poll:
             self._next_poll = now + QUEUE_POLL_SECONDS
-            held = self.queue.held() if held is None else held
+            held = self._held() if held is None else held
             tokens = {h.job.token for h in held}
             self._seen = {t: s for t, s in self._seen.items() if t in tokens}
             for h in held:
                 since = self._seen.setdefault(h.job.token, now)
-                owner = _pid_of(h.worker_id)
+                owner = _pid_of(h.worker_id, self.host)
                 if owner is not None and owner in pids and owner not in verdicts and now - since > self.job_timeout:
                     message = f"the job ran longer than its {self.job_timeout:g} s timeout"
                     verdicts[owner] = Verdict(owner, Reason.TIMEOUT, message, h.job)
@@ -149,10 +153,15 @@ class JobGuard:
     def exited(self, pid: int) -> None:
         """Any worker exit: what it still held goes back to the queue now (the attempt counts)."""
         self._verdicts.pop(pid, None)
-        for held in self.queue.held(worker_name(pid)):
+        for held in self.queue.held(worker_name(pid, self.host)):
             self._release(held, Reason.WORKER_DIED)
 
     # --- helpers ---------------------------------------------------------------------
+    def _held(self) -> list[HeldJob]:
+        """The jobs this host's workers hold (all of them locally: one host, one queue)."""
+        held = self.queue.held()
+        return held if self.host is None else [h for h in held if h.worker_id.endswith(f"@{self.host}")]
+
     def _release(self, held: HeldJob, reason: str) -> None:
         job = held.job
         self.service.release_attempt(job.image_id, job.token)
@@ -175,11 +184,15 @@ class JobGuard:
         )  # fmt: skip
 
 
-def _pid_of(worker_id: str) -> int | None:
+def _pid_of(worker_id: str, host: str | None = None) -> int | None:
+    """The pid in a :func:`worker_name` of this host (None: not one, or another host's)."""
+    if host is not None:
+        worker_id, at, on = worker_id.rpartition("@")
+        if not at or on != host:
+            return None
     head, _, tail = worker_id.rpartition("-")
     return int(tail) if head == "worker" and tail.isdigit() else None
 
 
-def _job_of(held: list[HeldJob], pid: int) -> Job | None:
-    name = worker_name(pid)
+def _job_of(held: list[HeldJob], name: str) -> Job | None:
     return next((h.job for h in held if h.worker_id == name), None)

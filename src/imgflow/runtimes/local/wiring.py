@@ -109,7 +109,7 @@ def job_guard(settings: Settings, queue: JobQueue) -> JobGuard:
     return guard
 
 
-def _count_unpublished(record: ImageRecord) -> None:
+def count_unpublished(record: ImageRecord) -> None:
     from imgflow.runtimes.local.metrics import EVENTS_NOT_PUBLISHED
 
     EVENTS_NOT_PUBLISHED.inc()
@@ -124,10 +124,10 @@ def worker_service(settings: Settings, *, background: bool = False) -> ImageServ
         from imgflow.adapters.webhook import Background
 
         runner = Background()
-    return build_service(settings, with_processor=True, on_publish_error=_count_unpublished, background=runner)
+    return build_service(settings, with_processor=True, on_publish_error=count_unpublished, background=runner)
 
 
-def _record_metrics(outcome: Outcome, seconds: float) -> None:
+def record_metrics(outcome: Outcome, seconds: float) -> None:
     from imgflow.runtimes.local.metrics import FAILED, PROCESSED, PROCESSING_SECONDS
 
     PROCESSING_SECONDS.observe(seconds)
@@ -147,7 +147,7 @@ def run_worker(settings: Settings) -> None:
         queue,
         lease_seconds=float(settings.lease_seconds),
         job_timeout=settings.job_timeout_seconds,
-        on_outcome=_record_metrics,
+        on_outcome=record_metrics,
     )
     worker.install_signals()
     try:
