@@ -59,6 +59,11 @@ def open_queue(settings: Settings, db: Database | None = None) -> PgJobQueue:
 def check_schema(settings: Settings) -> None:
     """At a role's start: ConfigError (one line) unless the database is reachable and has this
     code's schema; StorageError when the database cannot be reached."""
+    from imgflow.adapters.pg_db import reach
+
+    require_cluster(settings)
+    assert settings.database_url is not None
+    reach(settings.database_url)
     db = database(settings, check=False)
     try:
         db.check_schema()

@@ -155,6 +155,25 @@ class Database:
             )
 
 
+def where(url: str) -> str:
+    """``host:port/dbname`` of ``url``, for messages (never the password)."""
+    try:
+        info = psycopg.conninfo.conninfo_to_dict(url)
+    except psycopg.ProgrammingError:
+        return "the database_url given"
+    return f"{info.get('host', 'localhost')}:{info.get('port', 5432)}/{info.get('dbname', '')}"
+
+
+def reach(url: str, timeout: float = 5.0) -> None:
+    """StorageError naming the server and the reason (refused, auth, no such database) unless a
+    connection can be made now: a role's first check, before any pool retries quietly."""
+    try:
+        psycopg.connect(url, connect_timeout=max(1, int(timeout))).close()
+    except psycopg.Error as exc:
+        reason = " ".join(str(exc).split()) or type(exc).__name__
+        raise StorageError(f"cannot reach PostgreSQL at {where(url)}: {reason}") from None
+
+
 def too_new(found: int) -> str:
     return (
         f"the database's schema is version {found}, newer than this imgflow knows ({SCHEMA_VERSION}):"
@@ -165,6 +184,7 @@ def too_new(found: int) -> str:
 def migrate(url: str) -> tuple[int, int]:
     """Create or upgrade the schema; idempotent and safe on several hosts at once (an advisory
     lock). Returns (version before, version after). SchemaTooNew for a database newer than the code."""
+    reach(url)
     db = Database(url, max_size=1, check=False)
     try:
         with db.transaction() as conn:
