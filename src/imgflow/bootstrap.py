@@ -104,7 +104,7 @@ def transform_keys(settings: Settings, *, secrets: Any = None) -> list[bytes]:
         from imgflow.adapters.secret_keys import SecretKeys
 
         return SecretKeys(secrets or aws_client(settings, "secretsmanager"), od.keys_secret_arn).get()
-    if settings.backend == "local" or (settings.backend == "cluster" and settings.signing_key):
+    if settings.backend == "local":
         return [derive_key(signing_key(settings))]
     raise ConfigError("on-demand URLs need ondemand.keys or ondemand.keys_secret_arn on the aws backend")
 
@@ -125,11 +125,11 @@ def build_links(settings: Settings, *, secrets: Any = None) -> Links | None:
     from imgflow.ondemand import Links
 
     od = settings.ondemand
-    if not od.enabled or (
-        settings.backend != "local"
-        and not od.keys
-        and not od.keys_secret_arn
-        and not (settings.backend == "cluster" and settings.signing_key)
+    # the cluster's roles serve no /t/ URLs (yet): its records carry no srcset
+    if (
+        not od.enabled
+        or settings.backend == "cluster"
+        or (settings.backend == "aws" and not od.keys and not od.keys_secret_arn)
     ):
         return None
     return Links(od, transform_signer(settings, secrets=secrets), transform_base_url(settings))
