@@ -14,7 +14,7 @@ APT_PACKAGES := $(APT_RUN) chromium nodejs postgresql buildah mmdebstrap
 PORT ?= 8080
 DATA_DIR ?= var
 
-.PHONY: setup run-setup run test lint fuzz bench scale bench-peers loadtest package coldstart clean help build-ApiFunction build-ProcessorFunction build-ReconcilerFunction build-TransformFunction
+.PHONY: image setup run-setup run test lint fuzz bench scale bench-peers loadtest package coldstart clean help build-ApiFunction build-ProcessorFunction build-ReconcilerFunction build-TransformFunction
 
 help:
 	@echo "make run    - install what serving needs and serve imgflow on http://127.0.0.1:$(PORT) (data in ./$(DATA_DIR))"
@@ -121,6 +121,24 @@ build-ProcessorFunction build-TransformFunction:
 # sizes: figures, not a test (docs/deploy-aws.md, Cold start). Offline when `make setup` filled the wheelhouse.
 coldstart:
 	$(PACKAGE_PY:package.py=coldstart.py) $(if $(wildcard $(WHEELHOUSE_DIR)/x86_64),--wheelhouse $(WHEELHOUSE_DIR))
+
+# The one container image of the cluster backend (docs/cluster.md): a Debian bookworm base made
+# from Debian's packages by mmdebstrap (no registry needed), then the Containerfile on it with
+# buildah (chroot isolation, vfs storage: works as root on machines that cannot run containers).
+IMAGE := imgflow:latest
+IMAGE_BASE := localhost/imgflow-base:bookworm
+BUILDAH := buildah --storage-driver vfs
+image: $(STAMPS)/apt setup
+	@mkdir -p build
+	rm -rf .image-wheels && $(BIN)/pip wheel -q --wheel-dir .image-wheels .
+	@if ! $(BUILDAH) inspect --type image $(IMAGE_BASE) >/dev/null 2>&1; then \
+	  echo "==> making a bookworm base with mmdebstrap"; \
+	  mmdebstrap --variant=minbase --include=ca-certificates bookworm build/bookworm.tar && \
+	  ctr=$$($(BUILDAH) from scratch) && $(BUILDAH) add $$ctr build/bookworm.tar / && \
+	  $(BUILDAH) commit --rm $$ctr $(IMAGE_BASE) && rm -f build/bookworm.tar; \
+	fi
+	$(BUILDAH) bud --isolation chroot --network host --build-arg BASE=$(IMAGE_BASE) -t $(IMAGE) -f Containerfile .
+	@echo "built $(IMAGE): run any role, e.g. buildah run --network host <container> imgflow --help"
 
 run: run-setup
 	$(BIN)/imgflow serve --port $(PORT) --data-dir $(DATA_DIR)
