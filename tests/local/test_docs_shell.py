@@ -1,5 +1,5 @@
 """Every ```sh block of the README and docs/ runs as written, against a real server, unless the line
-before it marks it `<!-- sh: needs AWS -->` (then it must at least parse). Commands show how to reach
+before it marks it `<!-- sh: needs AWS -->` or `<!-- sh: needs a cluster -->` (then it must at least parse). Commands show how to reach
 imgflow (`.venv/bin/imgflow`), never a bare `imgflow` that is not on PATH after set-up."""
 
 from __future__ import annotations
@@ -20,6 +20,8 @@ from testkit import ROOT
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 NEEDS_AWS = "<!-- sh: needs AWS -->"
+#: PostgreSQL, an S3-compatible store, or a container engine (docs/cluster.md): parsed, not run here
+NEEDS_CLUSTER = "<!-- sh: needs a cluster -->"
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 #: what the docs write where a real value goes: the local default address and an example image id
 EXAMPLE_URL = "http://127.0.0.1:8080"
@@ -33,8 +35,8 @@ def _blocks(page: Path) -> list[tuple[str, bool, str]]:
     found = []
     for n, m in enumerate(re.finditer(r"^(<!-- sh: [^>]*-->\n)?```sh\n(.*?)^```", text, re.S | re.M)):
         marker = (m.group(1) or "").strip()
-        assert marker in ("", NEEDS_AWS), f"{page.name}: unknown marker {marker!r}"
-        found.append((f"{page.relative_to(ROOT)} block {n}", marker == NEEDS_AWS, m.group(2)))
+        assert marker in ("", NEEDS_AWS, NEEDS_CLUSTER), f"{page.name}: unknown marker {marker!r}"
+        found.append((f"{page.relative_to(ROOT)} block {n}", marker in (NEEDS_AWS, NEEDS_CLUSTER), m.group(2)))
     return found
 
 
