@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import pyvips
 from proc_helpers import ACCEPTED, decode, mad, make_image, pattern
@@ -29,6 +31,17 @@ def test_a_cut_jpeg_with_an_end_marker_appended_fails(interlace: bool) -> None:
     with pytest.raises(CorruptImage, match="jpeg"):  # libjpeg calls this a warning and paints grey
         process_image(cut + EOI, default_recipe(), LIMITS)
     assert len(process_image(whole, default_recipe(), LIMITS).renditions) == 6
+
+
+def test_junk_before_a_restart_marker_is_not_a_truncation(corpus: Path) -> None:
+    """hopper_bad_exif.jpg: libjpeg skips 1214 bytes before a restart marker (a warning): processed,
+    as the manifest asks. The same file cut short still fails, with or without an end marker."""
+    data = (corpus / "edge/exif/hopper_bad_exif.jpg").read_bytes()
+    result = process_image(data, default_recipe(), LIMITS)
+    assert (result.facts.width, result.facts.height) == (500, 500)
+    assert len(result.renditions) == 6
+    with pytest.raises(CorruptImage, match="jpeg"):
+        process_image(data[: len(data) // 2], default_recipe(), LIMITS)
 
 
 def _with_junk_before_dqt(data: bytes) -> bytes:

@@ -55,9 +55,17 @@ def decode_base(data: bytes, probed: Probed, plan: Plan) -> pyvips.Image:
                 return colour.strip_private(image).copy_memory()
 
         return heif.decode(data, finish)
+    try:
+        return _decode_vips(data, facts, plan, lenient=False)
+    except engine.ScanJunk:  # junk before a restart marker (hopper_bad_exif.jpg): not a truncation
+        return _decode_vips(data, facts, plan, lenient=True)
+
+
+def _decode_vips(data: bytes, facts: ImageFacts, plan: Plan, *, lenient: bool) -> pyvips.Image:
+    fmt = facts.format
     upright = (plan.base_width, plan.base_height)
     stored_w, stored_h = (upright[1], upright[0]) if facts.orientation >= 5 else upright
-    image = engine.load(data, fmt, **_load_options(facts, plan, stored_w, stored_h))
+    image = engine.load(data, fmt, lenient=lenient, **_load_options(facts, plan, stored_w, stored_h))
     with engine.vips_errors(fmt):
         if colour.pages(image)[0] is not image:  # frames: no EXIF rotation for animations
             image = colour.strip_private(colour.to_srgb(image))
