@@ -22,6 +22,9 @@ def test_token_mode(tmp_path: Path) -> None:
             assert resp.status_code == 401
             assert resp.headers["www-authenticate"] == "Bearer"
             assert resp.json()["code"] == "unauthorized"
+        for near in (TOKEN[:1], TOKEN[:-1], TOKEN + "x", TOKEN.upper()):  # a prefix or an extension is not it
+            resp = api.client.get("/v1/images", headers={"authorization": f"Bearer {near}"})
+            assert (resp.status_code, resp.json()["code"]) == (401, "unauthorized"), near
         ok = api.client.get("/v1/images", headers={"authorization": f"Bearer {TOKEN}"})
         assert ok.status_code == 200
         assert api.client.get("/healthz").status_code == 200  # health needs no token

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from api_kit import Wiring, local_settings, png, wire
+from api_kit import Client, Wiring, as_subject, local_settings, png, wire
 
 from imgflow.errors import BadSignature
 from imgflow.ondemand import OnDemandSettings, Signer, parse_url
@@ -84,4 +84,23 @@ def test_disabled(tmp_path: Path) -> None:
         assert (resp.status_code, resp.json()["code"]) == (404, "ondemand_disabled")
         assert api.client.get(f"/v1/images/{image_id}").json()["srcset"] is None
     finally:
+        api.client.close()
+
+
+def test_another_owner_gets_no_url(tmp_path: Path) -> None:
+    """jwt mode: bob asking for alice's image gets a 404, never a signed URL (cross-tenant)."""
+    api = wire("local", local_settings(tmp_path, auth="jwt"))
+    client = Client(as_subject(api.app))
+    try:
+        alice, bob = {"x-test-subject": "alice"}, {"x-test-subject": "bob"}
+        created = client.post("/v1/images", content=png(400, 300), headers={**alice, "content-type": "image/png"})
+        image_id = created.json()["image_id"]
+        assert api.service.handle_object_created(f"originals/{image_id}").kind == "done"
+        url = f"/v1/images/{image_id}/transform-url?width=200"
+        assert client.get(url, headers=alice).status_code == 200
+        theirs = client.get(url, headers=bob)
+        assert (theirs.status_code, theirs.json()["code"]) == (404, "not_found")
+        assert "url" not in theirs.json()
+    finally:
+        client.close()
         api.client.close()

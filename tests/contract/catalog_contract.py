@@ -160,6 +160,23 @@ class CatalogContract:
         with pytest.raises(Conflict):
             catalog.transition(rec.image_id, Expect(states={"processing"}, lease_token="old"), {"status": "done"})
 
+    def test_a_lease_is_live_at_its_expiry_instant(self, catalog: Catalog) -> None:
+        """Every catalog as DynamoDB's ``lease_expires_at < :now``: at the exact instant the lease
+        still holds (no claim, not stale); a moment later it is gone. The same holds for
+        ``older_than``: a record updated exactly then is not stale yet."""
+        rec = catalog.create(make_record(status="processing", lease_token="old", lease_expires_at=T0 + 60))
+        at_expiry = Expect(states={"awaiting_upload", "queued"}, lease_expired_before=T0 + 60)
+        with pytest.raises(Conflict):
+            catalog.transition(rec.image_id, at_expiry, {"lease_token": "new"})
+        assert catalog.get(rec.image_id).lease_token == "old"
+        assert catalog.stale(T0 + 60, older_than=T0 - 1000) == []
+        assert [r.image_id for r in catalog.stale(T0 + 60.5, older_than=T0 - 1000)] == [rec.image_id]
+        just_after = Expect(states={"awaiting_upload", "queued"}, lease_expired_before=T0 + 60.5)
+        assert catalog.transition(rec.image_id, just_after, {"lease_token": "new"}).lease_token == "new"
+        waiting = catalog.create(make_record(status="queued", updated_at=T0 + 10))
+        assert catalog.stale(T0 + 20, older_than=T0 + 10) == []
+        assert [r.image_id for r in catalog.stale(T0 + 20, older_than=T0 + 10.5)] == [waiting.image_id]
+
     def test_expired_lease_clause_needs_processing(self, catalog: Catalog) -> None:
         rec = catalog.create(make_record(status="done", lease_expires_at=T0))
         with pytest.raises(Conflict):

@@ -155,6 +155,26 @@ def test_enqueue_while_claimed_runs_once_more(queue: SqliteJobQueue) -> None:
     assert queue.depth() == 0
 
 
+def test_a_stale_worker_cannot_finish_the_job_it_lost(queue: SqliteJobQueue, clock: Clock) -> None:
+    """w1's lease ran out and w2 holds the job, marked to run once more: w1's late finish is refused
+    and leaves w2's lease alone (else a third worker would take the job while w2 still works)."""
+    queue.enqueue("img1", 0)
+    first = queue.claim("w1", 30)
+    assert first is not None
+    clock.now += 31
+    second = queue.claim("w2", 30)
+    assert second is not None
+    queue.enqueue("img1", 0)  # the record was queued again while w2 holds the job
+    with pytest.raises(LeaseLost):
+        queue.finish(first.job_id, first.token)
+    assert [(h.worker_id, h.job.token) for h in queue.held()] == [("w2", second.token)]
+    assert queue.claim("w3", 30) is None
+    queue.finish(second.job_id, second.token)  # the rerun: available again, not deleted
+    again = queue.claim("w3", 30)
+    assert again is not None
+    assert (again.job_id, again.attempts) == (second.job_id, 1)
+
+
 def test_dead_letter_after_max_attempts(queue: SqliteJobQueue, clock: Clock) -> None:
     queue.enqueue("crashy", 0)
     for attempt in (1, 2, 3):

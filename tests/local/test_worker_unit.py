@@ -128,6 +128,33 @@ def test_a_worker_keeps_claiming_while_the_database_is_locked(rig: Rig, caplog: 
     assert rig.service.catalog.get(image_id).attempts == 1
 
 
+def test_no_second_claim_while_a_job_runs_several_leases(rig: Rig) -> None:
+    """A job that runs 2.5 leases keeps its lease from the heartbeat: no other worker can claim it."""
+    image_id = rig.upload()
+    worker = Worker(rig.service, rig.queue, lease_seconds=0.2)  # + the margin: a 1.2 s job lease
+    job = rig.queue.claim(worker.name, worker.lease_seconds)
+    assert job is not None
+    other = SqliteJobQueue(rig.db)
+    thefts: list[object] = []
+
+    def long_job() -> None:
+        deadline = time.monotonic() + 2.5 * worker.lease_seconds
+        while time.monotonic() < deadline:
+            stolen = other.claim("thief", 1.0)
+            if stolen is not None:
+                thefts.append(stolen)
+            time.sleep(0.05)
+
+    rig.processor.during = long_job
+    try:
+        worker.run_one(job)
+    finally:
+        other.close()
+    assert thefts == []
+    assert rig.status(image_id) == "done"
+    assert rig.queue.depth() == 0
+
+
 def test_a_heartbeat_that_loses_the_job_lease_stops_renewing(rig: Rig, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.WARNING)
     image_id = rig.upload()

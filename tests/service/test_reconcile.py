@@ -52,6 +52,17 @@ def test_abandoned_uploads_expire_and_keep_their_ttl(kit: Kit) -> None:
     assert kit.service.reconcile().expired == []
 
 
+def test_an_upload_still_landing_after_its_url_expired_is_not_given_up(kit: Kit) -> None:
+    """Half the grace period past the upload URL's expiry the upload may still be landing (a slow
+    PUT started in time): it stays ``awaiting_upload``, and the object that lands is processed."""
+    record, _ = kit.service.create_upload("alice", filename=None, content_type="image/png", size=len(PNG))
+    kit.clock.advance(kit.service.config.upload_url_ttl + kit.service.config.reconcile_grace_seconds / 2)
+    assert kit.service.reconcile().expired == []
+    assert kit.catalog.get(record.image_id).status == "awaiting_upload"
+    kit.originals.put(record.key, PNG, content_type="image/png")
+    assert kit.service.handle_object_created(record.key).kind == "done"
+
+
 def test_a_queued_record_without_its_object_fails(kit: Kit) -> None:
     record = kit.service.ingest("alice", PNG)
     kit.originals.delete(record.key)
