@@ -185,8 +185,8 @@ def main(argv: list[str] | None = None) -> int:
         for m in mutants:
             print(f"{m.id:40} {m.file}  {' '.join(m.tests)}")
         return 0
-    signal.signal(signal.SIGTERM, _interrupt)
-    signal.signal(signal.SIGHUP, _interrupt)
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):  # SIGINT too: a background job ignores it
+        signal.signal(signum, _interrupt)
     results: list[Result] = []
     try:
         for serial, mutant in enumerate(mutants):
@@ -198,6 +198,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"interrupted after {len(results)} of {len(mutants)} mutants; every file is restored")
         print(summary(results))
         return 130
+    finally:
+        shutil.rmtree(BACKUP, ignore_errors=True)  # every planted file is back: nothing to recover
     print(summary(results))
     return 1 if any(r.verdict in ("survived", "stale") for r in results) else 0
 
