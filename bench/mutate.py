@@ -39,6 +39,8 @@ class Mutant:
     #: one of the mutants issue 18 found surviving the suite
     listed: bool = False
     note: str = ""
+    #: seconds for this mutant's test run (else ``--timeout``): a mutant that hangs a test
+    timeout: float | None = None
 
 
 @dataclass
@@ -136,7 +138,7 @@ def run_one(mutant: Mutant, serial: int, timeout: float) -> Result:
     start = time.monotonic()
     try:
         planted.plant(data.replace(before, after), serial)
-        verdict, detail = _pytest(mutant.tests, timeout)
+        verdict, detail = _pytest(mutant.tests, mutant.timeout or timeout)
     finally:
         planted.restore()
     return Result(mutant, verdict, time.monotonic() - start, detail)

@@ -24,14 +24,14 @@ def test_signed_url_and_srcset(local_api: Wiring) -> None:
     signer = transform_signer(local_api.settings)
     resp = local_api.client.get(
         f"/v1/images/{image_id}/transform-url",
-        params={"width": 300, "height": 300, "fit": "cover", "gravity": "attention", "format": "webp", "dpr": 2},
+        params={"width": 300, "height": 200, "fit": "cover", "gravity": "attention", "format": "webp", "dpr": 2},
     )
     assert resp.status_code == 200, resp.text
     body = resp.json()
     assert body["generation"] == 1
     assert body["url"].startswith("http://testserver/t/")
     url = parse_url(body["url"].removeprefix("http://testserver"), OnDemandSettings(), signer)
-    assert (url.transform.width, url.transform.height, url.transform.dpr) == (320, 320, 2.0)
+    assert (url.transform.width, url.transform.height, url.transform.dpr) == (320, 240, 2.0)
     assert (url.transform.fit, url.transform.gravity, url.transform.format) == ("cover", "attention", "webp")
     try:
         parse_url(body["url"].removeprefix("http://testserver"), OnDemandSettings(), Signer([b"x" * 32]))
@@ -104,3 +104,12 @@ def test_another_owner_gets_no_url(tmp_path: Path) -> None:
     finally:
         client.close()
         api.client.close()
+
+
+def test_the_url_names_the_current_generation(local_api: Wiring) -> None:
+    image_id = done_image(local_api)
+    local_api.service.reprocess("local", image_id)
+    assert local_api.service.handle_object_created(f"originals/{image_id}").kind == "done"
+    body = local_api.client.get(f"/v1/images/{image_id}/transform-url?width=300").json()
+    assert body["generation"] == 2
+    assert body["url"].endswith(f"/{image_id}/2")

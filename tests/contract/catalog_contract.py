@@ -195,6 +195,9 @@ class CatalogContract:
         rec = catalog.create(make_record())
         with pytest.raises(ValueError, match="cannot change"):
             catalog.transition(rec.image_id, Expect(states={"awaiting_upload"}), {"image_id": "other"})
+        with pytest.raises(ValueError, match="cannot change"):  # the catalog owns the version
+            catalog.transition(rec.image_id, Expect(states={"awaiting_upload"}), {"version": 99})
+        assert catalog.get(rec.image_id).version == rec.version
 
     def test_list_newest_first_with_paging(self, catalog: Catalog) -> None:
         recs = [catalog.create(make_record("alice", created_at=T0 + i)) for i in range(7)]
@@ -239,8 +242,10 @@ class CatalogContract:
             catalog.list("mallory", limit=1, cursor=cursor)
         with pytest.raises(BadRequest):
             catalog.list("erin", cursor="not a cursor!!")
-        with pytest.raises(BadRequest):
-            catalog.list("erin", limit=0)
+        for limit in (0, 1001):
+            with pytest.raises(BadRequest, match="between 1 and 1000"):
+                catalog.list("erin", limit=limit)
+        assert len(catalog.list("erin", limit=1000).items) == 3
 
     def test_delete_is_hard_and_idempotent(self, catalog: Catalog) -> None:
         rec = catalog.create(make_record())

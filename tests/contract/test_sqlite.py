@@ -128,6 +128,28 @@ def test_expired_lease_is_retaken(queue: SqliteJobQueue, clock: Clock) -> None:
     assert queue.depth() == 0
 
 
+def test_a_job_lease_holds_through_its_expiry_instant(queue: SqliteJobQueue, clock: Clock) -> None:
+    queue.enqueue("img1", 0)
+    job = queue.claim("w1", 30)
+    assert job is not None
+    clock.now = job.lease_expires_at
+    assert queue.claim("w2", 30) is None
+    clock.now += 0.5
+    again = queue.claim("w2", 30)
+    assert again is not None
+    assert (again.job_id, again.attempts) == (job.job_id, 2)
+
+
+def test_held_lists_the_leased_jobs_only(queue: SqliteJobQueue) -> None:
+    queue.enqueue("a", 0)
+    job = queue.claim("w1", 30)
+    assert job is not None
+    queue.enqueue("b", 0)
+    assert [(h.worker_id, h.job.image_id, h.job.token) for h in queue.held()] == [("w1", "a", job.token)]
+    assert [h.job.job_id for h in queue.held("w1")] == [job.job_id]
+    assert queue.held("w2") == []
+
+
 def test_release_makes_available_again(queue: SqliteJobQueue, clock: Clock) -> None:
     queue.enqueue("img1", 0)
     job = queue.claim("w1", 300)

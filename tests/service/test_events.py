@@ -262,6 +262,33 @@ def test_a_delete_during_processing_then_a_crash_leaves_nothing_after_redelivery
     assert kit.catalog.get(record.image_id).status == "deleted"
 
 
+def test_a_replaced_original_of_another_size_is_processed_on_its_own_facts(kit: Kit) -> None:
+    """The declared size bound the first upload only: a second object of another size is a new
+    generation, not a size mismatch."""
+    record = kit.upload()
+    assert kit.service.handle_object_created(record.key).kind == "done"
+    bigger = PNG + bytes(50)
+    kit.originals.put(record.key, bigger, content_type="image/png")
+    assert kit.service.handle_object_created(record.key).kind == "done"
+    again = kit.catalog.get(record.image_id)
+    assert (again.status, again.generation, again.size, again.declared_size) == ("done", 2, len(bigger), None)
+
+
+def test_a_dead_lease_whose_original_vanished_leaves_no_renditions(kit: Kit) -> None:
+    """The worker wrote the renditions and died before its done write; the original is gone since:
+    the redelivery fails the image and removes what the crash left."""
+    record = kit.upload()
+    kit.catalog.faults.add("transition", when=writes("done"), error=Crash("killed before the done write"))
+    with pytest.raises(Crash):
+        kit.service.handle_object_created(record.key)
+    assert len(kit.rendition_keys(record.image_id)) == 2
+    kit.originals.delete(record.key)
+    kit.clock.advance(kit.service.config.lease_seconds + 1)
+    outcome = kit.service.handle_object_created(record.key)
+    assert (outcome.kind, outcome.reason) == ("failed", "object_missing")
+    assert kit.rendition_keys(record.image_id) == []
+
+
 def test_without_a_processor_the_service_refuses_to_handle_events(kit: Kit) -> None:
     api = kit.without_processor()
     with pytest.raises(ConfigError):
