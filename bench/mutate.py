@@ -203,6 +203,9 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         shutil.rmtree(BACKUP, ignore_errors=True)  # every planted file is back: nothing to recover
     print(summary(results))
+    skipped = [r.mutant.id for r in results if "skipped" in r.detail]
+    if skipped:  # a skipped test catches nothing: the corpus (IMGFLOW_CORPUS) or a tool may be absent
+        print(f"note: {len(skipped)} runs skipped tests ({', '.join(skipped[:5])}...): is IMGFLOW_CORPUS set?")
     return 1 if any(r.verdict in ("survived", "stale") for r in results) else 0
 
 

@@ -9,6 +9,7 @@ import pyvips
 from imgflow.facts import ImageFacts, Rendered, RenditionFacts
 from imgflow.processing import blur, colour, encode, engine, heif
 from imgflow.processing.exif import Credits
+from imgflow.processing.jpegscan import restarts_complete, without_header_junk
 from imgflow.processing.plan import Plan, Step
 from imgflow.processing.probe import Probed
 from imgflow.processing.spread import Spread
@@ -57,7 +58,9 @@ def decode_base(data: bytes, probed: Probed, plan: Plan) -> pyvips.Image:
         return heif.decode(data, finish)
     try:
         return _decode_vips(data, facts, plan, lenient=False)
-    except engine.ScanJunk:  # junk before a restart marker (hopper_bad_exif.jpg): not a truncation
+    except engine.ScanJunk:  # junk before a marker in the scan (hopper_bad_exif.jpg): not a truncation...
+        if not restarts_complete(without_header_junk(data)):
+            raise  # ...unless the scan may also be cut: libvips stopped at the junk, before any later warning
         return _decode_vips(data, facts, plan, lenient=True)
 
 
