@@ -124,7 +124,8 @@ def _pytest(tests: tuple[str, ...], timeout: float) -> tuple[str, str]:
         raise
     lines = [line for line in out.decode(errors="replace").splitlines() if line.strip()]
     last = lines[-1] if lines else ""
-    return ("survived" if proc.returncode == 0 else "caught"), last
+    failed = next((line.split()[1] for line in lines if line.startswith(("FAILED ", "ERROR "))), None)
+    return ("survived" if proc.returncode == 0 else "caught"), f"{last}; by {failed}" if failed else last
 
 
 def run_one(mutant: Mutant, serial: int, timeout: float) -> Result:
