@@ -25,7 +25,8 @@ from types import FrameType
 
 ROOT = Path(__file__).resolve().parent.parent
 MUTANTS = ROOT / "bench" / "mutants.toml"
-BACKUP = ROOT / "build" / "mutate-backup"
+#: where a planted file's original is kept, under the tree's root
+BACKUP = Path("build") / "mutate-backup"
 PYTEST = ("-x", "-q", "-p", "no:randomly", "-p", "no:cacheprovider", "--no-header")
 
 
@@ -55,13 +56,14 @@ class Result:
 class Planted:
     """The file a mutant is in while it is planted: its bytes and times, and where a copy is kept."""
 
+    root: Path
     path: Path
     original: bytes
     stat: os.stat_result
     backup: Path = field(init=False)
 
     def __post_init__(self) -> None:
-        self.backup = BACKUP / self.path.relative_to(ROOT)
+        self.backup = self.root / BACKUP / self.path.relative_to(self.root)
 
     def plant(self, text: bytes, serial: int) -> None:
         self.backup.parent.mkdir(parents=True, exist_ok=True)
@@ -88,17 +90,18 @@ def load(path: Path = MUTANTS) -> list[Mutant]:
     return mutants
 
 
-def recover() -> list[Path]:
+def recover(root: Path = ROOT) -> list[Path]:
     """Put back every file a killed run left mutated (its backup is the original)."""
+    backups = root / BACKUP
     restored: list[Path] = []
-    if not BACKUP.exists():
+    if not backups.exists():
         return restored
-    for copy in sorted(p for p in BACKUP.rglob("*") if p.is_file()):
-        target = ROOT / copy.relative_to(BACKUP)
+    for copy in sorted(p for p in backups.rglob("*") if p.is_file()):
+        target = root / copy.relative_to(backups)
         shutil.copy2(copy, target)
         copy.unlink()
         restored.append(target)
-    shutil.rmtree(BACKUP, ignore_errors=True)
+    shutil.rmtree(backups, ignore_errors=True)
     return restored
 
 
@@ -106,11 +109,11 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt(signal.Signals(signum).name)
 
 
-def _pytest(tests: tuple[str, ...], timeout: float) -> tuple[str, str]:
+def _pytest(tests: tuple[str, ...], timeout: float, root: Path) -> tuple[str, str]:
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
     cmd = [sys.executable, "-m", "pytest", *PYTEST, *tests]
     proc = subprocess.Popen(
-        cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True
+        cmd, cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True
     )
     try:
         out, _ = proc.communicate(timeout=timeout)
@@ -128,18 +131,18 @@ def _pytest(tests: tuple[str, ...], timeout: float) -> tuple[str, str]:
     return ("survived" if proc.returncode == 0 else "caught"), f"{last}; by {failed}" if failed else last
 
 
-def run_one(mutant: Mutant, serial: int, timeout: float) -> Result:
-    path = ROOT / mutant.file
+def run_one(mutant: Mutant, serial: int, timeout: float, root: Path = ROOT) -> Result:
+    path = root / mutant.file
     data = path.read_bytes()
     before, after = mutant.original.encode(), mutant.replacement.encode()
     count = data.count(before)
     if count != 1:
         return Result(mutant, "stale", detail=f"`original` found {count} times in {mutant.file}")
-    planted = Planted(path, data, path.stat())
+    planted = Planted(root, path, data, path.stat())
     start = time.monotonic()
     try:
         planted.plant(data.replace(before, after), serial)
-        verdict, detail = _pytest(mutant.tests, mutant.timeout or timeout)
+        verdict, detail = _pytest(mutant.tests, mutant.timeout or timeout, root)
     finally:
         planted.restore()
     return Result(mutant, verdict, time.monotonic() - start, detail)
@@ -202,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
         print(summary(results))
         return 130
     finally:
-        shutil.rmtree(BACKUP, ignore_errors=True)  # every planted file is back: nothing to recover
+        shutil.rmtree(ROOT / BACKUP, ignore_errors=True)  # every planted file is back: nothing to recover
     print(summary(results))
     skipped = [r.mutant.id for r in results if "skipped" in r.detail]
     if skipped:  # a skipped test catches nothing: the corpus (IMGFLOW_CORPUS) or a tool may be absent
