@@ -14,13 +14,14 @@ APT_PACKAGES := $(APT_RUN) chromium nodejs postgresql buildah mmdebstrap
 PORT ?= 8080
 DATA_DIR ?= var
 
-.PHONY: image setup run-setup run test lint fuzz bench scale bench-peers loadtest package coldstart clean help build-ApiFunction build-ProcessorFunction build-ReconcilerFunction build-TransformFunction
+.PHONY: image setup run-setup run test lint fuzz mutate bench scale bench-peers loadtest package coldstart clean help build-ApiFunction build-ProcessorFunction build-ReconcilerFunction build-TransformFunction
 
 help:
 	@echo "make run    - install what serving needs and serve imgflow on http://127.0.0.1:$(PORT) (data in ./$(DATA_DIR))"
 	@echo "make test   - install everything (dev tools, checkov, SAM CLI, Chromium) and run every test"
 	@echo "make lint   - ruff, mypy --strict, import-linter, bandit"
 	@echo "make fuzz   - a long atheris session over probe/decode (FUZZ_SECONDS=$(FUZZ_SECONDS)); findings land in tests/processing/fuzz_regressions/"
+	@echo "make mutate - plant each mutant of bench/mutants.toml, run the tests meant to catch it, print caught/survived (MUTATE_ARGS=\"--only ID --listed\")"
 	@echo "make bench  - benchmark imgflow against Pillow engines, the codec floor and the peers"
 	@echo "make scale  - docs/scale.md's cost and limit tables from the newest bench run (SCALE_ARGS=\"--results FILE --no-docs\")"
 	@echo "make bench-peers - install the peers make bench compares with: thumbor, sharp, wrk"
@@ -165,6 +166,12 @@ fuzz: setup
 	MALLOC_ARENA_MAX=2 VIPS_CONCURRENCY=1 $(BIN)/python tests/processing/fuzz_decode.py build/fuzz-corpus \
 	  -max_total_time=$(FUZZ_SECONDS) -timeout=30 -rss_limit_mb=1536 -max_len=65536 \
 	  -artifact_prefix=tests/processing/fuzz_regressions/
+
+# Hand-written mutants, one at a time (bench/mutate.py): each must make its tests fail. Files are
+# restored after each, on Ctrl-C too; fails when one survives. MUTATE_ARGS="--only ID --file PATH --listed"
+MUTATE_ARGS ?=
+mutate: setup
+	$(BIN)/python -m bench.mutate $(MUTATE_ARGS)
 
 bench: setup
 	$(BIN)/python -m bench.run

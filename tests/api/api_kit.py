@@ -14,6 +14,7 @@ import anyio.from_thread
 import httpx
 from fastapi import FastAPI
 from PIL import Image
+from starlette.types import Receive, Scope, Send
 
 from imgflow.bootstrap import aws_clients, build_app, build_service
 from imgflow.service import ImageService
@@ -97,3 +98,16 @@ def wire(name: str, settings: Settings, *, clock: Callable[[], float] | None = N
     service = build_service(settings, with_processor=True, clock=clock)
     app = build_app(settings, service=service)
     return Wiring(name, settings, service, app, Client(app))
+
+
+def as_subject(app: FastAPI) -> Any:
+    """What API Gateway's JWT authorizer hands the app: the ``sub`` claim, here from a test header."""
+
+    async def wrapped(scope: Scope, receive: Receive, send: Send) -> None:
+        subject = dict(scope.get("headers", ())).get(b"x-test-subject")
+        if subject:
+            claims = {"sub": subject.decode()}
+            scope = {**scope, "aws.event": {"requestContext": {"authorizer": {"jwt": {"claims": claims}}}}}
+        await app(scope, receive, send)
+
+    return wrapped

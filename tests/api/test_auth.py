@@ -11,6 +11,8 @@ import pytest
 from api_kit import Client, local_settings, png, wire
 from mangum import Mangum
 
+from imgflow.api.auth import jwt_subject
+
 TOKEN = "s3cret-token-0123456789"
 
 
@@ -22,8 +24,12 @@ def test_token_mode(tmp_path: Path) -> None:
             assert resp.status_code == 401
             assert resp.headers["www-authenticate"] == "Bearer"
             assert resp.json()["code"] == "unauthorized"
-        ok = api.client.get("/v1/images", headers={"authorization": f"Bearer {TOKEN}"})
-        assert ok.status_code == 200
+        for near in (TOKEN[:1], TOKEN[:-1], TOKEN + "x", TOKEN.upper()):  # a prefix or an extension is not it
+            resp = api.client.get("/v1/images", headers={"authorization": f"Bearer {near}"})
+            assert (resp.status_code, resp.json()["code"]) == (401, "unauthorized"), near
+        for scheme in ("Bearer", "bearer", "BEARER"):  # the scheme is case-insensitive (RFC 9110)
+            ok = api.client.get("/v1/images", headers={"authorization": f"{scheme} {TOKEN}"})
+            assert ok.status_code == 200, scheme
         assert api.client.get("/healthz").status_code == 200  # health needs no token
     finally:
         api.client.close()
@@ -110,3 +116,21 @@ def test_none_mode_is_the_local_owner(tmp_path: Path) -> None:
     finally:
         api.client.close()
         other.close()
+
+
+def test_the_subject_from_either_api_gateway_payload() -> None:
+    """HTTP API (payload 2.0) and REST API (1.0) authorizers put the claims in different places."""
+    http_api = {"requestContext": {"authorizer": {"jwt": {"claims": {"sub": "alice"}}}}}
+    rest_api = {"requestContext": {"authorizer": {"claims": {"sub": "bob"}}}}
+    assert (jwt_subject(http_api), jwt_subject(rest_api)) == ("alice", "bob")
+    assert jwt_subject({"requestContext": {"authorizer": {"claims": {}}}}) is None
+    assert jwt_subject(None) is None
+
+
+@pytest.mark.parametrize(
+    ("sub", "owner"),
+    [("a" * 256, "a" * 256), ("a" * 257, None), ("al\nice", None), ("al\x00ice", None), ("", None), (42, None)],
+    ids=["256-chars", "257-chars", "newline", "nul", "empty", "not-text"],
+)
+def test_a_subject_is_short_printable_text(sub: object, owner: str | None) -> None:
+    assert jwt_subject({"requestContext": {"authorizer": {"jwt": {"claims": {"sub": sub}}}}}) == owner

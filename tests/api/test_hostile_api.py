@@ -13,10 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from api_kit import BASE, Client, Wiring, local_settings, wire
-from fastapi import FastAPI
+from api_kit import BASE, Client, Wiring, as_subject, local_settings, wire
 from PIL import Image
-from starlette.types import Receive, Scope, Send
 from test_routes import problem
 
 from imgflow.adapters.sqlite_queue import SqliteJobQueue
@@ -98,25 +96,12 @@ def _png(color: tuple[int, int, int]) -> bytes:
     return out.getvalue()
 
 
-def _as_subject(app: FastAPI) -> Any:
-    """What API Gateway's JWT authorizer hands the app: the ``sub`` claim, here from a test header."""
-
-    async def wrapped(scope: Scope, receive: Receive, send: Send) -> None:
-        subject = dict(scope.get("headers", ())).get(b"x-test-subject")
-        if subject:
-            claims = {"sub": subject.decode()}
-            scope = {**scope, "aws.event": {"requestContext": {"authorizer": {"jwt": {"claims": claims}}}}}
-        await app(scope, receive, send)
-
-    return wrapped
-
-
 UPLOAD_9_BYTES = {"filename": "a.png", "content_type": "image/png", "size": 9}
 
 
 def test_past_the_queue_depth_new_work_gets_429_per_owner(tmp_path: Path) -> None:
     api = wire("local", local_settings(tmp_path, auth="jwt", max_pending_per_owner=2))
-    client = Client(_as_subject(api.app))
+    client = Client(as_subject(api.app))
     try:
         alice, bob = {"x-test-subject": "alice"}, {"x-test-subject": "bob"}
         queued = [client.post("/v1/images", content=_png((i, 0, 0)), headers=alice) for i in range(2)]

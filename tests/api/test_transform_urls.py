@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from api_kit import Wiring, local_settings, png, wire
+from api_kit import Client, Wiring, as_subject, local_settings, png, wire
 
 from imgflow.errors import BadSignature
 from imgflow.ondemand import OnDemandSettings, Signer, parse_url
@@ -24,14 +24,14 @@ def test_signed_url_and_srcset(local_api: Wiring) -> None:
     signer = transform_signer(local_api.settings)
     resp = local_api.client.get(
         f"/v1/images/{image_id}/transform-url",
-        params={"width": 300, "height": 300, "fit": "cover", "gravity": "attention", "format": "webp", "dpr": 2},
+        params={"width": 300, "height": 200, "fit": "cover", "gravity": "attention", "format": "webp", "dpr": 2},
     )
     assert resp.status_code == 200, resp.text
     body = resp.json()
     assert body["generation"] == 1
     assert body["url"].startswith("http://testserver/t/")
     url = parse_url(body["url"].removeprefix("http://testserver"), OnDemandSettings(), signer)
-    assert (url.transform.width, url.transform.height, url.transform.dpr) == (320, 320, 2.0)
+    assert (url.transform.width, url.transform.height, url.transform.dpr) == (320, 240, 2.0)
     assert (url.transform.fit, url.transform.gravity, url.transform.format) == ("cover", "attention", "webp")
     try:
         parse_url(body["url"].removeprefix("http://testserver"), OnDemandSettings(), Signer([b"x" * 32]))
@@ -85,3 +85,31 @@ def test_disabled(tmp_path: Path) -> None:
         assert api.client.get(f"/v1/images/{image_id}").json()["srcset"] is None
     finally:
         api.client.close()
+
+
+def test_another_owner_gets_no_url(tmp_path: Path) -> None:
+    """jwt mode: bob asking for alice's image gets a 404, never a signed URL (cross-tenant)."""
+    api = wire("local", local_settings(tmp_path, auth="jwt"))
+    client = Client(as_subject(api.app))
+    try:
+        alice, bob = {"x-test-subject": "alice"}, {"x-test-subject": "bob"}
+        created = client.post("/v1/images", content=png(400, 300), headers={**alice, "content-type": "image/png"})
+        image_id = created.json()["image_id"]
+        assert api.service.handle_object_created(f"originals/{image_id}").kind == "done"
+        url = f"/v1/images/{image_id}/transform-url?width=200"
+        assert client.get(url, headers=alice).status_code == 200
+        theirs = client.get(url, headers=bob)
+        assert (theirs.status_code, theirs.json()["code"]) == (404, "not_found")
+        assert "url" not in theirs.json()
+    finally:
+        client.close()
+        api.client.close()
+
+
+def test_the_url_names_the_current_generation(local_api: Wiring) -> None:
+    image_id = done_image(local_api)
+    local_api.service.reprocess("local", image_id)
+    assert local_api.service.handle_object_created(f"originals/{image_id}").kind == "done"
+    body = local_api.client.get(f"/v1/images/{image_id}/transform-url?width=300").json()
+    assert body["generation"] == 2
+    assert body["url"].endswith(f"/{image_id}/2")

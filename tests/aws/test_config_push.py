@@ -112,9 +112,11 @@ def test_push_then_the_functions_follow(
     processor.wiring.cache_clear()
     with pytest.raises(ConfigError):
         processor.wiring()
-    _push(d, _yaml(tmp_path, 64, logo=photo))
+    good = _push(d, _yaml(tmp_path, 64, logo=photo))
     processor.wiring.cache_clear()
-    assert processor.wiring().config is not None
+    cold = processor.wiring().config
+    assert cold is not None
+    assert cold.version == good["version"]  # the cold start runs the object just pushed
     d.guard.watch(processor.wiring().service, "ProcessorFunction", processor.wiring().redelivery)
 
 

@@ -6,6 +6,7 @@ encoding) each must do what MANIFEST.md says; unmodified, each must be ignored.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,8 @@ from .lambda_events import load, render_sam_template, rewrite
 pytestmark = [pytest.mark.moto, pytest.mark.slow]
 
 PHOTO = "photos/coffee.png"
+#: the built-in recipe's renditions of it
+RENDITIONS = [(name, fmt) for name in ("large", "medium", "thumb") for fmt in ("jpeg", "webp")]
 
 #: sample -> the record's status once rewritten ("done" = must process; None = must ignore)
 SAMPLES: dict[str, str | None] = {
@@ -65,7 +68,11 @@ def test_sample_rewritten_to_a_real_original(deployed: Deployed, corpus: Path, n
     else:
         assert record.status == expected, record
         assert record.facts is not None
-        assert record.renditions
+        photo = (corpus / PHOTO).read_bytes()
+        facts = (record.facts.format, record.facts.width, record.facts.height, record.facts.bytes)
+        assert facts == ("png", 600, 400, len(photo))
+        assert record.facts.sha256 == hashlib.sha256(photo).hexdigest()
+        assert sorted((r.name, r.format) for r in record.renditions) == RENDITIONS
     assert not d.guard.violations
 
 

@@ -160,6 +160,23 @@ class CatalogContract:
         with pytest.raises(Conflict):
             catalog.transition(rec.image_id, Expect(states={"processing"}, lease_token="old"), {"status": "done"})
 
+    def test_a_lease_is_live_at_its_expiry_instant(self, catalog: Catalog) -> None:
+        """Every catalog as DynamoDB's ``lease_expires_at < :now``: at the exact instant the lease
+        still holds (no claim, not stale); a moment later it is gone. The same holds for
+        ``older_than``: a record updated exactly then is not stale yet."""
+        rec = catalog.create(make_record(status="processing", lease_token="old", lease_expires_at=T0 + 60))
+        at_expiry = Expect(states={"awaiting_upload", "queued"}, lease_expired_before=T0 + 60)
+        with pytest.raises(Conflict):
+            catalog.transition(rec.image_id, at_expiry, {"lease_token": "new"})
+        assert catalog.get(rec.image_id).lease_token == "old"
+        assert catalog.stale(T0 + 60, older_than=T0 - 1000) == []
+        assert [r.image_id for r in catalog.stale(T0 + 60.5, older_than=T0 - 1000)] == [rec.image_id]
+        just_after = Expect(states={"awaiting_upload", "queued"}, lease_expired_before=T0 + 60.5)
+        assert catalog.transition(rec.image_id, just_after, {"lease_token": "new"}).lease_token == "new"
+        waiting = catalog.create(make_record(status="queued", updated_at=T0 + 10))
+        assert catalog.stale(T0 + 20, older_than=T0 + 10) == []
+        assert [r.image_id for r in catalog.stale(T0 + 20, older_than=T0 + 10.5)] == [waiting.image_id]
+
     def test_expired_lease_clause_needs_processing(self, catalog: Catalog) -> None:
         rec = catalog.create(make_record(status="done", lease_expires_at=T0))
         with pytest.raises(Conflict):
@@ -178,6 +195,9 @@ class CatalogContract:
         rec = catalog.create(make_record())
         with pytest.raises(ValueError, match="cannot change"):
             catalog.transition(rec.image_id, Expect(states={"awaiting_upload"}), {"image_id": "other"})
+        with pytest.raises(ValueError, match="cannot change"):  # the catalog owns the version
+            catalog.transition(rec.image_id, Expect(states={"awaiting_upload"}), {"version": 99})
+        assert catalog.get(rec.image_id).version == rec.version
 
     def test_list_newest_first_with_paging(self, catalog: Catalog) -> None:
         recs = [catalog.create(make_record("alice", created_at=T0 + i)) for i in range(7)]
@@ -222,8 +242,10 @@ class CatalogContract:
             catalog.list("mallory", limit=1, cursor=cursor)
         with pytest.raises(BadRequest):
             catalog.list("erin", cursor="not a cursor!!")
-        with pytest.raises(BadRequest):
-            catalog.list("erin", limit=0)
+        for limit in (0, 1001):
+            with pytest.raises(BadRequest, match="between 1 and 1000"):
+                catalog.list("erin", limit=limit)
+        assert len(catalog.list("erin", limit=1000).items) == 3
 
     def test_delete_is_hard_and_idempotent(self, catalog: Catalog) -> None:
         rec = catalog.create(make_record())

@@ -124,6 +124,45 @@ class QueueContract:
         queue.finish(rerun.job_id, rerun.token)
         assert queue.depth() == 0
 
+    def test_a_job_lease_holds_through_its_expiry_instant(self, queue: JobQueue, clock: Clock) -> None:
+        queue.enqueue("img1", 0)
+        job = queue.claim("w1", 30)
+        assert job is not None
+        clock.now = job.lease_expires_at
+        assert queue.claim("w2", 30) is None
+        clock.now += 0.5
+        again = queue.claim("w2", 30)
+        assert again is not None
+        assert (again.job_id, again.attempts) == (job.job_id, 2)
+
+    def test_held_lists_the_leased_jobs_only(self, queue: JobQueue) -> None:
+        queue.enqueue("a", 0)
+        job = queue.claim("w1", 30)
+        assert job is not None
+        queue.enqueue("b", 0)
+        assert [(h.worker_id, h.job.image_id, h.job.token) for h in queue.held()] == [("w1", "a", job.token)]
+        assert [h.job.job_id for h in queue.held("w1")] == [job.job_id]
+        assert queue.held("w2") == []
+
+    def test_a_stale_worker_cannot_finish_the_job_it_lost(self, queue: JobQueue, clock: Clock) -> None:
+        """w1's lease ran out and w2 holds the job, marked to run once more: w1's late finish is refused
+        and leaves w2's lease alone (else a third worker would take the job while w2 still works)."""
+        queue.enqueue("img1", 0)
+        first = queue.claim("w1", 30)
+        assert first is not None
+        clock.now += 31
+        second = queue.claim("w2", 30)
+        assert second is not None
+        queue.enqueue("img1", 0)  # the record was queued again while w2 holds the job
+        with pytest.raises(LeaseLost):
+            queue.finish(first.job_id, first.token)
+        assert [(h.worker_id, h.job.token) for h in queue.held()] == [("w2", second.token)]
+        assert queue.claim("w3", 30) is None
+        queue.finish(second.job_id, second.token)  # the rerun: available again, not deleted
+        again = queue.claim("w3", 30)
+        assert again is not None
+        assert (again.job_id, again.attempts) == (second.job_id, 1)
+
     def test_dead_letter_after_max_attempts(self, queue: JobQueue, clock: Clock) -> None:
         queue.enqueue("crashy", 0)
         for attempt in (1, 2, 3):

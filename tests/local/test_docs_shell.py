@@ -1,5 +1,6 @@
 """Every ```sh block of the README and docs/ runs as written, against a real server, unless the line
-before it marks it `<!-- sh: needs AWS -->` or `<!-- sh: needs a cluster -->` (then it must at least parse). Commands show how to reach
+before it marks it `<!-- sh: needs AWS -->` or `<!-- sh: needs a cluster -->`
+(then it must at least parse). Commands show how to reach
 imgflow (`.venv/bin/imgflow`), never a bare `imgflow` that is not on PATH after set-up."""
 
 from __future__ import annotations

@@ -16,13 +16,13 @@ import pytest
 from imgflow.adapters import sqlite_db
 from imgflow.adapters.memory import MemoryObjectStore
 from imgflow.adapters.sqlite_catalog import SqliteCatalog
-from imgflow.adapters.sqlite_queue import SqliteJobQueue
+from imgflow.adapters.sqlite_queue import Job, SqliteJobQueue
 from imgflow.bootstrap import Adapters, build_service
 from imgflow.recipes import Limits
-from imgflow.runtimes.local.worker import Worker
+from imgflow.runtimes.local.worker import QUEUE_LEASE_MARGIN, Worker
 from imgflow.service import ImageService
 from imgflow.settings import load_settings
-from service.svc_kit import PNG, RECIPE, FakeProcessor
+from service.svc_kit import PNG, RECIPE, Crash, FakeProcessor
 
 
 @dataclass
@@ -128,6 +128,33 @@ def test_a_worker_keeps_claiming_while_the_database_is_locked(rig: Rig, caplog: 
     assert rig.service.catalog.get(image_id).attempts == 1
 
 
+def test_no_second_claim_while_a_job_runs_several_leases(rig: Rig) -> None:
+    """A job that runs 2.5 leases keeps its lease from the heartbeat: no other worker can claim it."""
+    image_id = rig.upload()
+    worker = Worker(rig.service, rig.queue, lease_seconds=0.2)  # + the margin: a 1.2 s job lease
+    job = rig.queue.claim(worker.name, worker.lease_seconds)
+    assert job is not None
+    other = SqliteJobQueue(rig.db)
+    thefts: list[object] = []
+
+    def long_job() -> None:
+        deadline = time.monotonic() + 2.5 * worker.lease_seconds
+        while time.monotonic() < deadline:
+            stolen = other.claim("thief", 1.0)
+            if stolen is not None:
+                thefts.append(stolen)
+            time.sleep(0.05)
+
+    rig.processor.during = long_job
+    try:
+        worker.run_one(job)
+    finally:
+        other.close()
+    assert thefts == []
+    assert rig.status(image_id) == "done"
+    assert rig.queue.depth() == 0
+
+
 def test_a_heartbeat_that_loses_the_job_lease_stops_renewing(rig: Rig, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.WARNING)
     image_id = rig.upload()
@@ -168,3 +195,63 @@ def test_a_heartbeat_stops_renewing_past_the_job_timeout(rig: Rig, caplog: pytes
     rig.processor.during = hangs
     Worker(rig.service, rig.queue, lease_seconds=0.3, job_timeout=0.5).run_one(job)
     assert seen["later"] == seen["at timeout"]
+
+
+def _claimed(rig: Rig, worker: Worker, dead_before: int = 0) -> Job:
+    """The job as ``worker`` claims it after ``dead_before`` workers claimed it and died."""
+    for _ in range(dead_before):
+        assert rig.queue.claim("dead", 0.01) is not None
+        time.sleep(0.02)  # its lease runs out
+    job = rig.queue.claim(worker.name, worker.lease_seconds)
+    assert job is not None
+    assert job.attempts == dead_before + 1
+    return job
+
+
+def test_the_job_lease_outlives_the_records(rig: Rig) -> None:
+    image_id = rig.upload()
+    worker = Worker(rig.service, rig.queue, lease_seconds=rig.service.config.lease_seconds)
+    job = _claimed(rig, worker)
+    seen: dict[str, float] = {}
+    rig.processor.during = lambda: seen.setdefault("record", rig.service.catalog.get(image_id).lease_expires_at or 0)
+    worker.run_one(job)
+    assert job.lease_expires_at - seen["record"] > QUEUE_LEASE_MARGIN / 2  # a retaken job finds the record's dead
+
+
+def test_a_job_whose_image_was_deleted_is_finished_not_retried(rig: Rig) -> None:
+    image_id = rig.upload()
+    rig.service.delete("alice", image_id)
+    worker = Worker(rig.service, rig.queue, lease_seconds=1.0)
+    worker.run_one(_claimed(rig, worker))
+    assert (rig.queue.depth(), rig.queue.dead(), rig.processor.calls) == (0, [], 0)
+
+
+def test_the_last_delivery_allowed_still_runs_then_the_job_is_given_up(rig: Rig) -> None:
+    """max_attempts 3 + one extra delivery: a job claimed a 4th time runs; a 5th claim gives up."""
+    image_id = rig.upload()
+    worker = Worker(rig.service, rig.queue, lease_seconds=1.0)
+    worker.run_one(_claimed(rig, worker, dead_before=3))
+    assert rig.status(image_id) == "done"
+    lost = rig.upload()
+    worker.run_one(_claimed(rig, worker, dead_before=4))
+    record = rig.service.catalog.get(lost)
+    assert (record.status, record.error.code if record.error else None) == ("failed", "dead_lettered")
+    assert [(d.image_id, d.reason) for d in rig.queue.dead()] == [(lost, "gave up after 4 deliveries")]
+    assert rig.processor.calls == 1
+
+
+def test_a_stopping_worker_gives_a_job_back_at_once(rig: Rig) -> None:
+    """A stopping worker's retry is released now, not after the retry delay (here: until another
+    attempt's live lease ends), so the next worker takes it at once."""
+    image_id = rig.upload()
+    rig.processor.raises = Crash("another worker died mid-job: its lease lives on")
+    with pytest.raises(Crash):
+        rig.service.handle_object_created(f"originals/{image_id}")
+    rig.processor.raises = None
+    worker = Worker(rig.service, rig.queue, lease_seconds=1.0)
+    job = _claimed(rig, worker)
+    worker.stopping.set()
+    worker.run_one(job)
+    again = rig.queue.claim("next", 1.0)
+    assert again is not None
+    assert (again.job_id, again.attempts) == (job.job_id, 2)

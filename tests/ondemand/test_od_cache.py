@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from imgflow.runtimes.local.render_cache import RenderCache, write_entry
+from imgflow.runtimes.local.render_cache import RenderCache, entry_path, write_entry
 
 MIB = 1024 * 1024
 
@@ -16,9 +16,9 @@ def key(n: int) -> str:
 def test_lru_eviction_and_rescan(tmp_path: Path) -> None:
     cache = RenderCache(tmp_path, max_bytes=3 * MIB)
     for n in range(3):
-        write_entry(tmp_path, key(n), "webp", b"x" * MIB)
-        assert cache.added(key(n), "webp") is not None
-    assert cache.get(key(0)) is not None  # 0 is now the most recently used: 1 goes first
+        written = write_entry(tmp_path, key(n), "webp", b"x" * MIB)
+        assert cache.added(key(n), "webp") == written == entry_path(tmp_path, key(n), "webp")
+    assert cache.get(key(0)) == entry_path(tmp_path, key(0), "webp")  # 0 is now the most recently used: 1 goes first
     write_entry(tmp_path, key(3), "webp", b"x" * MIB)
     cache.added(key(3), "webp")
     assert cache.get(key(1)) is None
@@ -28,11 +28,13 @@ def test_lru_eviction_and_rescan(tmp_path: Path) -> None:
 
     # a bigger-than-cap entry stays until the next one, so it can be served once
     write_entry(tmp_path, key(4), "webp", b"x" * 4 * MIB)
-    assert cache.added(key(4), "webp") is not None
+    assert cache.added(key(4), "webp") == entry_path(tmp_path, key(4), "webp")
     assert len(cache) == 1
+    assert cache.size == 4 * MIB
 
     again = RenderCache(tmp_path, max_bytes=3 * MIB)  # a restart finds what is on disk, within the cap
-    assert again.get(key(4)) is not None
+    assert again.get(key(4)) == entry_path(tmp_path, key(4), "webp")
+    assert (len(again), again.size, again.read(key(4))) == (1, 4 * MIB, b"x" * 4 * MIB)
     assert again.added(key(9), "webp") is None  # not written: nothing indexed
 
 

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from imgflow.errors import BadSignature, BadTransform, NotFound
+from imgflow.facts import ImageFacts
 from imgflow.ondemand import OnDemandSettings, Signer, Transform, parse_options, parse_url, serialize
 from imgflow.ondemand.options import FORMATS, GRAVITIES
 from imgflow.ondemand.urls import make_path, moved_path, sign_path
+from imgflow.records import ImageRecord
+from imgflow.settings import Settings
 
 KEY = b"k" * 32
 OLD = b"o" * 32
@@ -121,6 +126,32 @@ def test_several_keys_verify_the_first_signs() -> None:
     assert sign_path(rotated, "w_400", ID, 1) == sign_path(Signer([KEY]), "w_400", ID, 1)
     with pytest.raises(BadSignature):
         parse_url(old_path, settings, Signer([KEY]))  # the old key retired
+
+
+def test_keys_rotated_in_the_settings(tmp_path: Path) -> None:
+    """``ondemand.keys: [new, old]`` as the servers read them: the API's links sign with the new key,
+    the transform signer verifies both, and a key dropped from the list verifies nothing."""
+    from imgflow.bootstrap import build_links, transform_signer
+    from imgflow.settings import load_settings
+
+    def settings_with(*keys: bytes) -> Settings:
+        ondemand = {"keys": [k.decode() for k in keys]}
+        return load_settings(environ={}, backend="local", data_dir=tmp_path, ondemand=ondemand)
+
+    rotated = settings_with(KEY, OLD)
+    signer = transform_signer(rotated)
+    from_old, from_new = (sign_path(Signer([k]), "w_400", ID, 1) for k in (OLD, KEY))
+    for path in (from_old, from_new):
+        assert parse_url(path, rotated.ondemand, signer).transform.width == 400
+    links = build_links(rotated)
+    assert links is not None
+    record = ImageRecord(image_id=ID, owner="o", status="done", created_at=1.0, updated_at=1.0, generation=1,
+                         facts=ImageFacts(sha256="ab" * 32, format="png", content_type="image/png", bytes=1,
+                                          width=800, height=600, oriented_width=800, oriented_height=600))  # fmt: skip
+    assert links.url(record, Transform(width=400)).endswith(from_new)
+    retired = transform_signer(settings_with(KEY))
+    with pytest.raises(BadSignature):
+        parse_url(from_old, rotated.ondemand, retired)
 
 
 @pytest.mark.parametrize(

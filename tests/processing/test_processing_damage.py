@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import pyvips
 from proc_helpers import ACCEPTED, decode, mad, make_image, pattern
 
 from imgflow.errors import CorruptImage
 from imgflow.processing import process_image
-from imgflow.processing.jpegscan import without_header_junk
+from imgflow.processing.jpegscan import restarts_complete, without_header_junk
 from imgflow.recipes import Limits, Recipe, Rendition, default_recipe
 
 LIMITS = Limits()
@@ -29,6 +31,53 @@ def test_a_cut_jpeg_with_an_end_marker_appended_fails(interlace: bool) -> None:
     with pytest.raises(CorruptImage, match="jpeg"):  # libjpeg calls this a warning and paints grey
         process_image(cut + EOI, default_recipe(), LIMITS)
     assert len(process_image(whole, default_recipe(), LIMITS).renditions) == 6
+
+
+def test_junk_before_a_restart_marker_is_not_a_truncation(corpus: Path) -> None:
+    """hopper_bad_exif.jpg: libjpeg skips 1214 bytes before a restart marker (a warning): processed,
+    as the manifest asks. The same file cut short still fails, with or without an end marker, even
+    when only its last restart interval is missing (libvips stops at the junk, before the cut)."""
+    data = (corpus / "edge/exif/hopper_bad_exif.jpg").read_bytes()
+    result = process_image(data, default_recipe(), LIMITS)
+    assert (result.facts.width, result.facts.height) == (500, 500)
+    assert len(result.renditions) == 6
+    last = _restarts(data)[-1]
+    # half of it, with and without an end marker; all but the last interval; all but its last 100 bytes
+    for cut in (data[: len(data) // 2], data[: len(data) // 2] + EOI, data[:last] + EOI, data[:-100]):
+        with pytest.raises(CorruptImage, match="jpeg"):
+            process_image(cut, default_recipe(), LIMITS)
+    assert restarts_complete(data)
+    assert not restarts_complete(data[:last] + EOI)
+
+
+def _restarts(data: bytes) -> list[int]:
+    """Where the restart markers are (RST0-7 after the first scan's header)."""
+    start = data.index(b"\xff\xda")
+    return [i for i in range(start, len(data) - 1) if data[i] == 0xFF and 0xD0 <= data[i + 1] <= 0xD7]
+
+
+def test_a_shortened_restart_interval_still_fails() -> None:
+    """Every restart marker is there, but one interval lost its second half: libjpeg hits the next
+    marker early ("premature end of data segment", not junk) and paints grey. Refused."""
+    data = bytes(pattern(640, 480).jpegsave_buffer(Q=92, restart_interval=4))
+    at = _restarts(data)
+    shortened = data[: (at[10] + at[11]) // 2] + data[at[11] :]
+    assert restarts_complete(shortened)
+    with pytest.raises(CorruptImage, match="jpeg"):
+        process_image(shortened, default_recipe(), LIMITS)
+    assert len(process_image(data, default_recipe(), LIMITS).renditions) == 6
+
+
+def test_restart_markers_are_counted_against_the_frame() -> None:
+    """A restart every 4 MCUs: 38x25 MCUs of 8x8 (4:4:4) or 19x13 of 16x16 (4:2:0), one marker
+    between two intervals; a scan cut short has fewer. Without restarts nothing can be told."""
+    image = pattern(300, 200)
+    for subsample in ("off", "on"):
+        data = bytes(image.jpegsave_buffer(Q=90, restart_interval=4, subsample_mode=subsample))
+        assert restarts_complete(data)
+        assert not restarts_complete(data[: len(data) // 2] + EOI)
+    assert not restarts_complete(bytes(image.jpegsave_buffer(Q=90)))
+    assert not restarts_complete(bytes(image.jpegsave_buffer(Q=90, restart_interval=4, interlace=True)))
 
 
 def _with_junk_before_dqt(data: bytes) -> bytes:

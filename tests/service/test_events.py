@@ -29,6 +29,18 @@ def test_presigned_upload_to_done(kit: Kit) -> None:
     assert kit.originals.head(record.key).size == len(PNG)  # the original is kept
 
 
+def test_the_event_alone_clears_the_upload_ttl(kit: Kit) -> None:
+    """The S3-event path with no upload_completed: the claim itself drops the upload's TTL, or the
+    catalog's purge would take a done image once the upload expiry passes."""
+    record = kit.upload()
+    assert record.expires_at == int(kit.clock.now + kit.settings.upload_expiry_seconds)
+    assert kit.service.handle_object_created(record.key).kind == "done"
+    assert kit.catalog.get(record.image_id).expires_at is None
+    kit.clock.advance(kit.settings.upload_expiry_seconds + 1)
+    assert kit.catalog.purge_expired(kit.clock.now) == 0
+    assert kit.catalog.get(record.image_id).status == "done"
+
+
 def test_duplicate_event_changes_nothing(kit: Kit) -> None:
     record = kit.upload()
     assert kit.service.handle_object_created(record.key).kind == "done"
@@ -230,6 +242,50 @@ def test_delete_while_processing_leaves_no_renditions(kit: Kit) -> None:
     outcome = kit.service.handle_object_created(record.key)
     assert (outcome.kind, outcome.reason) == ("ignored", "lease_lost")
     assert kit.catalog.get(record.image_id).status == "deleted"
+    assert kit.rendition_keys(record.image_id) == []
+
+
+def test_a_delete_during_processing_then_a_crash_leaves_nothing_after_redelivery(kit: Kit) -> None:
+    """The worker wrote the renditions, the image was deleted meanwhile, and the worker died before
+    its done write: the redelivered event finds the tombstone and removes what the crash left."""
+    record = kit.upload()
+    kit.processor.during = lambda: kit.service.delete("alice", record.image_id)
+    kit.catalog.faults.add("transition", when=writes("done"), error=Crash("killed before the done write"))
+    with pytest.raises(Crash):
+        kit.service.handle_object_created(record.key)
+    left = kit.rendition_keys(record.image_id)
+    assert left == [f"renditions/{record.image_id}/1/thumb.jpg", f"renditions/{record.image_id}/1/thumb.webp"]
+    kit.processor.during = None
+    outcome = kit.service.handle_object_created(record.key)
+    assert (outcome.kind, outcome.reason) == ("ignored", "deleted")
+    assert kit.rendition_keys(record.image_id) == []
+    assert kit.catalog.get(record.image_id).status == "deleted"
+
+
+def test_a_replaced_original_of_another_size_is_processed_on_its_own_facts(kit: Kit) -> None:
+    """The declared size bound the first upload only: a second object of another size is a new
+    generation, not a size mismatch."""
+    record = kit.upload()
+    assert kit.service.handle_object_created(record.key).kind == "done"
+    bigger = PNG + bytes(50)
+    kit.originals.put(record.key, bigger, content_type="image/png")
+    assert kit.service.handle_object_created(record.key).kind == "done"
+    again = kit.catalog.get(record.image_id)
+    assert (again.status, again.generation, again.size, again.declared_size) == ("done", 2, len(bigger), None)
+
+
+def test_a_dead_lease_whose_original_vanished_leaves_no_renditions(kit: Kit) -> None:
+    """The worker wrote the renditions and died before its done write; the original is gone since:
+    the redelivery fails the image and removes what the crash left."""
+    record = kit.upload()
+    kit.catalog.faults.add("transition", when=writes("done"), error=Crash("killed before the done write"))
+    with pytest.raises(Crash):
+        kit.service.handle_object_created(record.key)
+    assert len(kit.rendition_keys(record.image_id)) == 2
+    kit.originals.delete(record.key)
+    kit.clock.advance(kit.service.config.lease_seconds + 1)
+    outcome = kit.service.handle_object_created(record.key)
+    assert (outcome.kind, outcome.reason) == ("failed", "object_missing")
     assert kit.rendition_keys(record.image_id) == []
 
 

@@ -88,7 +88,7 @@ def test_renew_lease_extends_only_the_lease_it_holds(kit: Kit) -> None:
 
     def during() -> None:
         claimed = kit.catalog.get(record.image_id)
-        assert claimed.lease_expires_at is not None
+        assert (claimed.lease_token, claimed.lease_expires_at) == ("mine", kit.clock.now + lease)
         seen["wrong token"] = kit.service.renew_lease(record.image_id, "not-mine")
         kit.clock.advance(lease - 1)
         seen["renewed"] = kit.service.renew_lease(record.image_id, "mine")
@@ -116,7 +116,7 @@ def test_the_local_workers_heartbeat_keeps_the_records_lease(kit: Kit, tmp_path:
 
     def during() -> None:  # the job outlives the record's first lease (fake clock), heartbeats run (real time)
         first = kit.catalog.get(record.image_id).lease_expires_at
-        assert first is not None
+        assert first == kit.clock.now + kit.service.config.lease_seconds
         kit.clock.advance(kit.service.config.lease_seconds - 1)
         deadline = time.monotonic() + 10
         while (kit.catalog.get(record.image_id).lease_expires_at or 0) <= first and time.monotonic() < deadline:
@@ -132,3 +132,21 @@ def test_the_local_workers_heartbeat_keeps_the_records_lease(kit: Kit, tmp_path:
     assert seen["redelivery"] == "lease_held"
     assert kit.catalog.get(record.image_id).status == "done"
     assert kit.processor.calls == 1
+
+
+def test_a_lease_holds_through_its_expiry_instant(kit: Kit) -> None:
+    """As in every catalog (``lease_expires_at < now``): at the exact instant the lease still holds,
+    whether the original is there or gone; a moment later it is dead."""
+    record = kit.upload()
+    kit.crash_mid_job(record.key)
+    held = kit.catalog.get(record.image_id)
+    assert held.lease_expires_at is not None
+    kit.clock.now = held.lease_expires_at
+    outcome = kit.service.handle_object_created(record.key)
+    assert (outcome.kind, outcome.reason) == ("retry_later", "lease_held")
+    kit.originals.delete(record.key)
+    gone = kit.service.handle_object_created(record.key)
+    assert (gone.kind, gone.reason) == ("ignored", "object_missing")
+    assert kit.catalog.get(record.image_id) == held
+    kit.clock.advance(0.5)
+    assert kit.service.handle_object_created(record.key).kind == "failed"

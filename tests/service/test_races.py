@@ -135,10 +135,12 @@ def test_a_lease_release_that_fails_still_asks_for_redelivery(kit: Kit) -> None:
         when=lambda call: call.args["changes"].get("lease_expires_at") == 0.0,
         error=StorageError("database is locked", code="database_locked"),
     )
-    outcome = kit.service.handle_object_created(record.key)
+    outcome = kit.service.handle_object_created(record.key, lease_token="mine")
     assert (outcome.kind, outcome.reason) == ("retry_later", "storage_error")
     held = kit.catalog.get(record.image_id)
-    assert held.lease_token is not None  # not given back: it expires instead
+    lease = kit.service.config.lease_seconds
+    assert (held.status, held.lease_token, held.lease_expires_at) == ("processing", "mine", kit.clock.now + lease)
+    assert kit.service.handle_object_created(record.key).reason == "lease_held"  # not given back: it expires
     kit.processor.raises = None
     kit.clock.advance(kit.service.config.lease_seconds + 1)
     assert kit.service.handle_object_created(record.key).kind == "done"

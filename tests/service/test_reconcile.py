@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from svc_kit import PNG, Kit
+from svc_kit import PNG, Kit, make_kit
 
 from imgflow.errors import ConfigError
 
@@ -26,7 +26,9 @@ def test_a_crash_between_claim_and_done_is_finished_by_reconcile(kit: Kit) -> No
 def test_an_upload_whose_event_was_lost_is_redriven(kit: Kit) -> None:
     record = kit.upload()
     assert kit.service.reconcile().redriven == []  # inside the grace period
-    kit.clock.advance(kit.service.config.reconcile_grace_seconds + 1)
+    kit.clock.advance(kit.service.config.reconcile_grace_seconds / 2)
+    assert kit.service.reconcile().redriven == []  # still inside it: its event may be on the way
+    kit.clock.advance(kit.service.config.reconcile_grace_seconds / 2 + 1)
     assert kit.service.reconcile().redriven == [record.image_id]
     assert kit.catalog.get(record.image_id).status == "done"
 
@@ -50,6 +52,25 @@ def test_abandoned_uploads_expire_and_keep_their_ttl(kit: Kit) -> None:
     assert expired.error.code == "upload_expired"
     assert expired.expires_at == record.expires_at
     assert kit.service.reconcile().expired == []
+
+
+def test_an_upload_still_landing_after_its_url_expired_is_not_given_up(kit: Kit) -> None:
+    """Half the grace period past the upload URL's expiry the upload may still be landing (a slow
+    PUT started in time): it stays ``awaiting_upload``, and the object that lands is processed."""
+    record, _ = kit.service.create_upload("alice", filename=None, content_type="image/png", size=len(PNG))
+    kit.clock.advance(kit.service.config.upload_url_ttl + kit.service.config.reconcile_grace_seconds / 2)
+    assert kit.service.reconcile().expired == []
+    assert kit.catalog.get(record.image_id).status == "awaiting_upload"
+    kit.originals.put(record.key, PNG, content_type="image/png")
+    assert kit.service.handle_object_created(record.key).kind == "done"
+
+
+def test_an_upload_expires_at_its_ttl_instant() -> None:
+    kit = make_kit(upload_expiry_seconds=60)
+    record, _ = kit.service.create_upload("alice", filename=None, content_type="image/png", size=10)
+    assert record.expires_at is not None
+    kit.clock.now = record.expires_at  # long before the upload URL's end, but its TTL is up
+    assert kit.service.reconcile().expired == [record.image_id]
 
 
 def test_a_queued_record_without_its_object_fails(kit: Kit) -> None:

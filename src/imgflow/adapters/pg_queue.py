@@ -25,7 +25,7 @@ from imgflow.errors import LeaseLost
 
 _CLAIMABLE = (
     "SELECT job_id, image_id, generation, attempts, enqueued_at FROM jobs"
-    " WHERE NOT dead AND available_at <= %s AND (lease_expires_at IS NULL OR lease_expires_at <= %s)"
+    " WHERE NOT dead AND available_at <= %s AND (lease_expires_at IS NULL OR lease_expires_at < %s)"
     " ORDER BY available_at, job_id LIMIT 1 FOR UPDATE SKIP LOCKED"
 )
 

@@ -3,7 +3,8 @@ table in the catalog's SQLite file.
 
 Jobs are inserted by :class:`~imgflow.adapters.sqlite_catalog.SqliteCatalog` whenever
 it writes a record in status ``queued`` (same transaction), or by :meth:`SqliteJobQueue.enqueue`.
-A worker ``claim``s the oldest available job (its lease absent or expired), which sets
+A worker ``claim``s the oldest available job (its lease absent or expired: a lease holds through
+its expiry instant, as in the catalogs), which sets
 a lease token and counts an attempt; it then ``renew``s, ``finish``es (delete),
 ``release``s (available again) or ``dead_letter``s it, each checked against the token
 (:class:`~imgflow.errors.LeaseLost` when another worker took it over).
@@ -47,7 +48,7 @@ class SqliteJobQueue:
             while True:
                 row = conn.execute(
                     "SELECT job_id, image_id, generation, attempts, enqueued_at FROM jobs"
-                    " WHERE dead = 0 AND available_at <= ? AND (lease_expires_at IS NULL OR lease_expires_at <= ?)"
+                    " WHERE dead = 0 AND available_at <= ? AND (lease_expires_at IS NULL OR lease_expires_at < ?)"
                     " ORDER BY available_at, job_id LIMIT 1",
                     (now, now),
                 ).fetchone()

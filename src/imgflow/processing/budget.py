@@ -76,10 +76,11 @@ class Decode:
 
 
 def pair(value: float, limit: float, unit: str) -> tuple[str, str]:
-    """``value`` and ``limit`` in ``unit`` with just enough decimals to tell them apart."""
+    """``value`` and ``limit`` in ``unit`` with just enough decimals to tell them apart and to show
+    the limit within 5% (a 0.03 MP limit is "0.03 MP", never "0.0 MP")."""
     for digits in range(1, 7):
         shown, cap = f"{value:.{digits}f}", f"{limit:.{digits}f}"
-        if shown != cap:
+        if shown != cap and abs(float(cap) - limit) <= 0.05 * abs(limit):
             return f"{shown} {unit}", f"{cap} {unit}"
     return f"{value} {unit}", f"{limit} {unit}"
 

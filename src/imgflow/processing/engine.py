@@ -30,8 +30,18 @@ LOADER_CLASSES: dict[str, str] = {
 FAIL_ON = "error"
 #: libjpeg reports a scan that ends early (a cut file with an end marker appended) or corrupt
 #: entropy data as a *warning* and fills the rest with grey: for JPEG every warning is fatal
-#: (the one harmless warning, junk between header segments, is repaired by :mod:`.jpegscan`)
+#: (junk between header segments is repaired by :mod:`.jpegscan`; junk before a restart marker is
+#: tolerated: :class:`ScanJunk`)
 FAIL_ON_FORMAT = {"jpeg": "warning"}
+#: libjpeg's JWRN_EXTRANEOUS_DATA: bytes skipped before a marker. The picture is all there (what the
+#: bytes meant is lost, not where the next interval starts); a cut scan is JWRN_HIT_MARKER or EOF
+_JPEG_JUNK = "extraneous bytes before marker"
+
+
+class ScanJunk(CorruptImage):
+    """A strict JPEG decode stopped at junk bytes before a marker, and at nothing else: decode it again
+    with :func:`load` ``(lenient=True)``, which still fails a truncated file."""
+
 
 _lock = threading.Lock()
 _state: dict[str, Any] = {"locked": False, "accept": None, "threads": None}
@@ -68,15 +78,17 @@ _LOADERS: dict[str, Callable[..., pyvips.Image]] = {
 }
 
 
-def load(data: bytes, fmt: str, **options: Any) -> pyvips.Image:
+def load(data: bytes, fmt: str, *, lenient: bool = False, **options: Any) -> pyvips.Image:
     """Open ``data`` with the loader of its sniffed format only (never libvips' autodetect).
 
-    Lazy: this reads the header; pixels are decoded when something asks for them.
+    Lazy: this reads the header; pixels are decoded when something asks for them. ``lenient``: a JPEG's
+    warnings are not fatal, its truncation still is (the second decode after :class:`ScanJunk`).
     """
     if fmt == "jpeg":
         data = without_header_junk(data)
+    fail_on = "truncated" if lenient else FAIL_ON_FORMAT.get(fmt, FAIL_ON)
     with vips_errors(fmt):
-        return _LOADERS[fmt](data, fail_on=FAIL_ON_FORMAT.get(fmt, FAIL_ON), **options)
+        return _LOADERS[fmt](data, fail_on=fail_on, **options)
 
 
 _NOISE = ("source: bad seek", "unable to call", "unable to copy", "vips__", "load error")
@@ -100,4 +112,13 @@ def vips_errors(fmt: str) -> Iterator[None]:
     try:
         yield
     except pyvips.Error as exc:
-        raise CorruptImage(f"the {fmt} image is corrupt or truncated ({describe(exc)})") from None
+        message = f"the {fmt} image is corrupt or truncated ({describe(exc)})"
+        if fmt == "jpeg" and _only_junk(exc):
+            raise ScanJunk(message) from None
+        raise CorruptImage(message) from None
+
+
+def _only_junk(exc: pyvips.Error) -> bool:
+    """The libjpeg warnings in ``exc`` are all junk before a marker (libvips stops at the first)."""
+    lines = [line for line in str(getattr(exc, "detail", "") or "").splitlines() if "VipsJpeg:" in line]
+    return bool(lines) and all(_JPEG_JUNK in line for line in lines)

@@ -9,6 +9,7 @@ import pyvips
 from imgflow.facts import ImageFacts, Rendered, RenditionFacts
 from imgflow.processing import blur, colour, encode, engine, heif
 from imgflow.processing.exif import Credits
+from imgflow.processing.jpegscan import restarts_complete, without_header_junk
 from imgflow.processing.plan import Plan, Step
 from imgflow.processing.probe import Probed
 from imgflow.processing.spread import Spread
@@ -55,9 +56,19 @@ def decode_base(data: bytes, probed: Probed, plan: Plan) -> pyvips.Image:
                 return colour.strip_private(image).copy_memory()
 
         return heif.decode(data, finish)
+    try:
+        return _decode_vips(data, facts, plan, lenient=False)
+    except engine.ScanJunk:  # junk before a marker in the scan (hopper_bad_exif.jpg): not a truncation...
+        if not restarts_complete(without_header_junk(data)):
+            raise  # ...unless the scan may also be cut: libvips stopped at the junk, before any later warning
+        return _decode_vips(data, facts, plan, lenient=True)
+
+
+def _decode_vips(data: bytes, facts: ImageFacts, plan: Plan, *, lenient: bool) -> pyvips.Image:
+    fmt = facts.format
     upright = (plan.base_width, plan.base_height)
     stored_w, stored_h = (upright[1], upright[0]) if facts.orientation >= 5 else upright
-    image = engine.load(data, fmt, **_load_options(facts, plan, stored_w, stored_h))
+    image = engine.load(data, fmt, lenient=lenient, **_load_options(facts, plan, stored_w, stored_h))
     with engine.vips_errors(fmt):
         if colour.pages(image)[0] is not image:  # frames: no EXIF rotation for animations
             image = colour.strip_private(colour.to_srgb(image))
