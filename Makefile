@@ -14,7 +14,7 @@ APT_PACKAGES := $(APT_RUN) chromium nodejs postgresql buildah mmdebstrap
 PORT ?= 8080
 DATA_DIR ?= var
 
-.PHONY: image setup run-setup run test lint fuzz mutate bench scale bench-peers loadtest package coldstart clean help build-ApiFunction build-ProcessorFunction build-ReconcilerFunction build-TransformFunction
+.PHONY: image image-base image-wheels setup run-setup run test lint fuzz mutate bench scale bench-peers loadtest package coldstart clean help build-ApiFunction build-ProcessorFunction build-ReconcilerFunction build-TransformFunction
 
 help:
 	@echo "make run    - install what serving needs and serve imgflow on http://127.0.0.1:$(PORT) (data in ./$(DATA_DIR))"
@@ -124,22 +124,37 @@ coldstart:
 	$(PACKAGE_PY:package.py=coldstart.py) $(if $(wildcard $(WHEELHOUSE_DIR)/x86_64),--wheelhouse $(WHEELHOUSE_DIR))
 
 # The one container image of the cluster backend (docs/cluster.md): a Debian bookworm base made
-# from Debian's packages by mmdebstrap (no registry needed), then the Containerfile on it with
-# buildah (chroot isolation, vfs storage: works as root on machines that cannot run containers).
+# from Debian's packages by mmdebstrap (no registry needed; Python and the fonts included), imgflow
+# and its dependencies as wheels built on the host (its index and certificates), then the
+# Containerfile on them with buildah (chroot isolation, vfs storage: works as root on machines
+# that cannot run containers); nothing is fetched then. `make setup` makes the base and the wheels, so the
+# image test builds offline.
 IMAGE := imgflow:latest
 IMAGE_BASE := localhost/imgflow-base:bookworm
 BUILDAH := buildah --storage-driver vfs
-image: $(STAMPS)/apt setup
-	@mkdir -p build
-	rm -rf .image-wheels && $(BIN)/pip wheel -q --wheel-dir .image-wheels .
-	@if ! $(BUILDAH) inspect --type image $(IMAGE_BASE) >/dev/null 2>&1; then \
-	  echo "==> making a bookworm base with mmdebstrap"; \
-	  mmdebstrap --variant=minbase --include=ca-certificates bookworm build/bookworm.tar && \
-	  ctr=$$($(BUILDAH) from scratch) && $(BUILDAH) add $$ctr build/bookworm.tar / && \
-	  $(BUILDAH) commit --rm $$ctr $(IMAGE_BASE) && rm -f build/bookworm.tar; \
-	fi
-	$(BUILDAH) bud --isolation chroot --network host --build-arg BASE=$(IMAGE_BASE) -t $(IMAGE) -f Containerfile .
-	@echo "built $(IMAGE): run any role, e.g. buildah run --network host <container> imgflow --help"
+IMAGE_PACKAGES := python3,python3-venv,ca-certificates,fonts-dejavu-core,fontconfig
+image-base: $(STAMPS)/image-base
+$(STAMPS)/image-base: $(STAMPS)/apt
+	@echo "==> making the image's bookworm base with mmdebstrap ($(IMAGE_PACKAGES))"
+	@mkdir -p build $(STAMPS)
+	mmdebstrap --quiet --variant=minbase --include=$(IMAGE_PACKAGES) bookworm build/bookworm.tar
+	-$(BUILDAH) rmi -f $(IMAGE_BASE) >/dev/null 2>&1
+	ctr=$$($(BUILDAH) from scratch) && $(BUILDAH) add $$ctr build/bookworm.tar / && \
+	  $(BUILDAH) commit --quiet --rm $$ctr $(IMAGE_BASE)
+	rm -f build/bookworm.tar
+	@touch $@
+# every dependency of imgflow as a wheel, and the build backend (the image builds imgflow from source)
+image-wheels: $(STAMPS)/image-wheels
+$(STAMPS)/image-wheels: pyproject.toml | $(STAMPS)/venv
+	rm -rf .image-wheels
+	$(BIN)/pip wheel -q --wheel-dir .image-wheels ".[processing,cluster]"
+	rm -f .image-wheels/imgflow-*.whl
+	$(BIN)/pip download -q --dest .image-wheels "setuptools>=77" wheel
+	@touch $@
+setup: $(STAMPS)/image-base $(STAMPS)/image-wheels
+image: image-base image-wheels
+	$(BUILDAH) bud --quiet --format docker --isolation chroot --network host --build-arg BASE=$(IMAGE_BASE) -t $(IMAGE) -f Containerfile .
+	@echo "built $(IMAGE): every role, e.g. buildah run --network host \$$($(BUILDAH) from $(IMAGE)) imgflow --help"
 
 run: run-setup
 	$(BIN)/imgflow serve --port $(PORT) --data-dir $(DATA_DIR)
