@@ -206,3 +206,17 @@ def test_complete_upload_queues_once_the_file_is_there(api: Wiring) -> None:
     again = api.client.post(f"/v1/uploads/{image_id}/complete")  # idempotent: answered as it is
     assert (again.status_code, again.json()["status"]) == (202, "queued")
     problem(api.client.post("/v1/uploads/01J9Z6K3M7Q2W8V4T0R5N1B6XC/complete"), 404, "not_found")
+
+
+def test_a_page_holds_limit_live_images_past_deleted_ones(api: Wiring) -> None:
+    ids = [api.client.post("/v1/images", content=png()).json()["image_id"] for _ in range(6)]
+    for image_id in ids[-2:]:  # the two newest are tombstones now
+        assert api.client.delete(f"/v1/images/{image_id}").status_code == 204
+    first = api.client.get("/v1/images?limit=3").json()
+    assert [i["image_id"] for i in first["items"]] == ids[3:0:-1]
+    assert first["cursor"]
+    rest = api.client.get("/v1/images", params={"limit": 3, "cursor": first["cursor"]}).json()
+    assert [i["image_id"] for i in rest["items"]] == [ids[0]]
+    assert rest.get("cursor") is None
+    exact = api.client.get("/v1/images?limit=4").json()  # exactly the live ones: no cursor to an empty page
+    assert ([i["image_id"] for i in exact["items"]], exact.get("cursor")) == (ids[3::-1], None)

@@ -25,6 +25,10 @@ def get(svc: Deps, owner: str, image_id: str) -> ImageRecord:
     return record
 
 
+#: catalog reads one listing may take to fill its page past tombstones (then it answers fewer, with a cursor)
+_LIST_ROUNDS = 20
+
+
 def list_images(
     svc: Deps, owner: str, *, status: Status | None, limit: int, cursor: str | None, tags: Sequence[str] = ()
 ) -> Page:
@@ -35,9 +39,16 @@ def list_images(
     if len(tags) > MAX_TAGS:
         raise InvalidField("tag", f"at most {MAX_TAGS} tags in one listing")
     wanted = [clean_tag(t, "tag") for t in tags]
-    page = svc.catalog.list(owner, status=status, limit=limit, cursor=cursor, tags=wanted)
-    items = [r for r in page.items if r.owner == owner and r.status != "deleted"]
-    return Page(items=items, cursor=page.cursor)
+    # A page holds ``limit`` live images whenever that many exist: tombstones among the newest are
+    # skipped by asking the catalog for the rest, never for more (the cursor stays exact).
+    items: list[ImageRecord] = []
+    for _ in range(_LIST_ROUNDS):
+        page = svc.catalog.list(owner, status=status, limit=limit - len(items), cursor=cursor, tags=wanted)
+        items.extend(r for r in page.items if r.owner == owner and r.status != "deleted")
+        cursor = page.cursor
+        if len(items) >= limit or cursor is None:
+            break
+    return Page(items=items, cursor=cursor)
 
 
 def delete(svc: Deps, owner: str, image_id: str) -> None:
