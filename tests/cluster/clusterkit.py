@@ -97,8 +97,10 @@ def cluster_env(root: Path, pg_url: str, weed: Any, **extra: str) -> Iterator[Cl
     uploads, renditions = f"up-{name}", f"ren-{name}"
     for bucket in (uploads, renditions):
         s3.create_bucket(Bucket=bucket)
+    # nothing of another suite's settings or fake AWS session (moto's fixtures set AWS_SESSION_TOKEN)
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "IMGFLOW_")) or k == "IMGFLOW_CORPUS"}
     env = {
-        **os.environ,
+        **inherited,
         "IMGFLOW_BACKEND": "cluster",
         "IMGFLOW_DATABASE_URL": pg_url,
         "IMGFLOW_AWS_ENDPOINT_URL": weed.endpoint,
@@ -110,7 +112,6 @@ def cluster_env(root: Path, pg_url: str, weed: Any, **extra: str) -> Iterator[Cl
         "IMGFLOW_SIGNING_KEY": SIGNING_KEY,
         **extra,
     }
-    env.pop("IMGFLOW_CONFIG", None)
     cluster = Cluster(env, root, pg_url, uploads, renditions, s3)
     try:
         yield cluster

@@ -33,7 +33,7 @@ for _ in range(300):
 "
 imgflow upload /tmp/photo.png --via presigned --server "http://127.0.0.1:$PORT"
 kill -TERM "$worker" "$api"
-wait "$worker"
+wait "$worker" "$api" || true
 """
 
 

@@ -55,9 +55,28 @@ def test_a_server_without_a_scheme_is_one_line_and_exit_2(command: str, server: 
     assert "http://127.0.0.1:8080" in line
 
 
-def test_an_http_error_is_one_line_and_exit_2(server: Server) -> None:
-    line = one_line(imgflow("status", "01ARZ3NDEKTSV4RRFFQ69G5FAV", "--server", server.url), 2)
-    assert "HTTP 404" in line
+@pytest.mark.parametrize(
+    ("argv", "code"),
+    [
+        (["status", "01ARZ3NDEKTSV4RRFFQ69G5FAV"], 1),  # a refused request about the image named: 1
+        (["url", "01ARZ3NDEKTSV4RRFFQ69G5FAV", "--width", "400"], 1),
+        (["reprocess", "01ARZ3NDEKTSV4RRFFQ69G5FAV"], 1),
+        (["tag", "01ARZ3NDEKTSV4RRFFQ69G5FAV", "--add", "x"], 1),
+        (["status", "01ARZ3NDEKTSV4RRFFQ69G5FAV", "--token", "wrong"], 1),  # no token needed here: still the 404
+        (["list", "--limit", "0"], 2),  # usage
+        (["url", "01ARZ3NDEKTSV4RRFFQ69G5FAV", "--width", "-3"], 2),
+    ],
+    ids=lambda v: " ".join(v) if isinstance(v, list) else str(v),
+)
+def test_one_exit_code_rule_for_every_client_command(server: Server, argv: list[str], code: int) -> None:
+    """1: the server refused a request about an image the user named; 2: usage, configuration, connection."""
+    done = imgflow(*argv, "--server", server.url)
+    assert done.returncode == code, (done.stdout, done.stderr)
+    said = (
+        done.stderr.startswith("imgflow:") or "Usage:" in done.stderr or '"error"' in done.stdout
+    )  # reprocess: per id
+    assert said, (done.stdout, done.stderr)
+    assert "Traceback" not in done.stderr
 
 
 def _uploads(server: Server) -> dict[str, float]:

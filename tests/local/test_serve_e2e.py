@@ -183,7 +183,7 @@ def test_cli_upload_and_status_against_the_server(server: Server, corpus: Path) 
         text=True,
         timeout=60,
     )
-    assert missing.returncode == 2
+    assert missing.returncode == 1  # a refused request about the image named
     assert "404" in missing.stderr
 
 

@@ -240,12 +240,17 @@ def status(
     wait: Annotated[bool, typer.Option("--wait", help="Wait until the image is done or failed")] = False,
     full: Annotated[bool, typer.Option("--full", help="Print the whole record, not a summary")] = False,
 ) -> None:
-    """Print an image's status, facts and renditions as JSON."""
+    """Print an image's status, facts and renditions as JSON (exit 1 when the server refuses: no such image)."""
     server = check_server_url(server)
-    from imgflow.runtimes.local.client import Client
+    from imgflow.cli.meta_cmd import _refused
+    from imgflow.errors import NotFound
+    from imgflow.runtimes.local.client import Client, Refused
 
     with Client(server, token=token) as client:
-        record = client.wait(image_id) if wait else client.get(image_id)
+        try:
+            record = client.wait(image_id) if wait else client.get(image_id)
+        except (NotFound, Refused) as exc:
+            _refused(exc)
     typer.echo(json.dumps(record if full else _summary(record), indent=2))
 
 
