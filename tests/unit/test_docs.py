@@ -79,3 +79,15 @@ def test_the_example_config_comments_out_only_real_settings() -> None:
     assert {"workers", "api_token", "signing_key", "height"} <= set(keys)
     names = {name for _, name in _fields(Settings, set())}
     assert set(keys) <= names, set(keys) - names
+
+
+def test_the_example_config_is_the_defaults(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """It says every value is the default: loading it changes nothing but the recipes it adds."""
+    from imgflow.settings import load_settings
+
+    monkeypatch.chdir(tmp_path)  # no imgflow.yaml of the developer's
+    example = load_settings(EXAMPLE, environ={}).model_dump()
+    defaults = load_settings(None, environ={}).model_dump()
+    differ = {k for k in defaults if example[k] != defaults[k]} - {"recipes", "config_file"}
+    assert not differ, {k: (example[k], defaults[k]) for k in differ}
+    assert example["recipes"]["default"] == defaults["recipes"]["default"]
