@@ -154,3 +154,26 @@ def test_a_folder_is_searched_for_images_and_processed_in_parallel(corpus: Path,
     assert sorted(files) == ["coffee.png", "hopper.JPG", "portrait.jpeg"]
     assert sorted(p.name for p in out.iterdir()) == ["coffee", "hopper", "portrait"]
     assert all(len(list((out / name).glob("*.webp"))) == 3 for name in ("coffee", "hopper", "portrait"))
+
+
+def test_a_folder_is_picked_by_magic_bytes_and_nothing_is_skipped_in_silence(corpus: Path, tmp_path: Path) -> None:
+    tree = tmp_path / "mixed"
+    tree.mkdir()
+    shutil.copy(corpus / "edge/jpeg/sugarshack.mpo", tree / "stereo.mpo")  # a JPEG by its bytes
+    shutil.copy(corpus / "edge/jpeg/hopper.jpg", tree / "exported.dat")  # a JPEG with any extension
+    shutil.copy(corpus / "edge/bmp/hopper.bmp", tree / "scan.bmp")  # an image, not an accepted format
+    (tree / "notes.txt").write_text("not an image")
+    out = tmp_path / "out"
+    done = _console("process", str(tree), "--out", str(out), "--json", "--jobs", "1")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert sorted(Path(row["file"]).name for row in report["results"]) == ["exported.dat", "stereo.mpo"]
+    assert {Path(s["file"]).name: s["reason"] for s in report["skipped"]} == {
+        "notes.txt": "not an image format imgflow recognises (by its first bytes)",
+        "scan.bmp": "BMP: not a format accepted here (limits.accept)",
+    }
+    table = _console("process", str(tree), "--out", str(tmp_path / "out2"), "--jobs", "1")
+    assert table.returncode == 0, table.stderr
+    assert "imgflow: skipped 2 files of the folders that are not images accepted here" in table.stderr
+    named = _console("process", str(tree), "--out", str(tmp_path / "out3"), "--jobs", "1", "--verbose")
+    assert f"imgflow: skipped {tree / 'scan.bmp'}: BMP: not a format accepted here" in named.stderr

@@ -36,6 +36,9 @@ def process(
         int | None, typer.Option("--jobs", "-j", metavar="N", min=1, help="Processes at once (default: one per core).")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Write <stem>/facts.json and print a JSON report.")] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Name each file of a folder that was skipped, and why.")
+    ] = False,
 ) -> None:
     """Make a recipe's renditions of images and folders of images.
 
@@ -48,9 +51,10 @@ def process(
     chosen = settings.recipe(recipe)
     if out.exists() and not out.is_dir():
         raise CliError(f"--out {out} is a file, not a folder.")
-    files = collect(paths)
+    files, skipped = collect(paths, settings.limits.accept)
     if not files:
-        raise CliError(f"no images found in {', '.join(map(str, paths))}.")
+        left = f" ({len(skipped)} files that are not images accepted here)" if skipped else ""
+        raise CliError(f"no images found in {', '.join(map(str, paths))}{left}.")
     folders = output_folders(files, out)
     workers = min(jobs or cores(), len(files))
     tasks = [(path, folders[path], chosen, settings.limits, as_json) for path in files]
@@ -83,11 +87,29 @@ def process(
                     advance()
         report = [rows[n] for n in range(len(tasks))]
     if as_json:
-        typer.echo(json.dumps({"recipe": chosen.name, "results": report}, indent=2))
+        passed_over = [{"file": str(p), "reason": why} for p, why in skipped]
+        typer.echo(json.dumps({"recipe": chosen.name, "results": report, "skipped": passed_over}, indent=2))
     else:
         _print_report(report, chosen.name)
+        _say_skipped(skipped, verbose)
     if not all(row["ok"] for row in report):
         raise typer.Exit(1)
+
+
+def _say_skipped(skipped: list[tuple[Path, str]], verbose: bool) -> None:
+    """Nothing is skipped in silence: a count on stderr, each file with ``--verbose``."""
+    count = len(skipped)
+    if not count:
+        return
+    if verbose:
+        for path, why in skipped:
+            typer.echo(f"imgflow: skipped {path}: {why}", err=True)
+    else:
+        typer.echo(
+            f"imgflow: skipped {count} file{'s' if count != 1 else ''} of the folders that "
+            "are not images accepted here (--verbose names them)",
+            err=True,
+        )
 
 
 @contextmanager

@@ -12,33 +12,45 @@ from typing import Any
 
 from imgflow.recipes import Limits, Recipe
 
-#: what a folder is searched for (a file named on the command line is always tried)
-IMAGE_SUFFIXES = frozenset(
-    {".jpg", ".jpeg", ".jpe", ".png", ".webp", ".gif", ".avif", ".heic", ".heif", ".tif", ".tiff"}
-)
+
+def _kind(path: Path) -> str | None:
+    """The format imgflow reads from this file's first bytes, or None (not one it reads)."""
+    from imgflow.sniff import SNIFF_BYTES, sniff
+
+    try:
+        with path.open("rb") as f:
+            return sniff(f.read(SNIFF_BYTES))
+    except OSError:
+        return None
 
 
-def collect(paths: Iterable[Path]) -> list[Path]:
+def collect(paths: Iterable[Path], accept: Iterable[str]) -> tuple[list[Path], list[tuple[Path, str]]]:
     """The files named, and the images under the folders named (recursively, hidden ones skipped), in
-    order and each once. A path that does not exist is kept: processing it reports the problem."""
+    order and each once; and the files of those folders that were left out, with why. A folder's
+    files are picked by their first bytes (a format in ``accept``), whatever their extension (an ``.mpo`` is a JPEG, an
+    ``.avifs`` an AVIF); a file named on the command line is always tried, and a path that does
+    not exist is kept: processing it reports the problem."""
+    accepted = set(accept)
     found: list[Path] = []
+    skipped: list[tuple[Path, str]] = []
     for path in paths:
-        if path.is_dir():
-            found.extend(
-                sorted(
-                    p
-                    for p in path.rglob("*")
-                    if p.suffix.lower() in IMAGE_SUFFIXES
-                    and p.is_file()
-                    and not any(part.startswith(".") for part in p.relative_to(path).parts)
-                )
-            )
-        else:
+        if not path.is_dir():
             found.append(path)
+            continue
+        for p in sorted(path.rglob("*")):
+            if not p.is_file() or any(part.startswith(".") for part in p.relative_to(path).parts):
+                continue
+            kind = _kind(p)
+            if kind is None:
+                skipped.append((p, "not an image format imgflow recognises (by its first bytes)"))
+            elif kind not in accepted:
+                skipped.append((p, f"{kind.upper()}: not a format accepted here (limits.accept)"))
+            else:
+                found.append(p)
     unique: dict[Path, Path] = {}
     for path in found:
         unique.setdefault(path.resolve(), path)
-    return list(unique.values())
+    return list(unique.values()), skipped
 
 
 def output_folders(files: list[Path], out: Path) -> dict[Path, Path]:
