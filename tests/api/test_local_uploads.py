@@ -56,3 +56,33 @@ def test_a_token_cannot_upload_to_a_deleted_image(local_api: Wiring) -> None:
     late = local_api.client.post(url, content=data, headers={"content-type": "image/png"})
     problem(late, 409, "upload_closed")
     assert [o.key for o in local_api.service.originals.list("originals/")] == []
+
+
+def _jpeg() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (40, 30), (200, 10, 10)).save(out, format="JPEG")
+    return out.getvalue()
+
+
+def test_the_bytes_decide_on_the_local_form_as_on_every_path(local_api: Wiring) -> None:
+    """A PNG-labelled grant given JPEG bytes (a photo named .png): processed as the JPEG it is,
+    like the direct route; bytes of no accepted format: 415 and nothing stored."""
+    jpeg = _jpeg()
+    image_id, url = _start(local_api, jpeg)
+    form = {"key": f"originals/{image_id}", "Content-Type": "image/png"}
+    landed = local_api.client.post(url, data=form, files={"file": ("a.png", jpeg, "image/png")})
+    assert landed.status_code == 204, landed.text
+    assert local_api.service.originals.head(f"originals/{image_id}").content_type == "image/jpeg"
+    assert local_api.service.handle_object_created(f"originals/{image_id}").kind == "done"
+    assert local_api.client.get(f"/v1/images/{image_id}").json()["content_type"] == "image/jpeg"
+    direct = local_api.client.post("/v1/images", content=jpeg, headers={"content-type": "image/png"})
+    assert (direct.status_code, direct.json()["content_type"]) == (202, "image/jpeg")
+
+    bmp = b"BM" + b"\0" * 200
+    other, url = _start(local_api, bmp)
+    refused = local_api.client.post(url, data={"key": f"originals/{other}", "Content-Type": "image/png"},
+                                    files={"file": ("a.png", bmp, "image/png")})  # fmt: skip
+    doc = problem(refused, 415, "unsupported_type")
+    assert "bmp" in doc["detail"]
+    assert list(local_api.service.originals.list(f"originals/{other}")) == []
+    assert local_api.client.get(f"/v1/images/{other}").json()["status"] == "awaiting_upload"

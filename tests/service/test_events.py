@@ -115,13 +115,20 @@ def test_size_mismatch_fails_and_keeps_the_original(kit: Kit) -> None:
     assert kit.rendition_keys(record.image_id) == []
 
 
-def test_declared_type_must_match_the_bytes(kit: Kit) -> None:
+def test_the_bytes_decide_not_the_declared_type(kit: Kit) -> None:
+    """One rule on every upload path (issue 19): an accepted format under any label is processed."""
     record = kit.upload(data=JPEG, declared="image/png")
     outcome = kit.service.handle_object_created(record.key)
+    assert outcome.kind == "done"
+    done = kit.catalog.get(record.image_id)
+    assert (done.declared_type, done.sniffed_type) == ("image/png", "image/jpeg")
+    assert kit.processor.calls == 1
+
+
+def test_bytes_of_no_accepted_format_fail_whatever_the_label(kit: Kit) -> None:
+    record = kit.upload(data=b"BM" + b"\0" * 100, declared="image/png")
+    outcome = kit.service.handle_object_created(record.key)
     assert (outcome.kind, outcome.reason) == ("failed", "unsupported_type")
-    failed = kit.catalog.get(record.image_id)
-    assert failed.error is not None
-    assert "image/jpeg" in failed.error.message
     assert kit.processor.calls == 0
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from svc_kit import JPEG, PNG, Kit
+from svc_kit import PNG, Kit
 
 from imgflow.adapters.sqlite_queue import SqliteJobQueue
 from imgflow.errors import StorageError
@@ -44,7 +44,7 @@ def test_done_and_failed_are_published_after_the_write_and_cleared(kit: Kit) -> 
     recorder = _recorder(kit)
     good = kit.upload()
     done = kit.service.handle_object_created(good.key)
-    bad = kit.upload(data=JPEG, declared="image/png")  # declared PNG, the bytes are a JPEG
+    bad = kit.upload(data=b"BM" + b"\0" * 100, declared="image/png")  # declared PNG, the bytes are a BMP
     failed = kit.service.handle_object_created(bad.key)
     assert (done.kind, failed.kind) == ("done", "failed")
     assert [e.detail_type for e in recorder.events] == ["Image Processed", "Image Failed"]

@@ -28,6 +28,7 @@ from imgflow.api.local_files import serve_signed
 from imgflow.api.problems import responses
 from imgflow.errors import BadRequest, BadSignature, ConfigError, Conflict, UnsupportedFormat
 from imgflow.service import ImageService
+from imgflow.sniff import CONTENT_TYPES, SNIFF_BYTES
 
 #: room for the form's other fields and multipart boundaries around the file
 FORM_SLACK = 64 * 1024
@@ -148,12 +149,17 @@ def local_router(service: ImageService, store: FsObjectStore) -> APIRouter:
             await spool.close()
 
     async def _put(grant: UploadGrant, file: UploadFile) -> None:
-        """From the spool to the store: a local copy, the client is no longer waited for."""
+        """From the spool to the store: a local copy, the client is no longer waited for. The
+        first bytes must be an accepted format (whatever the grant's Content-Type said): 415 and
+        nothing stored otherwise, as on the direct path."""
+        head = await file.read(SNIFF_BYTES)
+        fmt = service.check_head(head)
+        await file.seek(0)
         await run_in_threadpool(
             store.put_stream,
             grant.key,
             _file_chunks(file.file),
-            content_type=grant.content_type,
+            content_type=CONTENT_TYPES[fmt],
             max_bytes=grant.max_size,
             min_bytes=1,
         )

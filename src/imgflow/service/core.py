@@ -120,6 +120,10 @@ class ImageService:
         """What :meth:`ingest` refuses before storing anything; returns the sniffed format."""
         return uploads.check_direct(self.deps, data)
 
+    def check_head(self, head: bytes) -> str:
+        """The format of a presigned upload's first bytes, or UnsupportedFormat (see :func:`uploads.check_head`)."""
+        return uploads.check_head(self.deps, head)
+
     def upload_completed(self, key: str) -> ImageRecord | None:
         """A presigned upload landed (locally: the upload route calls this): awaiting_upload -> queued.
 

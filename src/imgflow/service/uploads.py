@@ -89,6 +89,16 @@ def check_direct(svc: Deps, data: bytes) -> str:
     return fmt
 
 
+def check_head(svc: Deps, head: bytes) -> str:
+    """A presigned upload's first bytes, before it is stored (the local form): the format, or
+    UnsupportedFormat (415) when they are not an accepted one. The bytes decide, not the label."""
+    fmt = sniff(head[:SNIFF_BYTES])
+    if fmt is None or fmt not in svc.config.limits.accept:
+        what = "an unknown format" if fmt is None else fmt
+        raise UnsupportedFormat(f"the file is {what}; accepted: {', '.join(svc.config.limits.accept)}")
+    return fmt
+
+
 def ingest(
     svc: Deps,
     owner: str,
