@@ -319,7 +319,7 @@ def test_portrait_images_keep_the_grid_even_and_phones_get_big_tap_targets(
     shapes = [picture(tmp_path / f"{name}.jpg", w, h) for name, w, h in [("tall", 500, 1500), ("wide", 1500, 500)]]
     page.set_input_files("#file-input", [*shapes, picture(tmp_path / "photo.jpg", 900, 600)])
     expect(page.locator(".card[data-status=done]")).to_have_count(3, timeout=60_000)
-    page.wait_for_function("[...document.querySelectorAll('.thumb img')].every(i => i.complete && i.naturalWidth)")
+    page.wait_for_function("() => [...document.querySelectorAll('.thumb img')].every(i => i.complete && i.naturalWidth)")
     boxes = page.locator(".thumb").evaluate_all(
         "els => els.map(e => { const r = e.getBoundingClientRect(); return [r.top, r.width, r.height]; })"
     )
@@ -345,35 +345,43 @@ def test_portrait_images_keep_the_grid_even_and_phones_get_big_tap_targets(
     assert page.errors == []
 
 
-def test_the_thumbnail_is_sharp_at_the_device_pixel_ratio(
+def test_the_gallery_uses_the_on_demand_srcset_at_the_device_pixel_ratio(
     browser: object, make_server: Callable[..., Server], tmp_path: Path
 ) -> None:
-    from imgflow.recipes import default_recipe
-
-    # the built-in renditions plus a square crop, which shows only part of the image
-    recipe = default_recipe().model_dump(mode="json")
-    recipe["renditions"].append({"name": "square", "width": 700, "height": 700, "fit": "cover", "format": "webp"})
-    config = tmp_path / "imgflow.yaml"
-    config.write_text(json.dumps({"recipes": {"default": recipe}}))
-    server = make_server(workers=1, args=("--config", str(config)))
+    """Issue 19: the thumbnail's candidates are the record's signed /t/ URLs (every srcset width
+    the image fills), not the fixed renditions; at DPR 2 the ~350 px box takes the 960 px one, in
+    the format the server picks from the browser's Accept; a tiny image is shown at its size."""
+    server = make_server(workers=1)
     page = new_page(browser, server, viewport={"width": 1200, "height": 900}, device_scale_factor=2)
     page.set_input_files("#file-input", [picture(tmp_path / "big.jpg", 2400, 1600)])
     img = page.locator(".card .thumb img")
     img.wait_for(timeout=60_000)
-    page.wait_for_function("i => i.complete && i.naturalWidth > 0", arg=img.element_handle())
+    page.wait_for_function("i => i.complete && i.naturalWidth > 0 && i.currentSrc.includes('/t/')",
+                           arg=img.element_handle(), timeout=60_000)  # fmt: skip
     srcset = img.get_attribute("srcset") or ""
-    assert "square" not in srcset
+    urls = [c.rsplit(" ", 1)[0] for c in srcset.split(", ")]
     widths = [int(c.rsplit(" ", 1)[1].rstrip("w")) for c in srcset.split(", ")]
-    assert widths == [256, 1024, 2048], srcset  # one candidate per width, crops left out
-    assert ".webp" in srcset  # the lighter format of each width
-    assert ".jpg" not in srcset
+    assert widths == [320, 640, 960, 1280, 1920], srcset  # ondemand.srcset_widths the image fills
+    assert all("/t/" in u for u in urls), srcset
     assert (img.get_attribute("sizes") or "").startswith("auto")
     current, box = img.evaluate("i => [i.currentSrc, i.getBoundingClientRect().width]")
-    picked = {c.rsplit(" ", 1)[0]: w for c, w in zip(srcset.split(", "), widths, strict=True)}
-    picked = {url.rsplit("/", 1)[-1]: w for url, w in picked.items()}
-    # at DPR 2 the ~350 px box needs ~700 px: the 1024 one, not the blurry 256 nor the heavy 2048
-    assert current.endswith("/medium.webp"), current
-    assert picked["medium.webp"] >= 2 * box > picked["thumb.webp"], (picked, box)
+    picked = dict(zip(urls, widths, strict=True))
+    assert picked[current] >= 2 * box > picked[current] / 2, (current, picked, box)  # sharp, not the heaviest
+    assert picked[current] == 960, current
+    accept = "image/avif,image/webp,image/apng,image/svg+xml,image/*,*/*;q=0.8"  # what chromium asks images with
+    kind = page.evaluate("([u, a]) => fetch(u, {headers: {accept: a}}).then(r => r.headers.get('content-type'))",
+                         [current, accept])  # fmt: skip
+    assert kind in ("image/avif", "image/webp"), kind  # f_auto: the lightest the browser takes
+    downloads = page.locator(".card a[download]").evaluate_all("as => as.map(a => a.href)")
+    assert downloads
+    assert all("/t/" not in d for d in downloads)
+
+    page.set_input_files("#file-input", [picture(tmp_path / "tiny.jpg", 57, 43)])
+    tiny = page.locator(".card", has_text="tiny.jpg").locator(".thumb img")
+    tiny.wait_for(timeout=60_000)
+    page.wait_for_function("i => i.complete && i.naturalWidth > 0", arg=tiny.element_handle())
+    size = tiny.evaluate("i => [i.getBoundingClientRect().width, i.getBoundingClientRect().height]")
+    assert size == [57, 43], size  # at its own size, not stretched into the box
     assert page.errors == []
 
 

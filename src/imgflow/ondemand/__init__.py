@@ -19,7 +19,9 @@ if TYPE_CHECKING:
     from imgflow.ondemand.urls import TransformUrl, parse_url
 
 #: each name's module, imported on first use: the settings need only ``config``, and a command
-#: that reads them (``imgflow process``) should not pay for the links, records and ports
+#: that reads them (``imgflow process``) should not pay for the links, records and ports. Import
+#: ``resolve`` from ``imgflow.ondemand.resolve``: once that module is loaded, the package's
+#: attribute of that name is the module, and this lazy lookup is not asked.
 _WHERE = {
     "OnDemandSettings": "config",
     "Links": "links",

@@ -92,9 +92,12 @@ def _problem(exc: ImgflowError, path: str) -> dict[str, Any]:
 
 
 def handle(w: TransformWiring, method: str, path: str, headers: dict[str, str]) -> dict[str, Any]:
-    from imgflow.ondemand import Redirect, parse_url, resolve, token_of
+    from imgflow.ondemand import parse_url, token_of
     from imgflow.ondemand.negotiate import TOKEN_HEADER
-    from imgflow.ondemand.resolve import EXTENSIONS, etag_matches
+
+    # from the module itself: once imgflow.ondemand.resolve is imported, the package's attribute
+    # `resolve` is that module, not the function (the package's lazy __getattr__ is not asked)
+    from imgflow.ondemand.resolve import EXTENSIONS, Redirect, etag_matches, resolve
 
     if method not in ("GET", "HEAD"):
         return _response(405, {"allow": "GET, HEAD", "cache-control": "no-store"})

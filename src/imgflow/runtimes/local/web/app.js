@@ -158,6 +158,18 @@ function imageSet(rec) {
   return [[...rec.renditions].sort((a, b) => a.width - b.width)[0]];
 }
 
+// The record's srcset of signed on-demand /t/ URLs (every width the layout may need, AVIF/WebP
+// chosen by the server from Accept) when the server makes them; else the fixed renditions.
+function candidates(rec, set) {
+  if (rec.srcset) {
+    return rec.srcset.split(", ").map((part) => {
+      const [url, width] = part.trim().split(" ");
+      return { url: sameServer(url), width: parseInt(width, 10) };
+    });
+  }
+  return set.map((r) => ({ url: sameServer(r.url), width: r.width }));
+}
+
 function showThumb(box, rec, name) {
   const set = imageSet(rec);
   if (!set.length) {
@@ -177,11 +189,20 @@ function showThumb(box, rec, name) {
     box.replaceChildren(img);
   }
   img.alt = `Thumbnail of ${name}`;
-  const srcset = set.map((r) => `${sameServer(r.url)} ${r.width}w`).join(", ");
+  const facts = rec.facts || {};
+  const w = facts.oriented_width ?? facts.width;
+  const h = facts.oriented_height ?? facts.height;
+  // an image smaller than the box is shown at its own size, not stretched and blurred
+  const small = Boolean(w && h && w <= 240 && h <= 180);
+  img.classList.toggle("natural", small);
+  img.style.width = small ? `${w}px` : "";
+  img.style.height = small ? `${h}px` : "";
+  const list = candidates(rec, set);
+  const srcset = list.map((c) => `${c.url} ${c.width}w`).join(", ");
   if (img.getAttribute("srcset") !== srcset) {
     img.srcset = srcset;
     // browsers without srcset: the narrowest that fills a card
-    img.src = sameServer((set.find((r) => r.width >= 350) || set[set.length - 1]).url);
+    img.src = (list.find((c) => c.width >= 350) || list[list.length - 1]).url;
   }
 }
 
