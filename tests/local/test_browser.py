@@ -319,7 +319,9 @@ def test_portrait_images_keep_the_grid_even_and_phones_get_big_tap_targets(
     shapes = [picture(tmp_path / f"{name}.jpg", w, h) for name, w, h in [("tall", 500, 1500), ("wide", 1500, 500)]]
     page.set_input_files("#file-input", [*shapes, picture(tmp_path / "photo.jpg", 900, 600)])
     expect(page.locator(".card[data-status=done]")).to_have_count(3, timeout=60_000)
-    page.wait_for_function("() => [...document.querySelectorAll('.thumb img')].every(i => i.complete && i.naturalWidth)")
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.thumb img')].every(i => i.complete && i.naturalWidth)"
+    )
     boxes = page.locator(".thumb").evaluate_all(
         "els => els.map(e => { const r = e.getBoundingClientRect(); return [r.top, r.width, r.height]; })"
     )
@@ -421,3 +423,51 @@ def test_a_listing_during_an_upload_leaves_one_card_per_image(
     expect(page.locator("#gallery .card")).to_have_count(1)
     expect(page.locator(".card[data-status=done]")).to_have_count(1, timeout=60_000)
     page.close()
+
+
+def test_tags_and_alt_text_show_edit_and_filter_the_gallery(
+    browser: object, make_server: Callable[..., Server], tmp_path: Path
+) -> None:
+    """Issue 20 on the page: tags as chips, the alt text shown and used as the <img> alt, both
+    edited inline (a conditional merge patch: a stale card is told and redrawn), a chip filters."""
+    from playwright.sync_api import expect
+
+    server = make_server(workers=1)
+    beach = picture(tmp_path / "beach.jpg", 400, 300)
+    city = picture(tmp_path / "city.jpg", 400, 300)
+    fields = {"filename": "beach.jpg", "tags": "beach,sea", "alt": "Waves at dusk"}
+    tagged = server.client.post(
+        "/v1/images", content=beach.read_bytes(), headers={"content-type": "image/jpeg"}, params=fields
+    )
+    assert tagged.status_code == 202, tagged.text
+    server.upload_direct(city, "image/jpeg")
+    page = new_page(browser, server, viewport={"width": 1200, "height": 900})
+    card = page.locator(".card", has_text="beach.jpg")
+    expect(card.locator(".tags button")).to_have_text(["beach", "sea"], timeout=60_000)
+    expect(card.locator(".alt")).to_have_text("Alt text: Waves at dusk")
+    expect(card.locator(".thumb img")).to_have_attribute("alt", "Waves at dusk", timeout=60_000)
+
+    card.locator(".meta-edit summary").click()
+    card.locator(".tags-input").fill("beach, holiday")
+    card.locator(".alt-input").fill("Waves at dusk, Brittany")
+    card.locator(".save-meta").click()
+    expect(card.locator(".meta-status")).to_have_text("Saved.")
+    expect(card.locator(".tags button")).to_have_text(["beach", "holiday"])
+    record = server.client.get(f"/v1/images/{tagged.json()['image_id']}").json()
+    assert (record["tags"], record["alt"]) == (["beach", "holiday"], "Waves at dusk, Brittany")
+
+    # someone else changes it: the card's next save is refused (412), told, and redrawn
+    patched = server.client.patch(f"/v1/images/{record['image_id']}", json={"tags": ["elsewhere"]})
+    assert patched.status_code == 200, patched.text
+    card.locator(".tags-input").fill("mine")
+    card.locator(".save-meta").click()
+    expect(card.locator(".meta-status")).to_contain_text("changed meanwhile")
+    expect(card.locator(".tags button")).to_have_text(["elsewhere"])
+
+    expect(page.locator(".card")).to_have_count(2)
+    card.locator(".tags button", has_text="elsewhere").click()
+    expect(page.locator(".card")).to_have_count(1)
+    expect(page.locator(".card .name")).to_have_text("beach.jpg")
+    page.locator("#tag-filter-clear").click()
+    expect(page.locator(".card")).to_have_count(2)
+    assert page.errors == []

@@ -82,6 +82,7 @@ function newCard(key, name, { older = false } = {}) {
   $(".reprocess", node).addEventListener("click", () => reprocessImage(node));
   $(".dismiss", node).addEventListener("click", () => dismiss(node));
   $(".recipe-choice", node).addEventListener("change", (ev) => { ev.target.dataset.chosen = ev.target.value; });
+  $(".meta-form", node).addEventListener("submit", (ev) => { ev.preventDefault(); saveMeta(node); });
   if (older) $("#gallery").append(node); else $("#gallery").prepend(node);
   $("#empty").hidden = true;
   cards.set(key, node);
@@ -188,7 +189,7 @@ function showThumb(box, rec, name) {
     img.sizes = SIZES;
     box.replaceChildren(img);
   }
-  img.alt = `Thumbnail of ${name}`;
+  img.alt = rec.alt || `Thumbnail of ${name}`;
   const facts = rec.facts || {};
   const w = facts.oriented_width ?? facts.width;
   const h = facts.oriented_height ?? facts.height;
@@ -240,10 +241,77 @@ function render(node, rec) {
     li.append(a, meta);
     list.append(li);
   }
+  showMeta(node, rec);
   showThumb($(".thumb", node), rec, name);
   if (previous !== rec.status && FINAL.has(rec.status)) {
     announce(`${name}: ${rec.status}${rec.error ? ` (${rec.error.message})` : ""}`);
   }
+}
+
+// The user's own fields: tags as chips (each filters the gallery by itself) and the alt text,
+// edited in the card's form (a merge patch, conditional on the version the card shows).
+function showMeta(node, rec) {
+  node.dataset.version = String(rec.version ?? "");
+  const chips = $(".tags", node);
+  chips.replaceChildren(...(rec.tags || []).map((tag) => {
+    const li = document.createElement("li");
+    const b = Object.assign(document.createElement("button"), { type: "button", textContent: tag });
+    b.setAttribute("aria-label", `Show only images tagged ${tag}`);
+    b.addEventListener("click", () => filterByTag(tag));
+    li.append(b);
+    return li;
+  }));
+  chips.hidden = !(rec.tags || []).length;
+  const alt = $(".alt", node);
+  alt.textContent = rec.alt ? `Alt text: ${rec.alt}` : "";
+  alt.hidden = !rec.alt;
+  const form = $(".meta-form", node);
+  if (!form.contains(document.activeElement)) {  // never overwrite what the user is typing
+    $(".tags-input", node).value = (rec.tags || []).join(", ");
+    $(".alt-input", node).value = rec.alt || "";
+  }
+}
+
+async function saveMeta(node) {
+  const id = node.dataset.imageId;
+  if (!id) return;
+  const status = $(".meta-status", node);
+  const tags = $(".tags-input", node).value.split(",").map((t) => t.trim()).filter(Boolean);
+  const altText = $(".alt-input", node).value.trim();
+  status.textContent = "Saving…";
+  try {
+    const rec = await api(`/v1/images/${encodeURIComponent(id)}`, {
+      method: "PATCH",
+      headers: { "content-type": "application/merge-patch+json", "if-match": `"${node.dataset.version}"` },
+      body: JSON.stringify({ tags, alt: altText || null }),
+    });
+    render(node, rec);
+    status.textContent = "Saved.";
+  } catch (err) {
+    if (err.status === 412) {  // changed elsewhere since this card was drawn: show that, keep nothing stale
+      try { render(node, await api(`/v1/images/${encodeURIComponent(id)}`)); } catch (_) { /* next poll */ }
+      status.textContent = "This image changed meanwhile; here it is as it is now. Save again to apply yours.";
+    } else {
+      status.textContent = `Not saved: ${err.message}`;
+    }
+  }
+}
+
+let tagFilter = "";
+function filterByTag(tag) {
+  tagFilter = tag.trim();
+  $("#tag-filter-input").value = tagFilter;
+  $("#tag-filter-clear").hidden = !tagFilter;
+  for (const node of [...cards.values()]) { node.remove(); }
+  cards.clear();
+  nextCursor = null;
+  pagesLoaded = 0;
+  announce(tagFilter ? `Showing images tagged ${tagFilter}` : "Showing all images");
+  loadGallery();
+}
+
+function listQuery() {
+  return tagFilter ? `&tag=${encodeURIComponent(tagFilter)}` : "";
 }
 
 async function poll(node) {
@@ -387,7 +455,7 @@ function showMore() {
 async function loadGallery() {
   let page;
   try {
-    page = await api(`/v1/images?limit=${PAGE}`);
+    page = await api(`/v1/images?limit=${PAGE}${listQuery()}`);
   } catch (err) {
     announce(`Could not list images: ${err.message}`);
     return;
@@ -402,7 +470,7 @@ async function loadOlder() {
   const button = $("#more");
   button.disabled = true;
   try {
-    const page = await api(`/v1/images?limit=${PAGE}&cursor=${encodeURIComponent(nextCursor)}`);
+    const page = await api(`/v1/images?limit=${PAGE}${listQuery()}&cursor=${encodeURIComponent(nextCursor)}`);
     const items = page.items || [];
     const added = items.filter((rec) => !cards.has(rec.image_id)).map((rec) => show(rec, { older: true }));
     nextCursor = page.cursor || null;
@@ -432,6 +500,8 @@ function init() {
   window.addEventListener("dragover", (ev) => ev.preventDefault());
   window.addEventListener("drop", (ev) => ev.preventDefault());
   $("#refresh").addEventListener("click", loadGallery);
+  $("#tag-filter").addEventListener("submit", (ev) => { ev.preventDefault(); filterByTag($("#tag-filter-input").value); });
+  $("#tag-filter-clear").addEventListener("click", () => filterByTag(""));
   $("#more").addEventListener("click", loadOlder);
   $("#confirm-delete").addEventListener("close", confirmClosed);
   $("#recipe-select").addEventListener("change", (ev) => {
