@@ -471,3 +471,29 @@ def test_tags_and_alt_text_show_edit_and_filter_the_gallery(
     page.locator("#tag-filter-clear").click()
     expect(page.locator(".card")).to_have_count(2)
     assert page.errors == []
+
+
+def test_the_server_going_away_is_one_notice_and_clears_when_it_is_back(
+    browser: object, make_server: Callable[..., Server], tmp_path: Path
+) -> None:
+    """Issue 19: no raw "Failed to fetch": a page-level notice while imgflow does not answer, a
+    failed upload marked as failed with a sentence, and the notice gone once it answers again."""
+    from playwright.sync_api import expect
+
+    server = make_server(workers=1)
+    page = new_page(browser, server, viewport={"width": 1200, "height": 900})
+    expect(page.locator("#offline")).to_be_hidden()
+    page.context.set_offline(True)
+    page.locator("#refresh").click()
+    notice = page.locator("#offline")
+    expect(notice).to_be_visible()
+    expect(notice).to_have_text("imgflow is not answering; retrying…")
+    page.set_input_files("#file-input", [picture(tmp_path / "away.jpg", 300, 200)])
+    card = page.locator(".card", has_text="away.jpg")
+    expect(card.locator(".badge")).to_have_text("upload failed")
+    expect(card.locator(".error")).to_have_text("imgflow is not answering (is the server running?)")
+    expect(card.locator(".thumb .placeholder")).to_have_text("✕")
+    assert "Failed to fetch" not in page.content()
+    page.context.set_offline(False)
+    expect(notice).to_be_hidden(timeout=30_000)  # the probe found it back
+    assert page.errors == []

@@ -40,8 +40,47 @@ async function problem(resp) {
   }
 }
 
+// The server going away shows once, for the page: a notice, a probe with backoff, and the
+// gallery refreshed when it is back (cards keep their last state meanwhile).
+const OFFLINE_TEXT = "imgflow is not answering; retrying";
+let offlineSince = 0;
+function markOffline() {
+  if (offlineSince) return;
+  offlineSince = Date.now();
+  $("#offline").hidden = false;
+  announce(OFFLINE_TEXT);
+  let wait = 1000;
+  const probe = async () => {
+    try {
+      const resp = await fetch("/healthz", { cache: "no-store" });
+      if (resp.ok) { markOnline(); loadGallery(); return; }
+    } catch (_) { /* still away */ }
+    wait = Math.min(wait * 2, 15000);
+    setTimeout(probe, wait);
+  };
+  setTimeout(probe, wait);
+}
+function markOnline() {
+  if (!offlineSince) return;
+  offlineSince = 0;
+  $("#offline").hidden = true;
+  announce("imgflow is answering again");
+}
+function offlineError() {
+  const err = new Error("imgflow is not answering (is the server running?)");
+  err.offline = true;
+  return err;
+}
+
 async function api(path, opts = {}) {
-  const resp = await fetch(path, { ...opts, headers: authHeaders(opts.headers || {}) });
+  let resp;
+  try {
+    resp = await fetch(path, { ...opts, headers: authHeaders(opts.headers || {}) });
+  } catch (_) {  // no answer at all: the browser says only "Failed to fetch"
+    markOffline();
+    throw offlineError();
+  }
+  markOnline();
   if (resp.status === 401) { $("#token-box").open = true; }
   if (!resp.ok) {
     const err = new Error(await problem(resp));
@@ -116,6 +155,8 @@ function rekey(node, imageId) {
 
 function setStatus(node, status, text) {
   node.dataset.status = status;
+  const glyph = $(".thumb .placeholder", node);
+  if (glyph) glyph.textContent = status === "error" || status === "failed" ? "✕" : "…";
   $(".badge", node).textContent = text || status.replace("_", " ");
   const busy = !FINAL.has(status) && status !== "error";
   const refused = status === "error" && !node.dataset.imageId; // the server kept nothing

@@ -29,7 +29,7 @@ function xhrSend(method, url, body, headers, node) {
         reject(err);
       }
     });
-    xhr.addEventListener("error", () => reject(new Error("network error")));
+    xhr.addEventListener("error", () => { markOffline(); reject(offlineError()); });
     xhr.send(body);
   });
 }
