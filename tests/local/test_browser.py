@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import shutil
 import time
 from collections.abc import Callable, Iterator
@@ -496,4 +497,25 @@ def test_the_server_going_away_is_one_notice_and_clears_when_it_is_back(
     assert "Failed to fetch" not in page.content()
     page.context.set_offline(False)
     expect(notice).to_be_hidden(timeout=30_000)  # the probe found it back
+    assert page.errors == []
+
+
+def test_the_token_panel_shows_only_when_the_server_needs_a_token_and_downloads_carry_the_name(
+    browser: object, make_server: Callable[..., Server], tmp_path: Path
+) -> None:
+    from playwright.sync_api import expect
+
+    open_server = make_server(workers=1)
+    page = new_page(browser, open_server, viewport={"width": 1200, "height": 900})
+    expect(page.locator("#token-box")).to_be_hidden()  # answered without a token
+    assert httpx.get(f"{open_server.url}/favicon.ico").status_code == 204
+    page.set_input_files("#file-input", [picture(tmp_path / "holiday.jpg", 300, 200)])
+    link = page.locator(".card", has_text="holiday.jpg").locator(".renditions a").first
+    expect(link).to_have_attribute("download", re.compile(r"^holiday-\w+\.(jpg|webp)$"), timeout=60_000)
+
+    token = "t" * 40
+    locked = make_server(workers=1, auth="token", api_token=token)
+    page = new_page(browser, locked, viewport={"width": 1200, "height": 900})
+    expect(page.locator("#token-box")).to_be_visible()  # a 401: the panel opens
+    expect(page.locator("#token-box")).to_have_attribute("open", "")
     assert page.errors == []

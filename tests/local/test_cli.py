@@ -104,7 +104,7 @@ def test_upload_goes_past_refused_files_and_reports_each(server: Server, corpus:
         assert by_name[name]["status"] == "done"
         # every rendition: three names in two formats each
         assert len(by_name[name]["renditions"]) == 6
-        assert {r.split(".")[1] for r in by_name[name]["renditions"]} == {"jpeg", "webp"}
+        assert {r.split(".")[1] for r in by_name[name]["renditions"]} == {"jpg", "webp"}  # as the URLs say
 
 
 def test_upload_takes_the_presigned_path_above_the_direct_cap(server: Server, corpus: Path) -> None:

@@ -166,7 +166,7 @@ def test_cli_upload_and_status_against_the_server(server: Server, corpus: Path) 
     line = json.loads(up.stdout.strip().splitlines()[-1])
     assert line["status"] == "done"
     assert (line["width"], line["height"]) == (512, 512)
-    assert set(line["renditions"]) == {f"{n}.{f}" for n in ("large", "medium", "thumb") for f in ("jpeg", "webp")}
+    assert set(line["renditions"]) == {f"{n}.{f}" for n in ("large", "medium", "thumb") for f in ("jpg", "webp")}
     st = subprocess.run(
         [str(IMGFLOW), "status", line["image_id"], "--server", server.url],
         env=server_env(),

@@ -268,7 +268,7 @@ def _summary(record: dict[str, Any]) -> dict[str, Any]:
         out["error"] = record["error"]
     if record.get("renditions"):  # every rendition: a name comes in several formats
         out["renditions"] = {
-            f"{r['name']}.{r['format']}": {
+            f"{r['name']}.{'jpg' if r['format'] == 'jpeg' else r['format']}": {  # as the URLs name them
                 "url": r["url"],
                 "width": r["width"],
                 "height": r["height"],

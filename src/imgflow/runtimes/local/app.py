@@ -79,8 +79,13 @@ def build_local_app(
         body, content_type = render_metrics(queue_depth)
         return Response(body, media_type=content_type, headers={"cache-control": "no-store"})
 
+    async def favicon(request: Request) -> Response:
+        # browsers ask for it on every page: an answer, not a 404 in the log
+        return Response(status_code=204, headers={"cache-control": "public, max-age=86400"})
+
     routes = [
         Route("/", index, methods=["GET", "HEAD"]),
+        Route("/favicon.ico", favicon, methods=["GET", "HEAD"]),
         Route("/metrics", metrics, methods=["GET"]),
         Mount("/web", app=StaticFiles(directory=WEB_DIR), name="web"),
         Mount("/", app=api),

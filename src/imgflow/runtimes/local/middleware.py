@@ -90,7 +90,11 @@ class LocalEdge:
                 elif _PRESIGNED.match(path):
                     self.count_upload("presigned")
             if path != "/metrics" and not path.startswith("/web/"):
-                log.info(
+                # reads that went well (the page polls a status every second) at DEBUG; writes and
+                # every error at INFO
+                quiet = method in ("GET", "HEAD") and status < 400
+                log.log(
+                    logging.DEBUG if quiet else logging.INFO,
                     "request",
                     extra={
                         "method": method,

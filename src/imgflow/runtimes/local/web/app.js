@@ -81,7 +81,7 @@ async function api(path, opts = {}) {
     throw offlineError();
   }
   markOnline();
-  if (resp.status === 401) { $("#token-box").open = true; }
+  if (resp.status === 401) { $("#token-box").hidden = false; $("#token-box").open = true; }
   if (!resp.ok) {
     const err = new Error(await problem(resp));
     err.status = resp.status;
@@ -274,7 +274,9 @@ function render(node, rec) {
     a.href = sameServer(r.url);
     const file = `${r.name}.${r.format === "jpeg" ? "jpg" : r.format}`;
     a.textContent = file;
-    a.setAttribute("download", file);
+    // saved as photo-large.jpg, not large.jpg for every image
+    const stem = (rec.filename || rec.image_id).replace(/\.[^.]*$/, "");
+    a.setAttribute("download", `${stem}-${file}`);
     a.setAttribute("aria-label", `Download ${r.name} ${r.format} rendition of ${name}`);
     const meta = document.createElement("span");
     meta.className = "meta";
@@ -465,6 +467,8 @@ async function loadRecipes() {
   try {
     const body = await api("/v1/recipes");
     recipes = { default: body.default, items: body.items || [] };
+    // answered without a token: this server needs none, so the token panel stays out of the way
+    if (!token()) $("#token-box").hidden = true;
   } catch (err) {
     return; // uploads still work with the server's default recipe
   }
