@@ -196,6 +196,7 @@ bench: setup
 	$(BIN)/python -m bench.ondemand
 	$(BIN)/python -m bench.http
 	$(BIN)/python -m bench.cli_vs_cascade
+	$(BIN)/python -m bench.cluster
 
 # docs/scale.md's tables again from a bench run (the newest; SCALE_ARGS="--results FILE --no-docs")
 scale:
