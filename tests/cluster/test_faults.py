@@ -88,3 +88,28 @@ def test_the_store_away_is_a_retry_not_a_failure(cluster: Cluster) -> None:
         catalog: Any = service.catalog
         assert isinstance(catalog, PgCatalog)
         catalog.close()
+
+
+def test_a_second_sweeper_skips_the_round_another_host_holds(cluster: Cluster) -> None:
+    """The sweep runs under a transaction-level advisory lock: while one host sweeps, another's
+    sweep_once answers None (skipped), and the lock is free again once that transaction ends."""
+    from imgflow.adapters.pg_db import SWEEP_LOCK
+    from imgflow.runtimes.cluster.sweep import sweep_once
+
+    settings = load_settings(None, environ=cluster.env)
+    service = build_service(settings, with_processor=False)
+    holder = Database(cluster.database_url)
+    try:
+        with holder.transaction() as conn:
+            row = conn.execute("SELECT pg_try_advisory_xact_lock(%s)", (SWEEP_LOCK,)).fetchone()
+            assert row is not None
+            assert row[0] is True
+            assert sweep_once(service) is None  # another host is sweeping
+        swept = sweep_once(service)
+        assert swept is not None
+        report, purged = swept
+        assert (report.requeued, purged) == ([], 0)
+    finally:
+        holder.close()
+        catalog: Any = service.catalog
+        catalog.close()

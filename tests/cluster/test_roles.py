@@ -122,8 +122,7 @@ def test_worker_stops_on_sigterm_and_its_children_go_with_it(cluster: Cluster) -
 def test_sweep_queues_a_presigned_upload_nobody_announced(cluster: Cluster) -> None:
     """The store sends no notification and the client never calls .../complete: the sweep's HEAD
     of the awaiting_upload key is the path that always works."""
-    url = cluster.api()
-    cluster.start("worker", "--concurrency", "1", log="worker.log")
+    url = cluster.api()  # no worker yet: the sweep's own write is what is seen
     data = PHOTO.read_bytes()
     with httpx.Client(base_url=url, timeout=30) as client:
         created = client.post("/v1/uploads", json={"content_type": "image/jpeg", "size": len(data)}).json()
@@ -136,4 +135,7 @@ def test_sweep_queues_a_presigned_upload_nobody_announced(cluster: Cluster) -> N
         swept = cluster.run("sweep", "--once", IMGFLOW_RECONCILE_GRACE_SECONDS="1")
         assert swept.returncode == 0, swept.stderr
         assert '"message":"reconcile sweep","requeued":1,' in swept.stdout, swept.stdout
+        queued = client.get(f"/v1/images/{image_id}").json()
+        assert (queued["status"], queued["size"]) == ("queued", len(data))  # landed: queued with its size
+        cluster.start("worker", "--concurrency", "1", log="worker.log")
         assert wait_status(client, image_id)["status"] == "done"
