@@ -90,12 +90,16 @@ def test_png_bytes_named_jpg_are_processed_as_png(svc: ImageService, corpus: Pat
     assert "x.jpg" not in " ".join(r.key for r in done.renditions)
 
 
-def test_png_bytes_declared_jpeg_on_a_presigned_upload_fail_cleanly(svc: ImageService, corpus: Path) -> None:
+def test_png_bytes_declared_jpeg_on_a_presigned_upload_are_processed_as_png(svc: ImageService, corpus: Path) -> None:
+    """One rule on every path (issue 19): the bytes decide; the label is not a reason to fail."""
     data = (corpus / "photos/coffee.png").read_bytes()
     record = presigned_arrive(svc, data, filename="x.jpg", content_type="image/jpeg")
-    failed = assert_failed(svc, svc.handle_object_created(record.key), data, "unsupported_type")
-    assert failed.error is not None
-    assert "image/png" in failed.error.message
+    outcome = svc.handle_object_created(record.key)
+    assert outcome.kind == "done", outcome
+    done = svc.catalog.get(record.image_id)
+    assert (done.declared_type, done.sniffed_type) == ("image/jpeg", "image/png")
+    assert done.facts is not None
+    assert done.facts.format == "png"
 
 
 @pytest.mark.parametrize("svg", [SVG_WITH_SCRIPT, SVG_WITH_XXE], ids=["script", "xxe"])
