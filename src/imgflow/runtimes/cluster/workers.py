@@ -48,25 +48,11 @@ def run_worker(settings: Settings) -> None:
     """One worker process: claim, process, finish, until SIGTERM."""
     from imgflow.adapters.pg_catalog import PgCatalog
     from imgflow.runtimes.local.guard import worker_name
-    from imgflow.runtimes.local.wiring import record_metrics
-    from imgflow.runtimes.local.worker import Worker
+    from imgflow.runtimes.local.wiring import run_jobs
 
     service = worker_service(settings)
     assert isinstance(service.catalog, PgCatalog)
-    queue = open_queue(settings, service.catalog.db)
-    worker = Worker(
-        service,
-        queue,
-        lease_seconds=float(settings.lease_seconds),
-        job_timeout=settings.job_timeout_seconds,
-        name=worker_name(os.getpid(), host_name()),
-        on_outcome=record_metrics,
-    )
-    worker.install_signals()
-    try:
-        worker.run()
-    finally:
-        queue.close()
+    run_jobs(settings, service, open_queue(settings, service.catalog.db), name=worker_name(os.getpid(), host_name()))
 
 
 def run_workers(settings: Settings, concurrency: int, *, announce: bool = True) -> int:

@@ -138,15 +138,19 @@ def record_metrics(outcome: Outcome, seconds: float) -> None:
 
 
 def run_worker(settings: Settings) -> None:
+    run_jobs(settings, worker_service(settings, background=True), open_queue(settings))
+
+
+def run_jobs(settings: Settings, service: ImageService, queue: JobQueue, *, name: str | None = None) -> None:
+    """One worker process's loop on ``queue`` until SIGTERM (the local and the cluster runtime's)."""
     from imgflow.runtimes.local.worker import Worker
 
-    service = worker_service(settings, background=True)
-    queue = open_queue(settings)
     worker = Worker(
         service,
         queue,
         lease_seconds=float(settings.lease_seconds),
         job_timeout=settings.job_timeout_seconds,
+        name=name,
         on_outcome=record_metrics,
     )
     worker.install_signals()
