@@ -21,9 +21,15 @@ pytestmark = [pytest.mark.e2e]
 PHOTO = "edge/jpeg/hopper.jpg"
 
 
-def imgflow(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+def imgflow(*args: str, cwd: Path | None = None, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [str(IMGFLOW), *args], env=server_env(), cwd=cwd, capture_output=True, text=True, timeout=120, check=False
+        [str(IMGFLOW), *args],
+        env={**server_env(), **env},
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
 
 
@@ -53,6 +59,53 @@ def test_a_server_without_a_scheme_is_one_line_and_exit_2(command: str, server: 
     line = one_line(imgflow(command, *args, "--server", server), 2)
     assert "is not a URL" in line
     assert "http://127.0.0.1:8080" in line
+
+
+def test_a_bad_imgflow_server_variable_is_named_as_such() -> None:
+    line = one_line(imgflow("status", "01ARZ3NDEKTSV4RRFFQ69G5FAV", IMGFLOW_SERVER="127.0.0.1:8080"), 2)
+    assert line.startswith("imgflow: IMGFLOW_SERVER '127.0.0.1:8080' is not a URL")
+    assert "--server" not in line
+    url = f"http://127.0.0.1:{free_port()}"
+    line = one_line(imgflow("status", "01ARZ3NDEKTSV4RRFFQ69G5FAV", IMGFLOW_SERVER=url), 2)
+    assert f"cannot reach {url} (IMGFLOW_SERVER)" in line
+    given = one_line(imgflow("status", "01ARZ3NDEKTSV4RRFFQ69G5FAV", "--server", "localhost", IMGFLOW_SERVER=url), 2)
+    assert given.startswith("imgflow: --server 'localhost' is not a URL")  # the option wins, and is named
+
+
+@pytest.mark.parametrize(
+    ("options", "said"),
+    [
+        (["--width", "300", "--fit", "cover"], "--fit cover crops to a box: give both --width and --height"),
+        (["--height", "300", "--fit", "cover"], "give both --width and --height"),
+        (["--width", "300", "--gravity", "north"], "--gravity applies only with --fit cover"),
+        (["--width", "300", "--quality", "50", "--format", "png"], "--quality does not apply to --format png"),
+        (["--width", "300", "--dpr", "2.5"], "--dpr 2.5 is not one this server allows: 1, 1.5, 2, 3."),
+        ([], "give --width or --height"),
+    ],
+    ids=lambda v: " ".join(v) if isinstance(v, list) else "",
+)
+def test_url_refuses_what_the_server_would_in_the_clis_own_words(
+    server: Server, corpus: Path, options: list[str], said: str
+) -> None:
+    image_id = json.loads(imgflow("upload", str(corpus / PHOTO), "--server", server.url).stdout)["image_id"]
+    line = one_line(imgflow("url", image_id, *options, "--server", server.url), 2)
+    assert said in line
+    assert "HTTP" not in line and "w_" not in line and "fit_cover" not in line  # not the server's grammar
+    for wrong in (["--fit", "fill"], ["--format", "bmp"], ["--width", "99999"]):
+        done = imgflow("url", image_id, *wrong, "--server", server.url)
+        assert done.returncode == 2 and wrong[0] in done.stderr, done.stderr
+    ok = imgflow("url", image_id, "--width", "300", "--height", "200", "--fit", "cover", "--server", server.url)
+    assert ok.returncode == 0 and "/t/" in ok.stdout and ",fit_cover" in ok.stdout, ok.stderr
+
+
+def test_the_url_commands_choices_are_the_servers() -> None:
+    from imgflow.cli import url_cmd
+    from imgflow.ondemand import options
+
+    assert [v.value for v in url_cmd.Fit] == list(options.FITS)
+    assert [v.value for v in url_cmd.Gravity] == list(options.GRAVITIES)
+    assert [v.value for v in url_cmd.Format] == list(options.FORMATS)
+    assert url_cmd.MAX_SIZE == options.MAX_SIZE
 
 
 @pytest.mark.parametrize(
@@ -88,23 +141,32 @@ def test_upload_goes_past_refused_files_and_reports_each(server: Server, corpus:
     shutil.copy(corpus / PHOTO, tmp_path / "a.jpg")
     (tmp_path / "b.bmp").write_bytes(b"BM" + b"\0" * 200)  # never decoded: refused by its magic bytes
     shutil.copy(corpus / "photos/coffee.png", tmp_path / "c.png")
-    (tmp_path / "folder").mkdir()
+    (tmp_path / "folder" / "deeper").mkdir(parents=True)
+    shutil.copy(corpus / PHOTO, tmp_path / "folder" / "deeper" / "inside.dat")  # picked by its bytes
+    (tmp_path / "folder" / "notes.txt").write_text("not an image")
     names = ["a.jpg", "b.bmp", "missing.jpg", "folder", "c.png"]
     done = imgflow("upload", *names, "--server", server.url, cwd=tmp_path)
     assert done.returncode == 1, done.stderr
     assert "Traceback" not in done.stderr
+    assert "skipped 1 file" in done.stderr  # the text file of the folder: counted, not silent
     lines = [json.loads(x) for x in done.stdout.splitlines()]
-    assert [x["file"] for x in lines] == names
+    inside = str(Path("folder") / "deeper" / "inside.dat")
+    assert [x["file"] for x in lines] == ["a.jpg", "b.bmp", "missing.jpg", inside, "c.png"]
     by_name = {x["file"]: x for x in lines}
     assert by_name["b.bmp"]["status"] == "refused"
     assert by_name["b.bmp"]["error"]["code"] == "unsupported_type"
     assert by_name["missing.jpg"]["error"]["code"] == "unreadable"
-    assert "folder" in by_name["folder"]["error"]["message"]
-    for name in ("a.jpg", "c.png"):
+    for name in ("a.jpg", "c.png", inside):
         assert by_name[name]["status"] == "done"
         # every rendition: three names in two formats each
         assert len(by_name[name]["renditions"]) == 6
         assert {r.split(".")[1] for r in by_name[name]["renditions"]} == {"jpg", "webp"}  # as the URLs say
+    named = imgflow("upload", "folder", "--verbose", "--no-wait", "--server", server.url, cwd=tmp_path)
+    assert named.returncode == 0, named.stderr
+    assert f"skipped {Path('folder') / 'notes.txt'}" in named.stderr
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert "no images found" in one_line(imgflow("upload", str(empty), "--server", server.url), 2)
 
 
 def test_upload_takes_the_presigned_path_above_the_direct_cap(server: Server, corpus: Path) -> None:

@@ -25,7 +25,9 @@ def test_process_into_a_pipe_skips_rich_yaml_and_the_ondemand_links(corpus: Path
     done = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path, timeout=120, check=False)
     assert done.returncode == 0, done.stderr
     assert "LOADED []" in done.stderr, done.stderr[-2000:]
-    header, row = done.stdout.splitlines()
+    header, row, total = done.stdout.splitlines()
     assert header.split("\t") == ["file", "result", "time ms", "input", "output"]
     assert row.split("\t")[:2] == [str(photo), f"ok: {tmp_path / 'out' / 'coffee'}"]
+    assert total.split("\t")[:2] == ["total (1 file)", "1 ok, 0 failed"]
+    assert total.split("\t")[3:] == row.split("\t")[3:]  # one file: the sums are its sizes
     assert sorted(p.name for p in (tmp_path / "out" / "coffee").iterdir())[:2] == ["large.jpg", "large.webp"]

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from imgflow.cli.main import app
@@ -49,6 +50,25 @@ def test_process_command_keeps_going_past_a_bad_file(corpus: Path, tmp_path: Pat
     assert not (out / "truncated").exists()
     assert "corrupt_image" in result.output
     assert "corrupt or truncated" in result.output
+
+
+def test_the_table_ends_with_totals_and_small_sizes_are_in_bytes(corpus: Path, tmp_path: Path) -> None:
+    from imgflow.cli.process_cmd import fmt_bytes
+
+    assert [fmt_bytes(n) for n in (0, 1023, 1024, 1536, 1024 * 1024)] == ["0 B", "1023 B", "1.0 KiB", "1.5 KiB", "1.0 MiB"]
+    config = tmp_path / "imgflow.yaml"
+    config.write_text(SMALL_CONFIG, encoding="utf-8")
+    tiny = corpus / "edge" / "png" / "tRNS_null_1x1.png"
+    inputs = [*_inputs(corpus, tmp_path), str(tiny)]
+    result = CliRunner().invoke(app, ["process", *inputs, "--out", str(tmp_path / "out"), "--config", str(config)])
+    assert result.exit_code == 1, result.output
+    *_, tiny_row, total = result.stdout.splitlines()
+    assert tiny_row.split("\t")[3] == f"{tiny.stat().st_size} B"
+    files, outcome, ms, size_in, _ = total.split("\t")
+    assert (files, outcome) == (f"total ({len(inputs)} files)", f"{len(inputs) - 1} ok, 1 failed")
+    rows = [line.split("\t") for line in result.stdout.splitlines()[1:-1]]
+    assert int(ms) == pytest.approx(sum(float(r[2]) for r in rows), abs=len(rows))
+    assert size_in == fmt_bytes(sum(Path(p).stat().st_size for p in inputs if Path(p).exists()))
 
 
 def test_process_command_json_report(corpus: Path, tmp_path: Path) -> None:

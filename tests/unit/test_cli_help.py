@@ -48,3 +48,25 @@ def test_help_imports_no_engine_web_or_aws(args: list[str]) -> None:
     )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=False)
     assert done.stderr.strip().splitlines()[-1] == "[]", done.stderr
+
+
+@pytest.mark.parametrize("args", [[], ["config"], ["db"]])
+def test_command_lists_are_never_cut_short(args: list[str]) -> None:
+    """click cuts each summary at ~45 characters with "..."; ours show the help's first sentence whole."""
+    import typer.main
+
+    group = typer.main.get_command(app)
+    for name in args:
+        group = group.commands[name]  # type: ignore[attr-defined]
+    env = {"COLUMNS": "80", "PATH": "/usr/bin:/bin"}
+    done = subprocess.run(
+        [str(IMGFLOW), *args, "--help"], capture_output=True, text=True, timeout=60, check=False, env=env
+    )
+    listing = done.stdout.split("Commands:\n", 1)[1]
+    assert "..." not in listing, listing
+    entries = re.split(r"\n  (?=\S)", "\n" + listing.rstrip())[1:]
+    assert sorted(e.split()[0] for e in entries) == sorted(group.commands)  # type: ignore[attr-defined]
+    for entry in entries:
+        summary = " ".join(entry.split()[1:])
+        assert summary.endswith("."), entry  # a whole sentence, however long
+        assert max(len(line) for line in entry.splitlines()) <= 80

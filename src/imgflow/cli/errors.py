@@ -45,10 +45,20 @@ def check_server_url(server: str) -> str:
     parts = urlsplit(server)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise CliError(
-            f"--server {server!r} is not a URL: write it with its scheme, e.g. http://127.0.0.1:8080 "
-            "or https://api.example.com."
+            f"{_named('server', '--server', 'IMGFLOW_SERVER')} {server!r} is not a URL: write it with its scheme, "
+            "e.g. http://127.0.0.1:8080 or https://api.example.com."
         )
     return server.rstrip("/")
+
+
+def _named(param: str, option: str, variable: str) -> str:
+    """How the user gave a value: the option's name, or the environment variable's when it came from there."""
+    # Typer 0.2x carries its own copy of click (typer._click) and does not re-export get_current_context
+    from typer._click.globals import get_current_context
+
+    ctx = get_current_context(silent=True)
+    source = ctx.get_parameter_source(param) if ctx is not None else None
+    return variable if source is not None and source.name == "ENVIRONMENT" else option
 
 
 def describe(exc: BaseException, server: str | None = None) -> str | None:
@@ -92,6 +102,8 @@ def handles_errors(command: Callable[P, R]) -> Callable[P, R]:
     @functools.wraps(command)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         server = kwargs.get("server")
+        if isinstance(server, str) and _named("server", "--server", "IMGFLOW_SERVER") == "IMGFLOW_SERVER":
+            server = f"{server} (IMGFLOW_SERVER)"
         with cli_errors(server if isinstance(server, str) else None):
             return command(*args, **kwargs)
 

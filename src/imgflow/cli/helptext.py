@@ -28,7 +28,18 @@ def _usage(command: typer.core.TyperCommand, ctx: Any) -> list[str]:
     return pieces
 
 
+def summary(help_text: str | None) -> str:
+    """A command's line in ``imgflow --help``: its help's first sentence, whole (click cuts it at ~45
+    characters with "..."; the formatter wraps a long one instead)."""
+    paragraph = " ".join((help_text or "").strip().split("\n\n")[0].split())
+    end = paragraph.find(". ")
+    return paragraph if end < 0 else paragraph[: end + 1]
+
+
 class Command(typer.core.TyperCommand):
+    def get_short_help_str(self, limit: int = 45) -> str:
+        return self.short_help or summary(self.help)
+
     def get_params(self, ctx: Any) -> list[Any]:
         return _plain(super().get_params(ctx))
 
@@ -37,5 +48,8 @@ class Command(typer.core.TyperCommand):
 
 
 class Group(typer.core.TyperGroup):
+    def get_short_help_str(self, limit: int = 45) -> str:
+        return self.short_help or summary(self.help)
+
     def get_params(self, ctx: Any) -> list[Any]:
         return _plain(super().get_params(ctx))

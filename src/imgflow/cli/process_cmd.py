@@ -15,7 +15,10 @@ from imgflow.cli.errors import CliError, handles_errors
 from imgflow.cli.helptext import Command
 
 
-def _fmt_bytes(n: int) -> str:
+def fmt_bytes(n: int) -> str:
+    """Sizes as the page shows them: bytes under 1 KiB, then KiB and MiB (powers of 1,024)."""
+    if n < 1024:
+        return f"{n} B"
     return f"{n / 1024:.1f} KiB" if n < 1024 * 1024 else f"{n / 1024 / 1024:.1f} MiB"
 
 
@@ -44,7 +47,7 @@ def process(
 
     Runs one process per core; a bad file fails alone (exit 1), the rest are still made.
     """
-    from imgflow.cli.process_files import collect, cores, output_folders, process_one
+    from imgflow.cli.process_files import collect, cores, output_folders, process_one, say_skipped
     from imgflow.settings import load_settings
 
     settings = load_settings(config)
@@ -91,25 +94,9 @@ def process(
         typer.echo(json.dumps({"recipe": chosen.name, "results": report, "skipped": passed_over}, indent=2))
     else:
         _print_report(report, chosen.name)
-        _say_skipped(skipped, verbose)
+        say_skipped(skipped, verbose)
     if not all(row["ok"] for row in report):
         raise typer.Exit(1)
-
-
-def _say_skipped(skipped: list[tuple[Path, str]], verbose: bool) -> None:
-    """Nothing is skipped in silence: a count on stderr, each file with ``--verbose``."""
-    count = len(skipped)
-    if not count:
-        return
-    if verbose:
-        for path, why in skipped:
-            typer.echo(f"imgflow: skipped {path}: {why}", err=True)
-    else:
-        typer.echo(
-            f"imgflow: skipped {count} file{'s' if count != 1 else ''} of the folders that "
-            "are not images accepted here (--verbose names them)",
-            err=True,
-        )
 
 
 @contextmanager
@@ -134,11 +121,12 @@ def _print_report(report: list[dict[str, Any]], recipe: str) -> None:
             row["file"],
             f"ok: {row['out']}" if row["ok"] else f"failed {row['error']}: {row['reason']}",
             f"{row['ms']:.0f}",
-            _fmt_bytes(row["input_bytes"]),
-            _fmt_bytes(row["output_bytes"]),
+            fmt_bytes(row["input_bytes"]),
+            fmt_bytes(row["output_bytes"]),
         )
         for row in report
     ]
+    rows.append(_totals(report))
     if not sys.stdout.isatty():
         typer.echo("\t".join(columns))
         for cells in rows:
@@ -150,9 +138,23 @@ def _print_report(report: list[dict[str, Any]], recipe: str) -> None:
     table = Table(title=f"imgflow process ({recipe})")
     for column in columns:
         table.add_column(column, overflow="fold")
-    for cells in rows:
-        table.add_row(*cells)
+    for n, cells in enumerate(rows):
+        table.add_row(*cells, end_section=n == len(rows) - 2)
     Console(width=200).print(table)
+
+
+def _totals(report: list[dict[str, Any]]) -> tuple[str, str, str, str, str]:
+    """The last row: how many files, how many made and failed, and the summed time and sizes."""
+    failed = sum(not row["ok"] for row in report)
+    files = len(report)
+    result = f"{files - failed} ok, {failed} failed"
+    return (
+        f"total ({files} file{'s' if files != 1 else ''})",
+        result,
+        f"{sum(row['ms'] for row in report):.0f}",
+        fmt_bytes(sum(row["input_bytes"] for row in report)),
+        fmt_bytes(sum(row["output_bytes"] for row in report)),
+    )
 
 
 def register(app: typer.Typer) -> None:

@@ -10,6 +10,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+import typer
+
 from imgflow.recipes import Limits, Recipe
 
 
@@ -51,6 +53,22 @@ def collect(paths: Iterable[Path], accept: Iterable[str]) -> tuple[list[Path], l
     for path in found:
         unique.setdefault(path.resolve(), path)
     return list(unique.values()), skipped
+
+
+def say_skipped(skipped: list[tuple[Path, str]], verbose: bool) -> None:
+    """Nothing is skipped in silence: a count on stderr, each file with ``--verbose``."""
+    count = len(skipped)
+    if not count:
+        return
+    if verbose:
+        for path, why in skipped:
+            typer.echo(f"imgflow: skipped {path}: {why}", err=True)
+    else:
+        typer.echo(
+            f"imgflow: skipped {count} file{'s' if count != 1 else ''} of the folders that "
+            "are not images accepted here (--verbose names them)",
+            err=True,
+        )
 
 
 def output_folders(files: list[Path], out: Path) -> dict[Path, Path]:

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
-from imgflow.cli.errors import EXIT_OK, EXIT_SOME_FAILED, check_server_url, handles_errors
+from imgflow.cli.errors import EXIT_OK, EXIT_SOME_FAILED, CliError, check_server_url, handles_errors
 from imgflow.cli.helptext import Command
 
 DEFAULT_SERVER = "http://127.0.0.1:8080"
@@ -173,7 +173,12 @@ def worker(
 
 @handles_errors
 def upload(
-    files: Annotated[list[Path], typer.Argument(metavar="FILE...", help="Image files", show_default=False)],
+    paths: Annotated[
+        list[Path],
+        typer.Argument(
+            metavar="PATH...", help="Images, or folders to search for images (recursively)", show_default=False
+        ),
+    ],
     server: Server = DEFAULT_SERVER,
     token: Token = None,
     via: Annotated[
@@ -195,16 +200,26 @@ def upload(
     meta: Annotated[
         list[str] | None, typer.Option("--meta", "-m", metavar="KEY=VALUE", help="A metadata field (repeatable)")
     ] = None,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Name each file of a folder that was skipped, and why")
+    ] = False,
 ) -> None:
-    """Upload images to a running server, with your tags, alt text and metadata fields.
+    """Upload images and folders of images to a running server, with your tags, alt text and metadata.
 
-    Prints one JSON line per file; a refused file is reported and the rest still go (exit 1).
+    Prints one JSON line per file; a refused file is reported and the rest still go (exit 1). A
+    folder's files are picked by their first bytes, as imgflow process picks them.
     """
     server = check_server_url(server)
     from imgflow.cli.meta_cmd import upload_fields
+    from imgflow.cli.process_files import collect, say_skipped
     from imgflow.runtimes.local.client import Client, Refused, image_id_of
+    from imgflow.sniff import EXTENSIONS
 
     fields = upload_fields(tags, alt, meta)
+    files, skipped = collect(paths, EXTENSIONS)  # the formats imgflow processes; the server's limits decide
+    if not files:
+        raise CliError(f"no images found in {', '.join(map(str, paths))}.")
+    say_skipped(skipped, verbose)
 
     failed = 0
     with Client(server, token=token) as client:
