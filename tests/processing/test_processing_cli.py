@@ -55,7 +55,8 @@ def test_process_command_keeps_going_past_a_bad_file(corpus: Path, tmp_path: Pat
 def test_the_table_ends_with_totals_and_small_sizes_are_in_bytes(corpus: Path, tmp_path: Path) -> None:
     from imgflow.cli.process_cmd import fmt_bytes
 
-    assert [fmt_bytes(n) for n in (0, 1023, 1024, 1536, 1024 * 1024)] == ["0 B", "1023 B", "1.0 KiB", "1.5 KiB", "1.0 MiB"]
+    sizes = [fmt_bytes(n) for n in (0, 1023, 1024, 1536, 1024 * 1024)]
+    assert sizes == ["0 B", "1023 B", "1.0 KiB", "1.5 KiB", "1.0 MiB"]
     config = tmp_path / "imgflow.yaml"
     config.write_text(SMALL_CONFIG, encoding="utf-8")
     tiny = corpus / "edge" / "png" / "tRNS_null_1x1.png"
