@@ -9,6 +9,7 @@ import shutil
 import socket
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -220,5 +221,21 @@ def test_serve_on_a_busy_port_says_so_before_anything(tmp_path: Path) -> None:
     line = one_line(done, 2)
     assert f"127.0.0.1:{port}" in line
     assert "already in use" in line
+    suggested = int(re.search(r"--port (\d+) \(make run PORT=(\d+)\)", line).group(1))  # type: ignore[union-attr]
+    assert suggested > port
+    with socket.socket() as probe:  # the suggestion is a port that was free
+        probe.bind(("127.0.0.1", suggested))
     assert "serving" not in done.stdout
     assert not (tmp_path / "d").exists()
+
+
+def test_the_start_up_log_names_the_settings_file_in_use(make_server: Any, tmp_path: Path) -> None:
+    config = tmp_path / "mine.yaml"
+    config.write_text("default_recipe: default\n", encoding="utf-8")
+    with_file = make_server(args=("--config", str(config)))
+    plain = make_server()
+    logged = [json.loads(x) for x in with_file.log_path.read_text().splitlines() if x.startswith("{")]
+    (serving,) = [x for x in logged if x["message"] == "serving"]
+    assert serving["config"] == str(config.resolve())
+    assert f"settings: {config.resolve()}" in with_file.log_path.read_text()
+    assert "settings: no config file (defaults and IMGFLOW_* variables" in plain.log_path.read_text()

@@ -45,7 +45,7 @@ def api_app(settings: Settings) -> ASGIApp:
 
 
 def serve_api(settings: Settings, *, announce: bool = True) -> int:
-    from imgflow.runtimes.local.server import bind, check_bind, serve_processes
+    from imgflow.runtimes.local.server import bind, check_bind, config_in_use, serve_processes
 
     check_bind(settings)
     check_schema(settings)  # one line now rather than a 503 on every request
@@ -58,7 +58,9 @@ def serve_api(settings: Settings, *, announce: bool = True) -> int:
 
     host = f"[{settings.host}]" if ":" in settings.host else settings.host
     url = f"http://{host}:{settings.port}/"
-    log.info("serving", extra={"url": url, "role": "api", "processes": settings.processes})
+    log.info(
+        "serving", extra={"url": url, "role": "api", "processes": settings.processes, "config": config_in_use(settings)}
+    )
     if announce:
         print(f"imgflow API on {url} ({settings.processes} processes, cluster backend); Ctrl+C stops it", flush=True)
     return serve_processes(

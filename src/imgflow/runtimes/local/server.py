@@ -100,12 +100,34 @@ def bind(host: str, port: int) -> socket.socket:
     except OSError as exc:
         sock.close()
         if exc.errno == errno.EADDRINUSE:
+            free = _free_port_after(family, address, port)
+            other = f"--port {free} (make run PORT={free})" if free else "--port N (make run PORT=N)"
             raise ConfigError(
                 f"cannot serve on {host}:{port}: the port is already in use (another imgflow serve?). "
-                "Stop that program or choose another port with --port."
+                f"Stop that program or choose another port: {other}."
             ) from None
         raise ConfigError(f"cannot serve on {host}:{port}: {exc.strerror or exc}.") from None
     return sock
+
+
+def config_in_use(settings: Settings) -> str:
+    """What the start-up log says of the settings' source: the config file, or that there is none."""
+    if settings.config_file:
+        return str(Path(settings.config_file).resolve())
+    return "no config file (defaults and IMGFLOW_* variables; --config FILE or IMGFLOW_CONFIG names one)"
+
+
+def _free_port_after(family: socket.AddressFamily, address: str, port: int) -> int | None:
+    """The first of the next 20 ports that binds now, to suggest instead of a busy one."""
+    for candidate in range(port + 1, min(port + 21, 65536)):
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind((address, candidate))
+            except OSError:
+                continue
+            return candidate
+    return None
 
 
 def worker_count(requested: int | None) -> int:
@@ -249,10 +271,15 @@ def serve(settings: Settings, *, announce: bool = True) -> int:
     if settings.ondemand.enabled:
         renderers.start()
     url = f"http://{settings.host if ':' not in settings.host else f'[{settings.host}]'}:{settings.port}/"
-    log.info("serving", extra={"url": url, "workers": count, "processes": processes, "data_dir": str(data_dir)})
+    config = config_in_use(settings)
+    log.info(
+        "serving",
+        extra={"url": url, "workers": count, "processes": processes, "data_dir": str(data_dir), "config": config},
+    )
     if announce:
         api = f", {processes} API processes" if processes > 1 else ""
         print(f"imgflow is serving on {url} ({count} workers{api}, data in {data_dir}); Ctrl+C stops it", flush=True)
+        print(f"settings: {config}", flush=True)
     try:
         code = serve_processes(
             partial(local_api_app, settings),
