@@ -88,7 +88,10 @@ def test_upload_watch_and_delete_in_the_page(
     failed = page.locator(".card[data-status=failed]")
     expect(failed).to_have_count(1)
     expect(failed.locator(".name")).to_have_text("truncated.jpg")
-    expect(failed.locator(".error")).to_contain_text("corrupt_image")
+    expect(failed).to_have_attribute("data-error-code", "corrupt_image")
+    # a sentence on the card; the decoder's own words stay in the record (and the hover title)
+    expect(failed.locator(".error")).to_have_text("The jpeg image is corrupt or truncated.")
+    expect(failed.locator(".error")).to_have_attribute("title", re.compile(r"^corrupt_image: .*\(.+\)"))
     expect(failed.locator(".badge")).to_have_text("failed")
 
     # each upload reported progress through XHR upload events
@@ -98,6 +101,12 @@ def test_upload_watch_and_delete_in_the_page(
     coffee = page.locator(".card", has_text="coffee.png")
     expect(coffee.locator(".dims")).to_contain_text("600×400")
     expect(coffee.locator(".renditions li")).to_have_count(6)
+    downloads = coffee.locator(".downloads summary")
+    expect(downloads).to_have_text("Downloads (6)")
+    downloads.focus()
+    page.keyboard.press("Enter")  # the rendition links sit behind one summary, opened from the keyboard
+    expect(coffee.locator(".renditions a").first).to_be_visible()
+    expect(coffee.locator(".renditions .meta").first).to_contain_text(re.compile(r"\d(\.\d)? (B|KiB|MiB)$"))
     thumb = coffee.locator(".thumb img")
     expect(thumb).to_have_attribute("alt", "Thumbnail of coffee.png")
     page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=thumb.element_handle())
@@ -338,11 +347,14 @@ def test_portrait_images_keep_the_grid_even_and_phones_get_big_tap_targets(
 
     page.set_viewport_size({"width": 390, "height": 844})
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
-    targets = page.locator(".card a, .card button:visible, .card select:visible").evaluate_all(
+    page.locator(".downloads").evaluate_all("els => els.forEach(d => { d.open = true; })")
+    targets = page.locator(
+        ".card a, .card button:visible, .card select:visible, .card summary:visible"
+    ).evaluate_all(
         "els => els.map(e => { const r = e.getBoundingClientRect();"
         " return [e.textContent.trim() || e.getAttribute('aria-label'), r.width, r.height]; })"
     )
-    assert len(targets) >= 3 * (6 + 2)
+    assert len(targets) >= 3 * (6 + 2 + 2)
     small = [t for t in targets if t[1] < 44 or t[2] < 44]
     assert small == [], small
     assert page.errors == []
@@ -519,3 +531,130 @@ def test_the_token_panel_shows_only_when_the_server_needs_a_token_and_downloads_
     expect(page.locator("#token-box")).to_be_visible()  # a 401: the panel opens
     expect(page.locator("#token-box")).to_have_attribute("open", "")
     assert page.errors == []
+
+
+def _luminance(rgb: tuple[int, ...]) -> float:
+    def channel(c: int) -> float:
+        v = c / 255
+        return v / 12.92 if v <= 0.03928 else ((v + 0.055) / 1.055) ** 2.4
+
+    r, g, b = (channel(c) for c in rgb[:3])
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+def _contrast(a: str, b: str) -> float:
+    la, lb = (_luminance(tuple(int(x) for x in re.findall(r"\d+", c)[:3])) for c in (a, b))
+    return (max(la, lb) + 0.05) / (min(la, lb) + 0.05)
+
+
+def test_keyboard_use_a_skip_link_a_visible_focus_ring_and_few_tab_stops_per_card(
+    browser: object, make_server: Callable[..., Server], tmp_path: Path
+) -> None:
+    from playwright.sync_api import expect
+
+    server = make_server(workers=1)
+    page = new_page(browser, server, viewport={"width": 1200, "height": 900})
+    page.set_input_files("#file-input", [picture(tmp_path / "one.jpg", 640, 480)])
+    card = page.locator(".card", has_text="one.jpg")
+    expect(card).to_have_attribute("data-status", "done", timeout=60_000)
+    page.keyboard.press("Tab")  # the first Tab stop of the page skips to the images
+    skip = page.get_by_role("link", name="Skip to the images")
+    expect(skip).to_be_focused()
+    expect(skip).to_be_in_viewport()
+    page.keyboard.press("Enter")
+    assert page.evaluate("document.activeElement.id") == "images"
+
+    # WCAG 1.4.11: the focus ring has 3:1 against what is around it (the page and the cards)
+    page.keyboard.press("Tab")  # from the gallery's start: the Refresh button, by keyboard (:focus-visible)
+    ring = page.evaluate(
+        "() => { const s = getComputedStyle(document.activeElement); return [s.outlineStyle, s.outlineColor]; }"
+    )
+    assert ring[0] == "solid", ring
+    page_bg = page.evaluate("getComputedStyle(document.body).backgroundColor")
+    body_bg = page.evaluate("getComputedStyle(document.documentElement).backgroundColor")
+    card_bg = card.evaluate("e => getComputedStyle(e).backgroundColor")
+    for around in {page_bg, body_bg, card_bg} - {"rgba(0, 0, 0, 0)"}:
+        assert _contrast(ring[1], around) >= 3, (ring, around)
+
+    # one card is a few Tab stops: its editor, its downloads, Reprocess, Delete (not one per rendition)
+    card.locator("summary").first.focus()
+    stops = [page.evaluate("document.activeElement.textContent.trim()")]
+    for _ in range(12):
+        page.keyboard.press("Tab")
+        if not card.evaluate("c => c.contains(document.activeElement)"):
+            break
+        stops.append(page.evaluate("document.activeElement.textContent.trim()"))
+    assert stops == ["Tags and alt text", "Downloads (6)", "Reprocess", "Delete"], stops
+    assert page.errors == []
+
+
+def test_the_page_uploads_by_the_bytes_not_the_name(
+    browser: object, make_server: Callable[..., Server], corpus: Path
+) -> None:
+    """Issue 19 item 3 in the page: a PNG named .jpg and labelled image/jpeg is processed as a PNG;
+    bytes of no accepted format under an image name are refused with a sentence, nothing stored."""
+    from playwright.sync_api import expect
+
+    server = make_server(workers=1)
+    page = new_page(browser, server, viewport={"width": 1200, "height": 900})
+    png = (corpus / "photos/coffee.png").read_bytes()
+    page.evaluate(DROP, ["really-a-png.jpg", "image/jpeg", base64.b64encode(png).decode()])
+    card = page.locator(".card", has_text="really-a-png.jpg")
+    expect(card).to_have_attribute("data-status", "done", timeout=60_000)
+    record = server.client.get(f"/v1/images/{card.get_attribute('data-image-id')}").json()
+    assert record["facts"]["format"] == "png"
+    page.evaluate(DROP, ["notes.jpg", "image/jpeg", base64.b64encode(b"just some text, not an image").decode()])
+    refused = page.locator(".card", has_text="notes.jpg")
+    expect(refused).to_have_attribute("data-status", "error")
+    expect(refused.locator(".error")).to_contain_text(re.compile(r"accepted", re.I))
+    expect(refused.locator(".error")).not_to_contain_text("Failed to fetch")
+    expect(refused.locator(".badge")).to_have_text("refused")
+    expect(refused.get_by_role("button", name="Dismiss")).to_be_visible()  # the record that waited is withdrawn
+    assert [i["filename"] for i in server.client.get("/v1/images").json()["items"]] == ["really-a-png.jpg"]
+    assert page.errors == []
+
+
+def test_a_full_first_page_when_the_newest_images_were_deleted(browser: object, tmp_path: Path) -> None:
+    """Issue 19 item 7 in the page: deleted images among the newest never shorten a page."""
+    from playwright.sync_api import expect
+
+    from imgflow.adapters.sqlite_catalog import SqliteCatalog
+    from imgflow.bootstrap import DB_FILE
+    from imgflow.records import ErrorInfo, ImageRecord, new_image_id
+
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    catalog = SqliteCatalog(data_dir / DB_FILE)
+    now = time.time()
+    ids = []
+    for i in range(105):
+        at = now - 105 + i
+        record = ImageRecord(
+            image_id=new_image_id(at),
+            owner="local",
+            status="failed",
+            created_at=at,
+            updated_at=at,
+            filename=f"seed-{i:03}.jpg",
+            error=ErrorInfo(code="corrupt_image", message="the jpeg image is corrupt or truncated (seeded)"),
+            generation=1,
+        )
+        catalog.create(record)
+        ids.append(record.image_id)
+    catalog.close()
+    server = start_server(tmp_path / "serve", workers=1, data_dir=data_dir)
+    try:
+        for image_id in ids[-3:]:  # the three newest go
+            assert server.client.delete(f"/v1/images/{image_id}").status_code == 204
+        assert server.client.delete(f"/v1/images/{ids[-1]}").status_code == 204  # a second delete: as documented
+        page = new_page(browser, server, viewport={"width": 1200, "height": 900})
+        cards = page.locator("#gallery .card")
+        expect(cards).to_have_count(100)
+        expect(cards.first.locator(".name")).to_have_text("seed-101.jpg")
+        expect(cards.first.locator(".error")).to_have_text("The jpeg image is corrupt or truncated.")
+        page.get_by_role("button", name="Show older images").click()
+        expect(cards).to_have_count(102)
+        expect(page.get_by_role("button", name="Show older images")).to_be_hidden()
+        assert page.errors == []
+    finally:
+        assert server.stop() == 0

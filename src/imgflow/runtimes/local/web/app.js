@@ -107,8 +107,8 @@ function sameServer(url) {
 function humanBytes(n) {
   if (n == null) return "";
   if (n < 1024) return `${n} B`;
-  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KB`;
-  return `${(n / 1024 / 1024).toFixed(1)} MB`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;  // the CLI's units: powers of 1,024
+  return `${(n / 1024 / 1024).toFixed(1)} MiB`;
 }
 
 // ---- cards ---------------------------------------------------------------
@@ -176,10 +176,20 @@ function setProgress(node, fraction) {
   node.dataset.uploaded = String(bar.value);
 }
 
-function setError(node, text) {
+function setError(node, text, detail) {
   const el = $(".error", node);
   el.hidden = !text;
   el.textContent = text || "";
+  if (detail && detail !== text) el.title = detail; else el.removeAttribute("title");
+}
+
+// A failed image's reason as a sentence: the decoder's own words (the trailing "(VipsJpeg: ...)")
+// stay in the record's error.message, shown on hover, not in the card's text.
+function errorSentence(error) {
+  let text = String(error.message || "").trim().replace(/\s*\([^()]*(\([^()]*\)[^()]*)*\)\.?$/, "");
+  if (!text) text = `processing failed (${error.code})`;
+  text = text.charAt(0).toUpperCase() + text.slice(1);
+  return /[.!?]$/.test(text) ? text : `${text}.`;
 }
 
 // The renditions that show the whole image (crops left out), one per width, the lightest format
@@ -263,7 +273,9 @@ function render(node, rec) {
     ? `${facts.oriented_width ?? facts.width}×${facts.oriented_height ?? facts.height} · ${humanBytes(facts.bytes)}`
     : (rec.size ? humanBytes(rec.size) : "");
   $(".dims", node).textContent = recipes.items.length > 1 ? `${size} · recipe ${rec.recipe}` : size;
-  setError(node, rec.status === "failed" && rec.error ? `${rec.error.code}: ${rec.error.message}` : "");
+  const failed = rec.status === "failed" && rec.error;
+  setError(node, failed ? errorSentence(rec.error) : "", failed ? `${rec.error.code}: ${rec.error.message}` : "");
+  node.dataset.errorCode = failed ? rec.error.code : "";
 
   const list = $(".renditions", node);
   list.replaceChildren();
@@ -284,10 +296,14 @@ function render(node, rec) {
     li.append(a, meta);
     list.append(li);
   }
+  // the downloads sit behind one summary: a card is a few Tab stops, not one per rendition
+  const downloads = $(".downloads", node);
+  downloads.hidden = !renditions.length;
+  $(".downloads summary", node).textContent = `Downloads (${renditions.length})`;
   showMeta(node, rec);
   showThumb($(".thumb", node), rec, name);
   if (previous !== rec.status && FINAL.has(rec.status)) {
-    announce(`${name}: ${rec.status}${rec.error ? ` (${rec.error.message})` : ""}`);
+    announce(`${name}: ${rec.status}${rec.error ? ` (${errorSentence(rec.error)})` : ""}`);
   }
 }
 

@@ -81,11 +81,26 @@ async function uploadOne(file, recipe) {
     poll(node);
   } catch (err) {
     setProgress(node, null);
-    setStatus(node, "error", "upload failed");
-    setError(node, err.message);
-    announce(`${file.name}: upload failed (${err.message})`);
+    const refused = err.status >= 400 && err.status < 500;
+    if (node.dataset.imageId && refused) {
+      // the server refused the file itself (its bytes, its size): the record that waited for it
+      // is withdrawn, so the gallery keeps no ghost; the card says why and can be dismissed
+      const id = node.dataset.imageId;
+      delete node.dataset.imageId;
+      api(`/v1/images/${id}`, { method: "DELETE" }).catch(() => { /* the upload TTL purges it */ });
+    }
+    setStatus(node, "error", refused ? "refused" : "upload failed");
+    setError(node, refused ? sentence(err.message) : err.message);
+    announce(`${file.name}: upload ${refused ? "refused" : "failed"} (${err.message})`);
     if (node.dataset.imageId) poll(node);
   }
+}
+
+function sentence(text) {
+  const t = String(text || "").trim();
+  if (!t) return "The upload failed.";
+  const s = t.charAt(0).toUpperCase() + t.slice(1);
+  return /[.!?]$/.test(s) ? s : `${s}.`;
 }
 
 function uploadAll(files) {
