@@ -348,9 +348,7 @@ def test_portrait_images_keep_the_grid_even_and_phones_get_big_tap_targets(
     page.set_viewport_size({"width": 390, "height": 844})
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     page.locator(".downloads").evaluate_all("els => els.forEach(d => { d.open = true; })")
-    targets = page.locator(
-        ".card a, .card button:visible, .card select:visible, .card summary:visible"
-    ).evaluate_all(
+    targets = page.locator(".card a, .card button:visible, .card select:visible, .card summary:visible").evaluate_all(
         "els => els.map(e => { const r = e.getBoundingClientRect();"
         " return [e.textContent.trim() || e.getAttribute('aria-label'), r.width, r.height]; })"
     )
