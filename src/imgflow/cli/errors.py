@@ -53,8 +53,11 @@ def check_server_url(server: str) -> str:
 
 def _named(param: str, option: str, variable: str) -> str:
     """How the user gave a value: the option's name, or the environment variable's when it came from there."""
-    # Typer 0.2x carries its own copy of click (typer._click) and does not re-export get_current_context
-    from typer._click.globals import get_current_context
+    # Typer 0.2x carries its own copy of click (typer._click); older ones use click itself
+    try:
+        from typer._click.globals import get_current_context
+    except ImportError:  # pragma: no cover - typer < 0.2x
+        from click import get_current_context  # type: ignore[import-not-found, no-redef, unused-ignore]
 
     ctx = get_current_context(silent=True)
     source = ctx.get_parameter_source(param) if ctx is not None else None
