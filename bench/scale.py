@@ -102,7 +102,9 @@ def binding_limits(config: dict[str, Any], core_ms: float) -> list[dict[str, Any
 
 
 def newest_results(folder: Path = RESULTS) -> Path:
-    runs = sorted(p for p in folder.glob("*.json") if not p.name.startswith("pipeline-"))
+    # bench.run's files are named by their time alone (20261206-212407.json); the other benches'
+    # files (pipeline-, http-, cluster-, ...) sit beside them and sort after them by name
+    runs = sorted(p for p in folder.glob("*.json") if p.name[:1].isdigit())
     if not runs:
         raise SystemExit(f"no bench results under {folder}: run make bench first, or pass --results")
     return runs[-1]

@@ -95,3 +95,12 @@ def test_every_price_names_its_source() -> None:
         assert price["source"], name
         assert isinstance(price["confirmed"], bool), name
         assert price["usd"] > 0, name
+
+
+def test_the_newest_bench_run_is_found_among_the_other_benches_files(tmp_path: Path) -> None:
+    """make bench writes bench.run's files (named by time) beside pipeline-, http-, cluster- and
+    other files: bench.scale must take the newest of bench.run's, whatever sorts after it."""
+    for name in ("20261205-101010.json", "20261206-212407.json", "http-20261206T211918Z.json",
+                 "pipeline-20261206-212839.json", "cluster-20261206-220000.json", "webp-20261207.json"):  # fmt: skip
+        (tmp_path / name).write_text("{}")
+    assert scale.newest_results(tmp_path).name == "20261206-212407.json"
