@@ -656,3 +656,35 @@ def test_a_full_first_page_when_the_newest_images_were_deleted(browser: object, 
         assert page.errors == []
     finally:
         assert server.stop() == 0
+
+
+def test_the_example_file_serves_the_page_a_plain_server_does(
+    browser: object, make_server: Callable[..., Server], tmp_path: Path
+) -> None:
+    """Issue 19 item 6 in the page: imgflow.example.yaml says every value is the default; served
+    with it, an upload gets what a plain `make run` gives (its extra recipe aside)."""
+    from playwright.sync_api import expect
+
+    photo = picture(tmp_path / "same.jpg", 800, 600)
+    seen: dict[str, Any] = {}
+    for name, args in (("plain", ()), ("example", ("--config", str(ROOT / "imgflow.example.yaml")))):
+        server = make_server(workers=1, args=args)
+        page = new_page(browser, server, viewport={"width": 1200, "height": 900})
+        if name == "example":  # its second recipe is offered; the default stays the default
+            expect(page.get_by_label("Recipe for new uploads")).to_have_value("default")
+        page.set_input_files("#file-input", [photo])
+        card = page.locator(".card", has_text="same.jpg")
+        expect(card).to_have_attribute("data-status", "done", timeout=60_000)
+        record = server.client.get(f"/v1/images/{card.get_attribute('data-image-id')}").json()
+        # each candidate's options and width: /t/{signature}/{options}/{id}/{generation} {width}w
+        srcset = [(p.split("/t/", 1)[1].split("/")[1], p.rsplit(" ", 1)[1]) for p in record["srcset"].split(", ")]
+        shown = card.locator(".thumb img").get_attribute("srcset") or ""
+        assert shown.count("/t/") == len(srcset)  # the page uses the on-demand URLs either way
+        seen[name] = (
+            record["recipe"],
+            sorted((r["name"], r["format"], r["width"], r["height"]) for r in record["renditions"]),
+            srcset,
+            card.locator(".downloads summary").text_content(),
+        )
+        assert page.errors == []
+    assert seen["plain"] == seen["example"]

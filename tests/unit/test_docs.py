@@ -91,3 +91,8 @@ def test_the_example_config_is_the_defaults(monkeypatch: pytest.MonkeyPatch, tmp
     differ = {k for k in defaults if example[k] != defaults[k]} - {"recipes", "config_file"}
     assert not differ, {k: (example[k], defaults[k]) for k in differ}
     assert example["recipes"]["default"] == defaults["recipes"]["default"]
+    # a value written out is not always the default: serve derives public_base_url from --port only
+    # when it is unset (the example's old http://127.0.0.1:8080 broke `serve --port 9000 -c example`)
+    derived = {"public_base_url"}
+    loaded = load_settings(EXAMPLE, environ={})
+    assert not derived & loaded.model_fields_set, derived & loaded.model_fields_set
