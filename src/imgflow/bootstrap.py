@@ -104,9 +104,27 @@ def transform_keys(settings: Settings, *, secrets: Any = None) -> list[bytes]:
         from imgflow.adapters.secret_keys import SecretKeys
 
         return SecretKeys(secrets or aws_client(settings, "secretsmanager"), od.keys_secret_arn).get()
-    if settings.backend == "local":
+    if settings.backend == "local" or (settings.backend == "cluster" and settings.signing_key):
+        # the cluster's hosts share the YAML, so its signing_key: every API process signs alike
         return [derive_key(signing_key(settings))]
+    if settings.backend == "cluster":
+        raise ConfigError(
+            "on-demand URLs on the cluster backend need ondemand.keys or signing_key (the same on every host)"
+        )
     raise ConfigError("on-demand URLs need ondemand.keys or ondemand.keys_secret_arn on the aws backend")
+
+
+def ondemand_served(settings: Settings) -> bool:
+    """On-demand ``/t/`` URLs are on and have keys: the aws backend needs ``ondemand.keys`` or
+    its secret; the cluster those or ``signing_key`` (each host's own key file would disagree)."""
+    od = settings.ondemand
+    if not od.enabled:
+        return False
+    if settings.backend == "aws":
+        return bool(od.keys or od.keys_secret_arn)
+    if settings.backend == "cluster":
+        return bool(od.keys or od.keys_secret_arn or settings.signing_key)
+    return True
 
 
 def transform_signer(settings: Settings, *, secrets: Any = None) -> Signer:
@@ -124,15 +142,9 @@ def build_links(settings: Settings, *, secrets: Any = None) -> Links | None:
     on AWS (the API then answers the URL route with 404 ``ondemand_disabled``)."""
     from imgflow.ondemand import Links
 
-    od = settings.ondemand
-    # the cluster's roles serve no /t/ URLs (yet): its records carry no srcset
-    if (
-        not od.enabled
-        or settings.backend == "cluster"
-        or (settings.backend == "aws" and not od.keys and not od.keys_secret_arn)
-    ):
+    if not ondemand_served(settings):
         return None
-    return Links(od, transform_signer(settings, secrets=secrets), transform_base_url(settings))
+    return Links(settings.ondemand, transform_signer(settings, secrets=secrets), transform_base_url(settings))
 
 
 def aws_clients(settings: Settings) -> AwsClients:

@@ -7,16 +7,21 @@ The database away answers 503 with ``Retry-After`` (a StorageError), never 500.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from starlette.types import ASGIApp
 
-from imgflow.bootstrap import build_app, build_service
+from imgflow.bootstrap import build_app, build_service, ondemand_served
 from imgflow.bootstrap_cluster import check_schema, open_queue
 from imgflow.runtimes.local.env import prepare_metrics_dir
 from imgflow.runtimes.local.logs import setup_logging
 from imgflow.settings import Settings
+
+if TYPE_CHECKING:
+    from imgflow.runtimes.local.supervisor import Supervisor
 
 log = logging.getLogger("imgflow.serve")
 
@@ -31,6 +36,13 @@ def api_app(settings: Settings) -> ASGIApp:
     assert isinstance(service.catalog, PgCatalog)
     queue = open_queue(settings, service.catalog.db)
     api = build_app(settings, service=service)
+    transforms = None
+    if ondemand_served(settings):  # /t/ renders from the buckets, cached on this host's data_dir
+        from imgflow.runtimes.local.render_proc import live_render_pids
+        from imgflow.runtimes.local.wiring import build_transforms
+
+        data_dir = Path(settings.data_dir).resolve()
+        transforms = build_transforms(settings, service, partial(live_render_pids, data_dir))
 
     def depth() -> dict[str, int]:
         return {"live": queue.depth(), "dead": len(queue.dead())}
@@ -41,7 +53,22 @@ def api_app(settings: Settings) -> ASGIApp:
         queue_depth=depth,
         count_upload=lambda path: metrics.UPLOADS.labels(path).inc(),
         render_metrics=metrics.render,
+        transforms=transforms,
     )
+
+
+def _hurry(renderers: Supervisor | None) -> Callable[[int], None] | None:
+    """A second stop signal kills the render processes at once (the first lets renders finish)."""
+    if renderers is None:
+        return None
+    signals: list[int] = []
+
+    def on_signal(signum: int) -> None:
+        signals.append(signum)
+        if len(signals) > 1:
+            renderers.kill_now()
+
+    return on_signal
 
 
 def serve_api(settings: Settings, *, announce: bool = True) -> int:
@@ -61,13 +88,35 @@ def serve_api(settings: Settings, *, announce: bool = True) -> int:
     log.info(
         "serving", extra={"url": url, "role": "api", "processes": settings.processes, "config": config_in_use(settings)}
     )
+    renderers = None
+    if ondemand_served(settings):  # render processes of their own: the API never imports the image engine
+        from imgflow.runtimes.local.env import worker_env
+        from imgflow.runtimes.local.server import module_command
+        from imgflow.runtimes.local.supervisor import Supervisor
+
+        env = worker_env(data_dir, settings.config_file)
+        renderers = Supervisor(
+            settings.ondemand.renderers, module_command("render"), env, on_exit=metrics.process_exited, kind="renderer"
+        )
+        renderers.start()
+    elif settings.ondemand.enabled:
+        log.warning(
+            "on-demand /t/ URLs are off: the cluster needs ondemand.keys or signing_key, the same on every host"
+        )
     if announce:
         print(f"imgflow API on {url} ({settings.processes} processes, cluster backend); Ctrl+C stops it", flush=True)
-    return serve_processes(
-        partial(api_app, settings),
-        listening,
-        settings.processes,
-        header_timeout_seconds=settings.header_timeout_seconds,
-        log_service="imgflow-api",
-        on_exit=metrics.process_exited,
-    )
+    from imgflow.runtimes.local.server import STOP_GRACE_SECONDS
+
+    try:
+        return serve_processes(
+            partial(api_app, settings),
+            listening,
+            settings.processes,
+            header_timeout_seconds=settings.header_timeout_seconds,
+            log_service="imgflow-api",
+            on_exit=metrics.process_exited,
+            on_signal=_hurry(renderers),
+        )
+    finally:
+        if renderers is not None:
+            renderers.stop(STOP_GRACE_SECONDS)

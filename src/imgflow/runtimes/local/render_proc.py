@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from imgflow.errors import ImgflowError
+from imgflow.ports import ObjectStore
 from imgflow.settings import Settings
 
 log = logging.getLogger("imgflow.render")
@@ -72,17 +73,31 @@ def _read_line(conn: socket.socket) -> bytes:
     return chunks.split(b"\n", 1)[0]
 
 
+def source_stores(settings: Settings) -> tuple[ObjectStore, ObjectStore]:
+    """Where a render reads its source, originals and renditions: the data folder's objects
+    locally (one store), the two buckets on the cluster backend (any S3-compatible store)."""
+    if settings.backend == "cluster":
+        from imgflow.adapters.s3_store import S3ObjectStore
+        from imgflow.bootstrap import s3_client
+
+        s3 = s3_client(settings)
+        return S3ObjectStore(s3, settings.uploads_bucket), S3ObjectStore(s3, settings.renditions_bucket)
+    from imgflow.adapters.fs_store import FsObjectStore
+    from imgflow.bootstrap import OBJECTS_DIR
+
+    store = FsObjectStore(Path(settings.data_dir).resolve() / OBJECTS_DIR)
+    return store, store
+
+
 class RenderProcess:
     def __init__(self, settings: Settings) -> None:
-        from imgflow.adapters.fs_store import FsObjectStore
-        from imgflow.bootstrap import OBJECTS_DIR
         from imgflow.processing import engine
         from imgflow.runtimes.local.render_cache import CACHE_DIRNAME
 
         self.settings = settings
         self.limits = settings.limits
         data_dir = Path(settings.data_dir).resolve()
-        self.store = FsObjectStore(data_dir / OBJECTS_DIR)
+        self.stores = source_stores(settings)
         self.cache_root = data_dir / CACHE_DIRNAME
         self.path = socket_path(data_dir, os.getpid())
         self.stopping = False
@@ -94,7 +109,9 @@ class RenderProcess:
         from imgflow.runtimes.local.render_cache import write_entry
 
         job = RenderJob.from_dict(request)
-        data = self.store.get(job.source_key, max_bytes=self.limits.max_bytes)
+        originals, renditions = self.stores
+        store = originals if job.source_key.startswith("originals/") else renditions
+        data = store.get(job.source_key, max_bytes=self.limits.max_bytes)
         out = render_transform(data, job, self.limits)
         write_entry(self.cache_root, job.cache_key, EXTENSIONS[job.format], out)
         return {"ok": True, "bytes": len(out)}

@@ -163,7 +163,8 @@ def run_jobs(settings: Settings, service: ImageService, queue: JobQueue, *, name
 def run_render(settings: Settings) -> None:
     from imgflow.runtimes.local.render_proc import run_renderer
 
-    _require_local(settings)
+    if settings.backend != "cluster":  # the cluster's API role runs render processes too (its buckets)
+        _require_local(settings)
     run_renderer(settings)
 
 
