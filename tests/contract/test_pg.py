@@ -55,3 +55,42 @@ class TestPgQueue(QueueContract):
         yield make
         for q in opened:
             q.close()
+
+
+def test_a_status_read_is_one_round_trip_and_survives_a_dead_connection(
+    migrated: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Reads skip the pool's check (a round trip of its own); a pooled connection that died since
+    (the server restarted, an idle timeout) costs a second try on a checked one, not an error."""
+    from psycopg_pool import ConnectionPool
+
+    from imgflow.records import ImageRecord, new_image_id
+
+    checks: list[int] = []
+    real = ConnectionPool.check_connection
+
+    def counted(conn: object) -> None:
+        checks.append(1)
+        real(conn)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ConnectionPool, "check_connection", staticmethod(counted))
+    catalog = PgCatalog(Database(migrated, max_size=1))
+    try:
+        record = ImageRecord(
+            image_id=new_image_id(1.0), owner="o", status="queued", created_at=1.0, updated_at=1.0, generation=1
+        )
+        catalog.create(record)
+        with catalog.db.connection() as conn:
+            pid = conn.info.backend_pid
+        checks.clear()
+        for _ in range(20):
+            assert catalog.get(record.image_id).image_id == record.image_id
+        assert checks == []  # one statement each, no check before it
+        with Database(migrated, max_size=1, check=False).connection() as other:
+            other.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        assert catalog.get(record.image_id).status == "queued"  # read again on a fresh connection
+        with catalog.db.connection() as conn:
+            assert conn.info.backend_pid != pid
+        assert checks  # writes and the second try are checked
+    finally:
+        catalog.close()

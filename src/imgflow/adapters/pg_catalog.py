@@ -83,11 +83,10 @@ class PgCatalog:
         return record
 
     def get(self, image_id: str) -> ImageRecord:
-        with self.db.connection() as conn:
-            row = conn.execute("SELECT item::text FROM images WHERE image_id = %s", (image_id,)).fetchone()
-        if row is None:
+        rows = self.db.read("SELECT item::text FROM images WHERE image_id = %s", (image_id,))
+        if not rows:
             raise NotFound(f"no image {image_id}")
-        return _record(row[0])
+        return _record(rows[0][0])
 
     def transition(self, image_id: str, expect: Expect, changes: Mapping[str, Any]) -> ImageRecord:
         values = rules.normalize_changes(changes)

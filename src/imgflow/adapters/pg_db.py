@@ -10,6 +10,7 @@ becomes :class:`~imgflow.errors.StorageError` (HTTP 503 with Retry-After; a job 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -89,6 +90,7 @@ class Database:
 
     def __init__(self, url: str, *, max_size: int = 8, timeout: float = 5.0, check: bool = True) -> None:
         self.url = url
+        self._local = threading.local()  # .unchecked: this thread's next connection skips the check
         self.pool = ConnectionPool(
             url,
             min_size=1,
@@ -96,7 +98,7 @@ class Database:
             timeout=timeout,
             open=False,
             kwargs={"autocommit": True, "connect_timeout": max(1, int(timeout))},
-            check=ConnectionPool.check_connection,
+            check=self._check,
             reconnect_timeout=0,
             name="imgflow",
         )
@@ -106,6 +108,30 @@ class Database:
 
     def close(self) -> None:
         self.pool.close()
+
+    def _check(self, conn: psycopg.Connection[Any]) -> None:
+        if not getattr(self._local, "unchecked", False):
+            ConnectionPool.check_connection(conn)
+
+    def read(self, query: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+        """The rows of one read-only statement, in one round trip: the connection is not checked
+        first (a check is a round trip of its own); when it turns out dead (the server restarted
+        since it was used), the statement runs once more on a checked one."""
+        for unchecked in (True, False):
+            self._local.unchecked = unchecked
+            try:
+                with self.pool.connection() as conn:
+                    self._local.unchecked = False
+                    return conn.execute(query, params).fetchall()
+            except PoolTimeout as exc:
+                raise _fail(exc, "connect") from exc
+            except psycopg.OperationalError as exc:
+                if not unchecked:
+                    raise _fail(exc, "a query") from exc
+                log.info("a pooled connection was dead; reading again on a checked one", extra={"error": str(exc)})
+            finally:
+                self._local.unchecked = False
+        raise AssertionError("unreachable")  # pragma: no cover
 
     @contextmanager
     def connection(self) -> Iterator[psycopg.Connection[Any]]:

@@ -98,6 +98,10 @@ def serve(
     from imgflow.runtimes.local.server import serve as run_server
 
     settings = _settings(config, port=port, data_dir=data_dir, workers=workers, host=host, processes=processes)
+    if "public_base_url" not in settings.model_fields_set and _loopback(settings.host):
+        # off loopback the server refuses to guess: clients do not reach it at the bound address
+        shown = f"[{settings.host}]" if ":" in settings.host else settings.host
+        settings = settings.model_copy(update={"public_base_url": f"http://{shown}:{settings.port}"})
     if settings.backend == "cluster":
         if role == Role.all or workers is not None:
             raise CliError(
@@ -111,10 +115,6 @@ def serve(
         raise CliError(
             f"--role api needs the cluster backend (backend: cluster, database_url); this one is {settings.backend!r}"
         )
-    if "public_base_url" not in settings.model_fields_set and _loopback(settings.host):
-        # off loopback the server refuses to guess: clients do not reach it at the bound address
-        shown = f"[{settings.host}]" if ":" in settings.host else settings.host
-        settings = settings.model_copy(update={"public_base_url": f"http://{shown}:{settings.port}"})
     raise typer.Exit(run_server(settings))
 
 
