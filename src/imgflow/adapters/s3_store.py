@@ -22,6 +22,7 @@ from imgflow.adapters.keys import (
     validate_key,
     validate_prefix,
 )
+from imgflow.adapters.reuse_cache import ReuseCache
 from imgflow.errors import Conflict, ImgflowError, NotFound, StorageError, StorageForbidden, TooLarge
 from imgflow.ports import ObjectInfo, PresignedUpload
 
@@ -81,10 +82,14 @@ class S3ObjectStore:
         "ListObjectsV2": ("s3:ListBucket",),
     }
 
-    def __init__(self, client: S3Client, bucket: str, *, public_base_url: str | None = None) -> None:
+    def __init__(
+        self, client: S3Client, bucket: str, *, public_base_url: str | None = None, links: ReuseCache | None = None
+    ) -> None:
         self.client = client
         self.bucket = bucket
         self.public_base_url = public_base_url.rstrip("/") if public_base_url else None
+        #: presigned GETs reused for a tenth of their life (see reuse_cache)
+        self.links = links if links is not None else ReuseCache()
 
     def _what(self, key: str) -> str:
         return f"s3://{self.bucket}/{key}"
@@ -170,7 +175,11 @@ class S3ObjectStore:
         params: dict[str, str] = {"Bucket": self.bucket, "Key": key}
         if filename is not None:
             params["ResponseContentDisposition"] = content_disposition(filename)
-        return self.client.generate_presigned_url("get_object", Params=params, ExpiresIn=expires_in)
+        return self.links.get(
+            (key, filename),
+            expires_in,
+            lambda: self.client.generate_presigned_url("get_object", Params=params, ExpiresIn=expires_in),
+        )
 
     def presign_upload(self, key: str, *, content_type: str, max_size: int, expires_in: int) -> PresignedUpload:
         """A presigned POST; botocore adds the ``bucket`` and exact ``key`` conditions itself."""
