@@ -99,6 +99,10 @@ def status_reads(base: str, image_id: str, seconds: int) -> dict[str, Any]:
         "per_s": float(rate.group(1)) if rate else None,
         "requests": int(total.group(1)) if total else None,
         "errors": errors,
+        "non_2xx": int(non_2xx.group(1)) if non_2xx else 0,
+        "socket_errors": dict(zip(("connect", "read", "write", "timeout"), map(int, sockets.groups()), strict=True))
+        if sockets
+        else {},
         "p99": p99.group(1) if p99 else None,
     }
 

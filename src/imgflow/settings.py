@@ -51,7 +51,7 @@ class Settings(BaseSettings):
     #: holds the catalog and the job queue
     database_url: str | None = Field(default=None, repr=False)
     #: connections each cluster process keeps to it at most
-    database_pool_size: int = Field(default=8, ge=1, le=200)
+    database_pool_size: int = Field(default=2, ge=1, le=200)
     data_dir: Path = Path("var")
     uploads_bucket: str = "imgflow-uploads"
     renditions_bucket: str = "imgflow-renditions"
