@@ -87,7 +87,7 @@ async function uploadOne(file, recipe) {
       // is withdrawn, so the gallery keeps no ghost; the card says why and can be dismissed
       const id = node.dataset.imageId;
       delete node.dataset.imageId;
-      api(`/v1/images/${id}`, { method: "DELETE" }).catch(() => { /* the upload TTL purges it */ });
+      await api(`/v1/images/${id}`, { method: "DELETE" }).catch(() => { /* the upload TTL purges it */ });
     }
     setStatus(node, "error", refused ? "refused" : "upload failed");
     setError(node, refused ? sentence(err.message) : err.message);
