@@ -80,6 +80,7 @@ def create_app(
             url_for=_local_links(settings, local_store),
             links=links,
             inline_reads=local_store is not None,
+            read_threads=settings.database_pool_size if settings.backend == "cluster" else None,
         ),
         recipes_router(settings),
         transform_router(service, links),

@@ -6,6 +6,8 @@ from collections.abc import Callable
 from functools import partial
 from typing import Annotated, Any, TypeVar
 
+import anyio
+import anyio.to_thread
 from fastapi import APIRouter, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
@@ -48,13 +50,16 @@ def images_router(
     url_for: Callable[[str], str] | None = None,
     links: Links | None = None,
     inline_reads: bool = False,
+    read_threads: int | None = None,
 ) -> APIRouter:
     """``admit(owner)`` runs before a route adds work (upload, direct upload, reprocess): 429 when busy.
     ``url_for``: a rendition key's URL in the record view (default: the service's, made at read time).
     ``links``: signs on-demand ``/t/`` URLs for the record view's ``srcset``.
     ``inline_reads``: the catalog answers a read from this process (SQLite, memoised records), so
     the status read runs on the event loop; otherwise (a network catalog) in the thread pool, where
-    a slow read holds no other request up."""
+    a slow read holds no other request up. ``read_threads``: at most this many reads in threads at
+    once (the cluster: its database pool's size); more only wait for a connection, and many
+    threads at the database together stretched the read tail from ~10 ms to over a second."""
     router = APIRouter(prefix="/v1", tags=["images"])
     link = url_for or service.rendition_url
     srcset = links.srcset if links is not None else None
@@ -62,8 +67,14 @@ def images_router(
     def view(record: ImageRecord) -> ImageView:
         return ImageView.of(record, link, srcset)
 
+    limiter = anyio.CapacityLimiter(read_threads) if read_threads else None
+
     async def read(verb: Callable[..., T], *args: Any) -> T:
-        return verb(*args) if inline_reads else await run_in_threadpool(verb, *args)
+        if inline_reads:
+            return verb(*args)
+        if limiter is not None:
+            return await anyio.to_thread.run_sync(partial(verb, *args), limiter=limiter)
+        return await run_in_threadpool(verb, *args)
 
     @router.post(
         "/uploads",
