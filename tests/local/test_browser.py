@@ -175,6 +175,37 @@ def picture(path: Path, width: int, height: int) -> Path:
     return path
 
 
+def seed_failed(data_dir: Path, count: int, message: str) -> list[str]:
+    """``count`` failed records named ``seed-000.jpg``... straight into the catalog (quicker than
+    uploading), one second apart, the newest now; their ids, oldest first."""
+    from imgflow.adapters.sqlite_catalog import SqliteCatalog
+    from imgflow.bootstrap import DB_FILE
+    from imgflow.records import ErrorInfo, ImageRecord, new_image_id
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    catalog = SqliteCatalog(data_dir / DB_FILE)
+    now = time.time()
+    ids = []
+    try:
+        for i in range(count):
+            at = now - count + i
+            record = ImageRecord(
+                image_id=new_image_id(at),
+                owner="local",
+                status="failed",
+                created_at=at,
+                updated_at=at,
+                filename=f"seed-{i:03}.jpg",
+                error=ErrorInfo(code="corrupt_image", message=message),
+                generation=1,
+            )
+            catalog.create(record)
+            ids.append(record.image_id)
+    finally:
+        catalog.close()
+    return ids
+
+
 def new_page(browser: object, server: Server, **context: Any) -> Any:
     from playwright.sync_api import Browser
 
@@ -229,30 +260,8 @@ def test_upload_and_reprocess_choose_a_recipe(
 def test_the_gallery_pages_past_one_hundred_images(browser: object, tmp_path: Path) -> None:
     from playwright.sync_api import expect
 
-    from imgflow.adapters.sqlite_catalog import SqliteCatalog
-    from imgflow.bootstrap import DB_FILE
-    from imgflow.records import ErrorInfo, ImageRecord, new_image_id
-
     data_dir = tmp_path / "data"
-    data_dir.mkdir()
-    catalog = SqliteCatalog(data_dir / DB_FILE)
-    now = time.time()
-    for i in range(SEEDED):  # quicker than uploading: records straight into the catalog
-        at = now - SEEDED + i
-        error = ErrorInfo(code="corrupt_image", message="seeded")
-        catalog.create(
-            ImageRecord(
-                image_id=new_image_id(at),
-                owner="local",
-                status="failed",
-                created_at=at,
-                updated_at=at,
-                filename=f"seed-{i:03}.jpg",
-                error=error,
-                generation=1,
-            )
-        )
-    catalog.close()
+    seed_failed(data_dir, SEEDED, "seeded")
     server = start_server(tmp_path / "serve", workers=1, data_dir=data_dir)
     try:
         page = new_page(browser, server, viewport={"width": 1200, "height": 900})
@@ -616,30 +625,8 @@ def test_a_full_first_page_when_the_newest_images_were_deleted(browser: object, 
     """Issue 19 item 7 in the page: deleted images among the newest never shorten a page."""
     from playwright.sync_api import expect
 
-    from imgflow.adapters.sqlite_catalog import SqliteCatalog
-    from imgflow.bootstrap import DB_FILE
-    from imgflow.records import ErrorInfo, ImageRecord, new_image_id
-
     data_dir = tmp_path / "data"
-    data_dir.mkdir()
-    catalog = SqliteCatalog(data_dir / DB_FILE)
-    now = time.time()
-    ids = []
-    for i in range(105):
-        at = now - 105 + i
-        record = ImageRecord(
-            image_id=new_image_id(at),
-            owner="local",
-            status="failed",
-            created_at=at,
-            updated_at=at,
-            filename=f"seed-{i:03}.jpg",
-            error=ErrorInfo(code="corrupt_image", message="the jpeg image is corrupt or truncated (seeded)"),
-            generation=1,
-        )
-        catalog.create(record)
-        ids.append(record.image_id)
-    catalog.close()
+    ids = seed_failed(data_dir, 105, "the jpeg image is corrupt or truncated (seeded)")
     server = start_server(tmp_path / "serve", workers=1, data_dir=data_dir)
     try:
         for image_id in ids[-3:]:  # the three newest go
