@@ -270,6 +270,8 @@ def status(
 
 
 def _summary(record: dict[str, Any]) -> dict[str, Any]:
+    from imgflow.sniff import EXTENSIONS
+
     facts = record.get("facts") or {}
     out: dict[str, Any] = {"image_id": record.get("image_id"), "status": record.get("status")}
     if facts:
@@ -283,7 +285,7 @@ def _summary(record: dict[str, Any]) -> dict[str, Any]:
         out["error"] = record["error"]
     if record.get("renditions"):  # every rendition: a name comes in several formats
         out["renditions"] = {
-            f"{r['name']}.{'jpg' if r['format'] == 'jpeg' else r['format']}": {  # as the URLs name them
+            f"{r['name']}.{EXTENSIONS.get(r['format'], r['format'])}": {  # as the URLs name them
                 "url": r["url"],
                 "width": r["width"],
                 "height": r["height"],

@@ -7,10 +7,8 @@ The database away answers 503 with ``Retry-After`` (a StorageError), never 500.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from starlette.types import ASGIApp
 
@@ -19,9 +17,6 @@ from imgflow.bootstrap_cluster import check_schema, open_queue
 from imgflow.runtimes.local.env import prepare_metrics_dir
 from imgflow.runtimes.local.logs import setup_logging
 from imgflow.settings import Settings
-
-if TYPE_CHECKING:
-    from imgflow.runtimes.local.supervisor import Supervisor
 
 log = logging.getLogger("imgflow.serve")
 
@@ -57,22 +52,15 @@ def api_app(settings: Settings) -> ASGIApp:
     )
 
 
-def _hurry(renderers: Supervisor | None) -> Callable[[int], None] | None:
-    """A second stop signal kills the render processes at once (the first lets renders finish)."""
-    if renderers is None:
-        return None
-    signals: list[int] = []
-
-    def on_signal(signum: int) -> None:
-        signals.append(signum)
-        if len(signals) > 1:
-            renderers.kill_now()
-
-    return on_signal
-
-
 def serve_api(settings: Settings, *, announce: bool = True) -> int:
-    from imgflow.runtimes.local.server import bind, check_bind, config_in_use, serve_processes
+    from imgflow.runtimes.local.server import (
+        STOP_GRACE_SECONDS,
+        bind,
+        check_bind,
+        config_in_use,
+        hurry,
+        serve_processes,
+    )
 
     check_bind(settings)
     check_schema(settings)  # one line now rather than a 503 on every request
@@ -105,8 +93,6 @@ def serve_api(settings: Settings, *, announce: bool = True) -> int:
         )
     if announce:
         print(f"imgflow API on {url} ({settings.processes} processes, cluster backend); Ctrl+C stops it", flush=True)
-    from imgflow.runtimes.local.server import STOP_GRACE_SECONDS
-
     try:
         return serve_processes(
             partial(api_app, settings),
@@ -115,7 +101,7 @@ def serve_api(settings: Settings, *, announce: bool = True) -> int:
             header_timeout_seconds=settings.header_timeout_seconds,
             log_service="imgflow-api",
             on_exit=metrics.process_exited,
-            on_signal=_hurry(renderers),
+            on_signal=hurry(renderers) if renderers is not None else None,
         )
     finally:
         if renderers is not None:

@@ -22,6 +22,7 @@ from typing import Any
 
 from imgflow.errors import ImgflowError
 from imgflow.ports import ObjectStore
+from imgflow.records import original_key
 from imgflow.settings import Settings
 
 log = logging.getLogger("imgflow.render")
@@ -110,7 +111,7 @@ class RenderProcess:
 
         job = RenderJob.from_dict(request)
         originals, renditions = self.stores
-        store = originals if job.source_key.startswith("originals/") else renditions
+        store = originals if job.source_key == original_key(job.image_id) else renditions
         data = store.get(job.source_key, max_bytes=self.limits.max_bytes)
         out = render_transform(data, job, self.limits)
         write_entry(self.cache_root, job.cache_key, EXTENSIONS[job.format], out)

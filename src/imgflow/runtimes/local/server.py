@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from starlette.types import ASGIApp
 
     from imgflow.runtimes.local.api_processes import ProcessGroup
+    from imgflow.runtimes.local.supervisor import Supervisor
 
 log = logging.getLogger("imgflow.serve")
 
@@ -108,6 +109,20 @@ def bind(host: str, port: int) -> socket.socket:
             ) from None
         raise ConfigError(f"cannot serve on {host}:{port}: {exc.strerror or exc}.") from None
     return sock
+
+
+def hurry(*supervisors: Supervisor) -> Callable[[int], None]:
+    """``serve_processes``' ``on_signal``: the first stop signal lets children finish their work
+    (the supervisors' stop does that); a second one kills them at once."""
+    signals: list[int] = []
+
+    def on_signal(signum: int) -> None:
+        signals.append(signum)
+        if len(signals) > 1:
+            for supervisor in supervisors:
+                supervisor.kill_now()
+
+    return on_signal
 
 
 def config_in_use(settings: Settings) -> str:
@@ -258,15 +273,7 @@ def serve(settings: Settings, *, announce: bool = True) -> int:
         on_exit=metrics.process_exited,
         guard=guard,
     )
-    signals: list[int] = []
-
-    def on_signal(signum: int) -> None:
-        # a second signal while stopping means hurry
-        signals.append(signum)
-        if len(signals) > 1:
-            supervisor.kill_now()
-            renderers.kill_now()
-
+    on_signal = hurry(supervisor, renderers)
     supervisor.start()
     if settings.ondemand.enabled:
         renderers.start()
