@@ -19,7 +19,7 @@ def done_image(api: Wiring, width: int = 1000, height: int = 500) -> str:
 
 def test_signed_url_and_srcset(local_api: Wiring) -> None:
     image_id = done_image(local_api)
-    from imgflow.bootstrap import transform_signer
+    from imgflow.bootstrap_ondemand import transform_signer
 
     signer = transform_signer(local_api.settings)
     resp = local_api.client.get(

@@ -19,7 +19,8 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from imgflow.bootstrap import aws_clients, build_links, build_service
+from imgflow.bootstrap import aws_clients, build_service
+from imgflow.bootstrap_ondemand import build_links
 from imgflow.ondemand import Signer, Transform
 from imgflow.ondemand.urls import sign_path
 from imgflow.runtimes.aws import transform

@@ -131,7 +131,7 @@ def test_several_keys_verify_the_first_signs() -> None:
 def test_keys_rotated_in_the_settings(tmp_path: Path) -> None:
     """``ondemand.keys: [new, old]`` as the servers read them: the API's links sign with the new key,
     the transform signer verifies both, and a key dropped from the list verifies nothing."""
-    from imgflow.bootstrap import build_links, transform_signer
+    from imgflow.bootstrap_ondemand import build_links, transform_signer
     from imgflow.settings import load_settings
 
     def settings_with(*keys: bytes) -> Settings:

@@ -45,7 +45,8 @@ def wiring() -> TransformWiring:
     import imgflow.processing.transform  # noqa: F401  the image engine loads at cold start, not in the first render
     from imgflow.adapters.dynamo_catalog import DynamoCatalog
     from imgflow.adapters.s3_store import S3ObjectStore
-    from imgflow.bootstrap import aws_clients, transform_signer
+    from imgflow.bootstrap import aws_clients
+    from imgflow.bootstrap_ondemand import transform_signer
 
     settings = aws_settings()
     clients = aws_clients(settings)

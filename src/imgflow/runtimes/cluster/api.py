@@ -12,8 +12,9 @@ from pathlib import Path
 
 from starlette.types import ASGIApp
 
-from imgflow.bootstrap import build_app, build_service, ondemand_served
+from imgflow.bootstrap import build_app, build_service
 from imgflow.bootstrap_cluster import check_schema, open_queue
+from imgflow.bootstrap_ondemand import ondemand_served
 from imgflow.runtimes.local.env import prepare_metrics_dir
 from imgflow.runtimes.local.logs import setup_logging
 from imgflow.settings import Settings

@@ -63,7 +63,7 @@ def build_server_app(
 def build_transforms(
     settings: Settings, service: ImageService, render_pids: Callable[[], list[int]]
 ) -> TransformApp | None:
-    from imgflow.bootstrap import transform_signer
+    from imgflow.bootstrap_ondemand import transform_signer
     from imgflow.runtimes.local.metrics import ondemand_outcome
     from imgflow.runtimes.local.render_cache import CACHE_DIRNAME, RenderCache
     from imgflow.runtimes.local.render_pool import RenderPool
