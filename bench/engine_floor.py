@@ -1,4 +1,4 @@
-"""The codec floor: the irreducible cost of the job, by libvips.
+"""The codec floor: the irreducible cost of the job, with imgflow's codecs.
 
 One JPEG decode with shrink-on-load (the largest DCT shrink, 1/2/4/8, that still leaves the
 largest rendition at least its target size), held in memory, then the six encodes (JPEG q82 and
@@ -6,6 +6,10 @@ WebP q80 at 2048, 1024 and 256 px) of regions of exactly each output's pixel siz
 one decode. No resampling, no rotation, no colour work, no metadata: any real engine must at least
 decode the JPEG at that scale and encode that many pixels. With a budget of two threads the six
 encodes are spread over two threads (the decode itself is serial in libjpeg).
+
+The codecs are the ones imgflow uses: libvips' decoder and JPEG encoder, and WebP through
+:mod:`imgflow.processing.libwebp` (Pillow's libwebp, byte-identical to libvips' own) where that
+library loads, else libvips' webpsave.
 """
 
 from __future__ import annotations
@@ -45,8 +49,13 @@ def run(data: bytes, threads: int, webp_effort: int) -> list[Output]:
         out = decoded.crop(0, 0, *box).jpegsave_buffer(Q=JPEG_QUALITY, keep="none")
         return Output(name, "jpeg", box[0], box[1], len(out))
 
+    from imgflow.processing import libwebp
+
     def webp(name: str, box: tuple[int, int]) -> Output:
-        out = decoded.crop(0, 0, *box).webpsave_buffer(Q=WEBP_QUALITY, effort=webp_effort, keep="none")
+        region = decoded.crop(0, 0, *box)
+        out = libwebp.encode(region, WEBP_QUALITY, webp_effort)
+        if out is None:
+            out = region.webpsave_buffer(Q=WEBP_QUALITY, effort=webp_effort, keep="none")
         return Output(name, "webp", box[0], box[1], len(out))
 
     with Budget[Output](threads) as budget:

@@ -38,7 +38,7 @@ LABELS: dict[str, str] = {
     "imgflow": "imgflow (default recipe)",
     "pillow-good": "Pillow, well written",
     "pillow-tutorial": "Pillow, tutorial",
-    "floor": "codec floor (libvips)",
+    "floor": "codec floor (imgflow's codecs)",
     "floor-pillow": "codec floor (Pillow's codecs)",
     "sharp-each": "sharp, one pipeline per output",
     "sharp-cascade": "sharp, cascade",

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import zipfile
 from pathlib import Path
@@ -221,3 +222,25 @@ def test_artefact_zips_deterministically(builds: Builds, tmp_path: Path) -> None
         infos = {i.filename: i for i in zf.infolist()}
     assert "imgflow/runtimes/aws/__pycache__/api_handler.cpython-312.pyc" in infos
     assert {i.date_time for i in infos.values()} == {(1980, 1, 1, 0, 0, 0)}
+
+
+def test_the_processor_artefacts_encode_webp_through_pillows_libwebp(builds: Builds, tmp_path: Path) -> None:
+    """The artefact keeps ``pillow.libs`` beside ``PIL``: on Lambda too WebP takes the fast path
+    (imgflow.processing.libwebp), and it writes what libvips' own encoder writes."""
+    build_dir = builds("x86_64")
+    check = (
+        "import pyvips\n"
+        "from imgflow.processing import libwebp\n"
+        "image = pyvips.Image.black(64, 48, bands=3).copy(interpretation='srgb') + 90\n"
+        "fast = libwebp.encode(image.cast('uchar'), 80, 4)\n"
+        "assert fast == image.cast('uchar').webpsave_buffer(Q=80, effort=4, keep='none'), 'not the same bytes'\n"
+        "print(libwebp.version())\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "IMGFLOW_"))}
+    for function in (f for f, artefact in ARTEFACTS.items() if artefact == "processor"):
+        env["PYTHONPATH"] = str(build_dir / function)
+        proc = subprocess.run(
+            [_python312(), "-s", "-c", check], cwd=tmp_path, capture_output=True, text=True, env=env, timeout=120
+        )
+        assert proc.returncode == 0, (function, proc.stderr[-3000:])
+        assert re.fullmatch(r"1\.\d+\.\d+", proc.stdout.strip()), (function, proc.stdout)

@@ -38,7 +38,7 @@ def test_each_target_is_judged_against_its_limit() -> None:
             row("thumbor", 404),
         ]
     )
-    assert judged["imgflow <= 1.15x the codec floor (libvips)"]["met"] is True  # 1.11
+    assert judged["imgflow <= 1.15x the codec floor (imgflow's codecs)"]["met"] is True  # 1.11
     assert judged["imgflow >= 1.4x faster than well-written Pillow"]["met"] is False  # 1.25
     assert judged["imgflow faster than sharp, cascade"]["met"] is False  # 0.99: sharp is faster
     assert judged["imgflow faster than thumbor"]["met"] is True  # 1.01

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pyvips
 
+from imgflow.processing import libwebp
 from imgflow.processing.exif import Credits
 from imgflow.processing.plan import Step
 from imgflow.recipes import Rgb
@@ -59,7 +60,9 @@ def encode(image: pyvips.Image, step: Step, background: Rgb, credits: Credits = 
         optimize = image.width * image.height <= OPTIMIZE_CODING_MAX_PIXELS
         data = image.jpegsave_buffer(Q=rendition.quality, keep=keep, optimize_coding=optimize, subsample_mode="auto")
     elif step.format == "webp":
-        data = image.webpsave_buffer(Q=rendition.quality, effort=min(effort if effort is not None else 4, 6), keep=keep)
+        method = min(effort if effort is not None else 4, 6)
+        fast = libwebp.encode(image, rendition.quality, method) if keep == pyvips.enums.ForeignKeep.NONE else None
+        data = fast if fast is not None else image.webpsave_buffer(Q=rendition.quality, effort=method, keep=keep)
     elif step.format == "png":
         data = image.pngsave_buffer(compression=effort if effort is not None else 6, keep=keep)
     elif step.format == "avif":
