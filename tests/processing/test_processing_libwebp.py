@@ -37,6 +37,22 @@ def test_pillows_libwebp_is_found_and_loaded() -> None:
     assert libwebp.version() == features.version("webp")
 
 
+def test_the_declared_structs_match_the_library() -> None:
+    """libwebp fills a default config: every field lands where the declaration says (a shifted
+    field would put these values elsewhere)."""
+    lib = libwebp._library()
+    assert lib is not None
+    config = libwebp.WebPConfig()
+    assert lib.WebPConfigInitInternal(config, 0, 75.0, libwebp.ABI)
+    defaults = {"quality": 75.0, "method": 4, "segments": 4, "sns_strength": 50, "filter_strength": 60,
+                "filter_type": 1, "alpha_compression": 1, "alpha_filtering": 1, "alpha_quality": 100,
+                "pass": 1, "partition_limit": 0, "near_lossless": 100, "qmin": 0, "qmax": 100}  # fmt: skip
+    assert {name: getattr(config, name) for name in defaults} == defaults
+    picture = libwebp.WebPPicture(width=7, a_stride=9, pad7=(1, 2))
+    assert lib.WebPPictureInitInternal(picture, libwebp.ABI)  # zeroes the whole struct
+    assert (picture.width, picture.a_stride, tuple(picture.pad7)) == (0, 0, (None, None))
+
+
 @pytest.mark.parametrize(("quality", "method"), [(80, 4), (50, 0), (95, 6), (1, 2), (100, 4)])
 def test_an_rgb_picture_encodes_to_libvips_bytes(corpus: Path, quality: int, method: int) -> None:
     image = _photo(corpus)

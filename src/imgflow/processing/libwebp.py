@@ -7,11 +7,12 @@ the same picture (docs/benchmarks.md), and WebP is two thirds of the default rec
 libvips' encoder stays for everything else (metadata chunks, animation, grey, 16-bit) and
 whenever Pillow's library is absent or speaks another ABI: :func:`encode` then returns None.
 
-The calls release the GIL (cffi does for every foreign call), so encodes run side by side on
-:mod:`.spread`'s threads as libvips' do."""
+Bound with ctypes (no C parser at start-up). Its calls release the GIL, so encodes run side by
+side on :mod:`.spread`'s threads as libvips' do."""
 
 from __future__ import annotations
 
+import ctypes
 import glob
 import os
 import threading
@@ -25,36 +26,51 @@ ABI = 0x0210
 #: WebP's largest side; bigger pictures go to libvips, which words the refusal
 MAX_SIDE = 16383
 
-_DECLARATIONS = """
-typedef struct {
-  int lossless; float quality; int method; int image_hint; int target_size; float target_PSNR;
-  int segments; int sns_strength; int filter_strength; int filter_sharpness; int filter_type;
-  int autofilter; int alpha_compression; int alpha_filtering; int alpha_quality; int pass;
-  int show_compressed; int preprocessing; int partitions; int partition_limit;
-  int emulate_jpeg_size; int thread_level; int low_memory; int near_lossless; int exact;
-  int use_delta_palette; int use_sharp_yuv; int qmin; int qmax;
-} WebPConfig;
-typedef struct { uint8_t* mem; size_t size; size_t max_size; uint32_t pad[1]; } WebPMemoryWriter;
-typedef struct WebPPicture WebPPicture;
-typedef int (*WebPWriterFunction)(const uint8_t*, size_t, const WebPPicture*);
-struct WebPPicture {
-  int use_argb; int colorspace; int width, height; uint8_t *y, *u, *v; int y_stride, uv_stride;
-  uint8_t* a; int a_stride; uint32_t pad1[2]; uint32_t* argb; int argb_stride; uint32_t pad2[3];
-  WebPWriterFunction writer; void* custom_ptr; int extra_info_type; uint8_t* extra_info;
-  void* stats; int error_code; void* progress_hook; void* user_data; uint32_t pad3[3];
-  uint8_t *pad4, *pad5; uint32_t pad6[8]; void* memory_; void* memory_argb_; void* pad7[2];
-};
-int WebPGetEncoderVersion(void);
-int WebPConfigInitInternal(WebPConfig*, int, float, int);
-int WebPPictureInitInternal(WebPPicture*, int);
-int WebPPictureImportRGB(WebPPicture*, const uint8_t*, int);
-int WebPPictureImportRGBA(WebPPicture*, const uint8_t*, int);
-void WebPPictureFree(WebPPicture*);
-int WebPEncode(const WebPConfig*, WebPPicture*);
-void WebPMemoryWriterInit(WebPMemoryWriter*);
-void WebPMemoryWriterClear(WebPMemoryWriter*);
-int WebPMemoryWrite(const uint8_t*, size_t, const WebPPicture*);
-"""
+_int, _float, _u32, _ptr = ctypes.c_int, ctypes.c_float, ctypes.c_uint32, ctypes.c_void_p
+
+
+#: struct WebPConfig's fields in order: all ints but the two floats
+_CONFIG = (
+    "lossless", "quality", "method", "image_hint", "target_size", "target_PSNR", "segments",
+    "sns_strength", "filter_strength", "filter_sharpness", "filter_type", "autofilter",
+    "alpha_compression", "alpha_filtering", "alpha_quality", "pass", "show_compressed",
+    "preprocessing", "partitions", "partition_limit", "emulate_jpeg_size", "thread_level",
+    "low_memory", "near_lossless", "exact", "use_delta_palette", "use_sharp_yuv", "qmin", "qmax",
+)  # fmt: skip
+
+
+class WebPConfig(ctypes.Structure):
+    _fields_ = [(name, _float if name in ("quality", "target_PSNR") else _int) for name in _CONFIG]
+
+
+class WebPMemoryWriter(ctypes.Structure):
+    _fields_ = [("mem", ctypes.POINTER(ctypes.c_uint8)), ("size", ctypes.c_size_t), ("max_size", ctypes.c_size_t),
+                ("pad", _u32 * 1)]  # fmt: skip
+
+
+class WebPPicture(ctypes.Structure):
+    _fields_ = [
+        ("use_argb", _int), ("colorspace", _int), ("width", _int), ("height", _int),
+        ("y", _ptr), ("u", _ptr), ("v", _ptr), ("y_stride", _int), ("uv_stride", _int),
+        ("a", _ptr), ("a_stride", _int), ("pad1", _u32 * 2), ("argb", _ptr), ("argb_stride", _int),
+        ("pad2", _u32 * 3), ("writer", _ptr), ("custom_ptr", _ptr), ("extra_info_type", _int),
+        ("extra_info", _ptr), ("stats", _ptr), ("error_code", _int), ("progress_hook", _ptr),
+        ("user_data", _ptr), ("pad3", _u32 * 3), ("pad4", _ptr), ("pad5", _ptr), ("pad6", _u32 * 8),
+        ("memory_", _ptr), ("memory_argb_", _ptr), ("pad7", _ptr * 2),
+    ]  # fmt: skip
+
+
+_SIGNATURES: dict[str, tuple[Any, list[Any]]] = {
+    "WebPGetEncoderVersion": (_int, []),
+    "WebPConfigInitInternal": (_int, [ctypes.POINTER(WebPConfig), _int, _float, _int]),
+    "WebPPictureInitInternal": (_int, [ctypes.POINTER(WebPPicture), _int]),
+    "WebPPictureImportRGB": (_int, [ctypes.POINTER(WebPPicture), _ptr, _int]),
+    "WebPPictureImportRGBA": (_int, [ctypes.POINTER(WebPPicture), _ptr, _int]),
+    "WebPPictureFree": (None, [ctypes.POINTER(WebPPicture)]),
+    "WebPEncode": (_int, [ctypes.POINTER(WebPConfig), ctypes.POINTER(WebPPicture)]),
+    "WebPMemoryWriterInit": (None, [ctypes.POINTER(WebPMemoryWriter)]),
+    "WebPMemoryWriterClear": (None, [ctypes.POINTER(WebPMemoryWriter)]),
+}
 
 _lock = threading.Lock()
 _loaded: dict[str, Any] = {}
@@ -76,30 +92,28 @@ def library_path() -> str | None:
     return found[0] if found else None
 
 
-def _library() -> tuple[Any, Any] | None:
-    """(ffi, lib) once per process, or None when there is no usable library."""
+def _library() -> ctypes.CDLL | None:
+    """The library, loaded once per process, or None when there is no usable one."""
     with _lock:
         if "lib" not in _loaded:
             _loaded["lib"] = _load()
         return _loaded["lib"]  # type: ignore[no-any-return]
 
 
-def _load() -> tuple[Any, Any] | None:
+def _load() -> ctypes.CDLL | None:
     path = library_path()
     if path is None:
         return None
-    import cffi
-
-    ffi = cffi.FFI()
-    ffi.cdef(_DECLARATIONS)
     try:
-        lib = ffi.dlopen(path)
-        version = lib.WebPGetEncoderVersion()
+        lib = ctypes.CDLL(path)  # a CDLL call releases the GIL
+        for name, (result, arguments) in _SIGNATURES.items():
+            function = getattr(lib, name)
+            function.restype, function.argtypes = result, arguments
     except (OSError, AttributeError):
         return None
-    if version >> 16 != 1:  # libwebp 1.x: the struct layout declared above
+    if lib.WebPGetEncoderVersion() >> 16 != 1:  # libwebp 1.x: the struct layout declared above
         return None
-    return ffi, lib
+    return lib
 
 
 def version() -> str | None:
@@ -107,7 +121,7 @@ def version() -> str | None:
     loaded = _library() if enabled else None
     if loaded is None:
         return None
-    number = loaded[1].WebPGetEncoderVersion()
+    number = loaded.WebPGetEncoderVersion()
     return f"{number >> 16}.{(number >> 8) & 0xFF}.{number & 0xFF}"
 
 
@@ -125,14 +139,12 @@ def takes(image: pyvips.Image) -> bool:
 def encode(image: pyvips.Image, quality: int, method: int) -> bytes | None:
     """The lossy WebP libvips' ``webpsave_buffer(Q=quality, effort=method, keep=NONE)`` writes,
     or None when this path does not take the picture (the caller then asks libvips)."""
-    loaded = _library() if enabled and takes(image) else None
-    if loaded is None:
+    lib = _library() if enabled and takes(image) else None
+    if lib is None:
         return None
-    ffi, lib = loaded
-    pixels = image.write_to_memory()
-    config = ffi.new("WebPConfig*")
-    picture = ffi.new("WebPPicture*")
-    writer = ffi.new("WebPMemoryWriter*")
+    pixels = image.write_to_memory()  # a writable buffer libvips allocated: no second copy
+    view = (ctypes.c_char * len(pixels)).from_buffer(pixels)
+    config, picture, writer = WebPConfig(), WebPPicture(), WebPMemoryWriter()
     if not lib.WebPConfigInitInternal(config, 0, float(quality), ABI):
         return None
     if not lib.WebPPictureInitInternal(picture, ABI):
@@ -140,14 +152,12 @@ def encode(image: pyvips.Image, quality: int, method: int) -> bytes | None:
     config.method = method
     picture.width, picture.height = image.width, image.height
     lib.WebPMemoryWriterInit(writer)
-    picture.writer = lib.WebPMemoryWrite
-    picture.custom_ptr = writer
+    picture.writer = ctypes.cast(lib.WebPMemoryWrite, ctypes.c_void_p)
+    picture.custom_ptr = ctypes.addressof(writer)
     load = lib.WebPPictureImportRGBA if image.bands == 4 else lib.WebPPictureImportRGB
     try:
-        ok = load(picture, ffi.from_buffer("uint8_t[]", pixels), image.width * image.bands) and lib.WebPEncode(
-            config, picture
-        )
-        return bytes(ffi.buffer(writer.mem, writer.size)) if ok else None
+        ok = load(picture, ctypes.addressof(view), image.width * image.bands) and lib.WebPEncode(config, picture)
+        return ctypes.string_at(writer.mem, writer.size) if ok else None
     finally:
         lib.WebPPictureFree(picture)
         lib.WebPMemoryWriterClear(writer)
