@@ -72,6 +72,18 @@ def test_peer_rows_carry_their_versions() -> None:
     assert report.label("thumbor", {"peers": {"thumbor": "absent"}}) == "thumbor, warm server"
 
 
+def test_pipeline_throughput_counts_only_when_no_image_failed() -> None:
+    from bench import pipeline
+
+    figures = {"pipeline_vs_bare": 0.95, "two_vs_one": 1.9, "failed": 2}
+    judged = {v["key"]: v["met"] for v in pipeline.verdicts({"figures": figures, "long_lived": {"images": 200}})}
+    assert (judged["pipeline_vs_bare"], judged["two_vs_one"]) == (False, False)
+    failed = [{"error": {"code": "corrupt_image", "message": "x" * 300}}, {"error": {"code": "corrupt_image",
+              "message": "x" * 300}}, {"error": None}]  # fmt: skip
+    reasons = pipeline.reasons(failed)
+    assert reasons == {f"corrupt_image: {'x' * 120}": 2, "?: ": 1}
+
+
 def test_pipeline_status_reads_count_only_without_errors() -> None:
     from bench import pipeline
 

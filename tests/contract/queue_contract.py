@@ -110,6 +110,29 @@ class QueueContract:
         assert again is not None
         assert again.attempts == 2
 
+    def test_ready_says_what_claim_would_find(self, queue: JobQueue, clock: Clock) -> None:
+        """An idle worker asks ``ready`` before it claims: it must agree with claim in every state."""
+        assert queue.ready() is False
+        queue.enqueue("img1", 0)
+        assert queue.ready() is True
+        job = queue.claim("w1", 30)
+        assert job is not None
+        assert queue.ready() is False  # leased
+        clock.now = job.lease_expires_at
+        assert queue.ready() is False  # the lease holds through its expiry instant, as for claim
+        clock.now += 0.5
+        assert queue.ready() is True  # expired: claim would retake it
+        again = queue.claim("w2", 30)
+        assert again is not None
+        queue.release(again.job_id, again.token, delay=10)
+        assert queue.ready() is False  # not available yet
+        clock.now += 10
+        assert queue.ready() is True
+        last = queue.claim("w2", 30)
+        assert last is not None
+        queue.finish(last.job_id, last.token)
+        assert queue.ready() is False
+
     def test_enqueue_while_claimed_runs_once_more(self, queue: JobQueue) -> None:
         queue.enqueue("img1", 0)
         job = queue.claim("w1", 300)

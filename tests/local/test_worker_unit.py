@@ -255,3 +255,23 @@ def test_a_stopping_worker_gives_a_job_back_at_once(rig: Rig) -> None:
     again = rig.queue.claim("next", 1.0)
     assert again is not None
     assert (again.job_id, again.attempts) == (job.job_id, 2)
+
+
+def test_an_idle_worker_wakes_when_a_job_is_ready(rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Between claims an idle worker only asks the queue whether a job is ready (a read), and
+    claims as soon as one is: with the claim interval made an hour, the upload is still processed."""
+    from imgflow.runtimes.local import worker as worker_module
+
+    monkeypatch.setattr(worker_module, "IDLE_POLL", 3600.0)
+    worker = Worker(rig.service, rig.queue, lease_seconds=5.0)
+    thread = threading.Thread(target=worker.run, daemon=True)
+    thread.start()
+    try:
+        _wait("the worker to be idle", lambda: thread.is_alive() and rig.queue.depth() == 0)
+        time.sleep(0.1)  # past its first empty claim: the worker is waiting now
+        image_id = rig.upload()
+        _wait("the image to be done", lambda: rig.status(image_id) == "done")
+    finally:
+        worker.stopping.set()
+        thread.join(10)
+    assert not thread.is_alive()  # and a stop still ends the wait at once

@@ -72,9 +72,15 @@ def test_an_rgba_picture_keeps_its_alpha_as_libvips_does(corpus: Path) -> None:
     assert fast == image.webpsave_buffer(Q=80, effort=4, keep=NONE)
 
 
-def test_odd_sides_encode_to_libvips_bytes(corpus: Path) -> None:
-    image = _photo(corpus).crop(0, 0, 333, 1)  # odd width, a single row: chroma rounding edges
-    assert libwebp.encode(image, 80, 4) == image.webpsave_buffer(Q=80, effort=4, keep=NONE)
+@pytest.mark.parametrize(("width", "height", "alpha"), [(333, 1, False), (1, 1, False), (1, 1, True), (3, 301, True)])
+def test_odd_sides_encode_to_libvips_bytes(corpus: Path, width: int, height: int, alpha: bool) -> None:
+    """Odd widths, single rows and pixels: the chroma planes' rounding edges."""
+    image = _photo(corpus).crop(0, 0, width, height)
+    if alpha:
+        image = image.bandjoin(image.extract_band(1))  # a real, uneven alpha
+    fast = libwebp.encode(image, 80, 4)
+    assert fast is not None
+    assert fast == image.webpsave_buffer(Q=80, effort=4, keep=NONE)
 
 
 @pytest.mark.parametrize(

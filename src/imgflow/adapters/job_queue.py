@@ -10,8 +10,9 @@ dead-letters, instead of handing out, a job already claimed N times.
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,11 @@ class JobQueue(Protocol):
         """The oldest available job (lease absent or expired, ``available_at`` reached), or None."""
         ...
 
+    def ready(self) -> bool:
+        """Whether :meth:`claim` would find a job now: a read only (no lock, no write), cheap
+        enough for an idle worker to ask many times a second."""
+        ...
+
     def renew(self, job_id: int, token: str, lease_seconds: float) -> float:
         """The new lease expiry; LeaseLost if the token no longer holds the job."""
         ...
@@ -81,3 +87,10 @@ class JobQueue(Protocol):
     def retry_dead(self, job_id: int) -> None:
         """Put a dead job back in the queue (attempts reset), unless a live one for its image exists."""
         ...
+
+
+def job_ready(connection: AbstractContextManager[Any], sql: str, now: float) -> bool:
+    """``JobQueue.ready`` for the SQL queues: ``sql`` selects one claimable row at ``now`` (given
+    twice: for ``available_at`` and for the lease), on a pooled connection, outside a transaction."""
+    with connection as conn:
+        return conn.execute(sql, (now, now)).fetchone() is not None

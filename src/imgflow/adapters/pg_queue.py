@@ -19,14 +19,16 @@ from typing import Any
 
 import psycopg
 
-from imgflow.adapters.job_queue import DeadJob, HeldJob, Job
+from imgflow.adapters.job_queue import DeadJob, HeldJob, Job, job_ready
 from imgflow.adapters.pg_db import Database
 from imgflow.errors import LeaseLost
 
+#: a job a worker may claim at a time given twice (the claim's and ``ready``'s condition)
+_CLAIMABLE_WHERE = "NOT dead AND available_at <= %s AND (lease_expires_at IS NULL OR lease_expires_at < %s)"
+_READY = f"SELECT 1 FROM jobs WHERE {_CLAIMABLE_WHERE} LIMIT 1"  # nosec B608: constants only
 _CLAIMABLE = (
-    "SELECT job_id, image_id, generation, attempts, enqueued_at FROM jobs"
-    " WHERE NOT dead AND available_at <= %s AND (lease_expires_at IS NULL OR lease_expires_at < %s)"
-    " ORDER BY available_at, job_id LIMIT 1 FOR UPDATE SKIP LOCKED"
+    "SELECT job_id, image_id, generation, attempts, enqueued_at FROM jobs"  # nosec B608: constants only
+    f" WHERE {_CLAIMABLE_WHERE} ORDER BY available_at, job_id LIMIT 1 FOR UPDATE SKIP LOCKED"
 )
 
 
@@ -52,6 +54,9 @@ class PgJobQueue:
     def enqueue(self, image_id: str, generation: int) -> None:
         with self.db.transaction() as conn:
             enqueue_job(conn, image_id, generation, self.clock())
+
+    def ready(self) -> bool:
+        return job_ready(self.db.connection(), _READY, self.clock())
 
     def claim(self, worker_id: str, lease_seconds: float, *, max_attempts: int | None = None) -> Job | None:
         now = self.clock()

@@ -21,12 +21,17 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from imgflow.adapters.job_queue import DeadJob, HeldJob, Job
+from imgflow.adapters.job_queue import DeadJob, HeldJob, Job, job_ready
 from imgflow.adapters.sqlite_db import Database, enqueue_job
 from imgflow.errors import LeaseLost
 
 #: the job records live in :mod:`imgflow.adapters.job_queue`; re-exported for older imports
 __all__ = ["DeadJob", "HeldJob", "Job", "SqliteJobQueue"]
+
+
+#: a job a worker may claim at a time given twice (the claim's and ``ready``'s condition)
+_CLAIMABLE = "dead = 0 AND available_at <= ? AND (lease_expires_at IS NULL OR lease_expires_at < ?)"
+_READY = f"SELECT 1 FROM jobs WHERE {_CLAIMABLE} LIMIT 1"  # nosec B608: constants only
 
 
 class SqliteJobQueue:
@@ -47,9 +52,8 @@ class SqliteJobQueue:
         with self.db.transaction() as conn:
             while True:
                 row = conn.execute(
-                    "SELECT job_id, image_id, generation, attempts, enqueued_at FROM jobs"
-                    " WHERE dead = 0 AND available_at <= ? AND (lease_expires_at IS NULL OR lease_expires_at < ?)"
-                    " ORDER BY available_at, job_id LIMIT 1",
+                    "SELECT job_id, image_id, generation, attempts, enqueued_at FROM jobs"  # nosec B608: constants
+                    f" WHERE {_CLAIMABLE} ORDER BY available_at, job_id LIMIT 1",
                     (now, now),
                 ).fetchone()
                 if row is None:
@@ -70,6 +74,9 @@ class SqliteJobQueue:
                     (token, expires, worker_id, job_id),
                 )
                 return Job(job_id, image_id, generation, attempts + 1, token, expires, enqueued_at)
+
+    def ready(self) -> bool:
+        return job_ready(self.db.connection(), _READY, self.clock())  # a plain read in WAL mode: no lock
 
     def _owned(self, job_id: int, token: str, sql: str, args: tuple[object, ...]) -> None:
         """Run ``sql`` (ending in ``WHERE job_id = ? AND lease_token = ?``) or raise LeaseLost."""

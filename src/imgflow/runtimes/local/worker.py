@@ -26,7 +26,11 @@ from imgflow.service import ImageService, Kind, Outcome, Reason
 
 log = logging.getLogger("imgflow.worker")
 
+#: an idle worker claims again after at most this long...
 IDLE_POLL = 0.25
+#: ...and asks the queue whether a job is ready (a read, no lock) this often meanwhile: an upload
+#: starts processing within ~20 ms, not up to a quarter of a second later
+READY_POLL = 0.02
 #: the job's lease outlives the record's (taken just after it), so a job retaken from a dead
 #: worker finds the record's lease expired and claims it, rather than bouncing off it
 QUEUE_LEASE_MARGIN = 1.0
@@ -102,7 +106,7 @@ class Worker:
                 log.warning("could not claim a job", extra={"code": exc.code})
                 job = None
             if job is None:
-                self.stopping.wait(IDLE_POLL)
+                self._idle()
                 continue
             self.run_one(job)
         log.info("worker stopped", extra={"worker": self.name})
@@ -144,6 +148,16 @@ class Worker:
         )  # fmt: skip
 
     # --- helpers ------------------------------------------------------------------
+    def _idle(self) -> None:
+        """Until a job is ready, the worker is told to stop, or IDLE_POLL has passed."""
+        deadline = time.monotonic() + IDLE_POLL
+        while not self.stopping.wait(READY_POLL) and time.monotonic() < deadline:
+            try:
+                if self.queue.ready():
+                    return
+            except ImgflowError:
+                return  # the claim says what is wrong, and logs it
+
     def _retry(self, job: Job, outcome: Outcome) -> None:
         if self.stopping.is_set():
             self.queue.release(job.job_id, job.token)
