@@ -25,9 +25,9 @@ from imgflow.errors import LeaseLost
 
 #: a job a worker may claim at a time given twice (the claim's and ``ready``'s condition)
 _CLAIMABLE_WHERE = "NOT dead AND available_at <= %s AND (lease_expires_at IS NULL OR lease_expires_at < %s)"
-_READY = f"SELECT 1 FROM jobs WHERE {_CLAIMABLE_WHERE} LIMIT 1"  # nosec B608: constants only
+_READY = f"SELECT 1 FROM jobs WHERE {_CLAIMABLE_WHERE} LIMIT 1"  # nosec B608 # constants only
 _CLAIMABLE = (
-    "SELECT job_id, image_id, generation, attempts, enqueued_at FROM jobs"  # nosec B608: constants only
+    "SELECT job_id, image_id, generation, attempts, enqueued_at FROM jobs"  # nosec B608 # constants only
     f" WHERE {_CLAIMABLE_WHERE} ORDER BY available_at, job_id LIMIT 1 FOR UPDATE SKIP LOCKED"
 )
 

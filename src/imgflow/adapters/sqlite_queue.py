@@ -31,7 +31,7 @@ __all__ = ["DeadJob", "HeldJob", "Job", "SqliteJobQueue"]
 
 #: a job a worker may claim at a time given twice (the claim's and ``ready``'s condition)
 _CLAIMABLE = "dead = 0 AND available_at <= ? AND (lease_expires_at IS NULL OR lease_expires_at < ?)"
-_READY = f"SELECT 1 FROM jobs WHERE {_CLAIMABLE} LIMIT 1"  # nosec B608: constants only
+_READY = f"SELECT 1 FROM jobs WHERE {_CLAIMABLE} LIMIT 1"  # nosec B608 # constants only
 
 
 class SqliteJobQueue:
@@ -52,7 +52,7 @@ class SqliteJobQueue:
         with self.db.transaction() as conn:
             while True:
                 row = conn.execute(
-                    "SELECT job_id, image_id, generation, attempts, enqueued_at FROM jobs"  # nosec B608: constants
+                    "SELECT job_id, image_id, generation, attempts, enqueued_at FROM jobs"  # nosec B608 # constants
                     f" WHERE {_CLAIMABLE} ORDER BY available_at, job_id LIMIT 1",
                     (now, now),
                 ).fetchone()
