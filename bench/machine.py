@@ -49,5 +49,14 @@ def describe() -> dict[str, Any]:
         "pillow": version("pillow"),
         "libjpeg_turbo": features.version("jpg"),
         "libwebp": features.version("webp"),
+        "imgflow_webp": _imgflow_webp(),
         "load_before": load(),
     }
+
+
+def _imgflow_webp() -> str:
+    """Which encoder imgflow's WebP renditions go through on this machine."""
+    from imgflow.processing import libwebp
+
+    found = libwebp.version()
+    return f"Pillow's libwebp {found}" if found else "libvips' webpsave"

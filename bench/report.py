@@ -160,7 +160,8 @@ def markdown(result: dict[str, Any]) -> str:
     lines = [
         f"Run {meta['date']} on {meta['cpu']} ({meta['cpus']} CPUs available), Python {meta['python']}, "
         f"libvips {meta['libvips']}, Pillow {meta['pillow']} (libjpeg-turbo {meta['libjpeg_turbo']}, "
-        f"libwebp {meta['libwebp']}). {result['config']['rounds']} rounds; load average "
+        f"libwebp {meta['libwebp']}); imgflow's WebP through {meta.get('imgflow_webp', 'libvips webpsave')}. "
+        f"{result['config']['rounds']} rounds; load average "
         f"{meta['load_before']} before, {meta['load_after']} after; {meta['duration_s']} s in all.",
         "",
     ]
