@@ -49,6 +49,42 @@ def children(pid: int) -> list[int]:
     return found
 
 
+def list_records(http: httpx.Client, status: str) -> list[dict[str, Any]]:
+    """Every record with ``status``, a page of 100 at a time."""
+    items: list[dict[str, Any]] = []
+    cursor: str | None = None
+    while True:
+        params: dict[str, Any] = {"status": status, "limit": 100, **({"cursor": cursor} if cursor else {})}
+        page = http.get("/v1/images", params=params)
+        page.raise_for_status()
+        body = page.json()
+        items += body["items"]
+        cursor = body.get("cursor")
+        if not cursor:
+            return items
+
+
+def settled(http: httpx.Client, ids: set[str]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The done and failed records among ``ids``."""
+    done = [r for r in list_records(http, "done") if r["image_id"] in ids]
+    failed = [r for r in list_records(http, "failed") if r["image_id"] in ids]
+    return done, failed
+
+
+def wait_settled(
+    http: httpx.Client, ids: set[str], timeout: float = 900.0, every: float = 0.5
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Until every one of ``ids`` is done or failed (or ``timeout``). Two listings per look, every
+    ``every`` s: the benchmarks time a run by the records' ``updated_at``, so looking less often
+    changes no figure, and it keeps the poller's own load off the cores being measured."""
+    deadline = time.monotonic() + timeout
+    while True:
+        done, failed = settled(http, ids)
+        if len(done) + len(failed) >= len(ids) or time.monotonic() > deadline:
+            return done, failed
+        time.sleep(every)
+
+
 class LocalServer:
     """``imgflow serve --workers N`` in a temporary data folder; stop() sends SIGINT and waits."""
 
@@ -97,31 +133,13 @@ class LocalServer:
         return str(body["image"]["image_id"])
 
     def records(self, status: str) -> list[dict[str, Any]]:
-        items: list[dict[str, Any]] = []
-        cursor: str | None = None
-        while True:
-            params: dict[str, Any] = {"status": status, "limit": 100, **({"cursor": cursor} if cursor else {})}
-            page = self.http.get("/v1/images", params=params)
-            page.raise_for_status()
-            body = page.json()
-            items += body["items"]
-            cursor = body.get("cursor")
-            if not cursor:
-                return items
+        return list_records(self.http, status)
 
     def settled(self, ids: set[str]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-        """The done and failed records among ``ids``."""
-        done = [r for r in self.records("done") if r["image_id"] in ids]
-        failed = [r for r in self.records("failed") if r["image_id"] in ids]
-        return done, failed
+        return settled(self.http, ids)
 
     def wait(self, ids: set[str], timeout: float = 900.0, every: float = 0.5) -> tuple[list[Any], list[Any]]:
-        deadline = time.monotonic() + timeout
-        while True:
-            done, failed = self.settled(ids)
-            if len(done) + len(failed) >= len(ids) or time.monotonic() > deadline:
-                return done, failed
-            time.sleep(every)
+        return wait_settled(self.http, ids, timeout, every)
 
     def stop(self) -> None:
         self.http.close()
