@@ -26,7 +26,6 @@ from imgflow.settings import Settings
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
-
 SIGNING_KEY_FILE = "signing.key"
 OBJECTS_DIR = "objects"
 DB_FILE = "imgflow.db"

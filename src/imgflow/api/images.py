@@ -72,9 +72,7 @@ def images_router(
     async def read(verb: Callable[..., T], *args: Any) -> T:
         if inline_reads:
             return verb(*args)
-        if limiter is not None:
-            return await anyio.to_thread.run_sync(partial(verb, *args), limiter=limiter)
-        return await run_in_threadpool(verb, *args)
+        return await anyio.to_thread.run_sync(partial(verb, *args), limiter=limiter)  # None: anyio's default
 
     @router.post(
         "/uploads",

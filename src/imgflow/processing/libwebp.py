@@ -13,9 +13,9 @@ side on :mod:`.spread`'s threads as libvips' do."""
 from __future__ import annotations
 
 import ctypes
+import functools
 import glob
 import os
-import threading
 from typing import Any
 
 import pyvips
@@ -72,8 +72,6 @@ _SIGNATURES: dict[str, tuple[Any, list[Any]]] = {
     "WebPMemoryWriterClear": (None, [ctypes.POINTER(WebPMemoryWriter)]),
 }
 
-_lock = threading.Lock()
-_loaded: dict[str, Any] = {}
 #: False turns this path off (the benchmark's comparison and the tests' reference encodes)
 enabled = True
 
@@ -92,12 +90,10 @@ def library_path() -> str | None:
     return found[0] if found else None
 
 
+@functools.cache
 def _library() -> ctypes.CDLL | None:
     """The library, loaded once per process, or None when there is no usable one."""
-    with _lock:
-        if "lib" not in _loaded:
-            _loaded["lib"] = _load()
-        return _loaded["lib"]  # type: ignore[no-any-return]
+    return _load()
 
 
 def _load() -> ctypes.CDLL | None:
