@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from imgflow.runtimes.local.api_processes import take_turns
-from imgflow.runtimes.local.server import bind
+from imgflow.runtimes.local.listen import bind
 from testkit import CORPUS, free_port, wait_http
 
 from .conftest import Server, alive, wait_until

@@ -15,8 +15,8 @@ from starlette.types import ASGIApp
 
 from imgflow.errors import ConfigError
 from imgflow.runtimes.local.app import build_local_app
+from imgflow.runtimes.local.listen import check_bind, is_loopback
 from imgflow.runtimes.local.middleware import split_host
-from imgflow.runtimes.local.server import check_bind, is_loopback
 from imgflow.settings import load_settings
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import socket
 
-from imgflow.runtimes.local.server import bind
+from imgflow.runtimes.local.listen import bind
 
 
 async def _accepted_nodelay(listening: socket.socket) -> tuple[int, int]:

@@ -119,7 +119,7 @@ def serve(
 
 
 def _loopback(host: str) -> bool:
-    from imgflow.runtimes.local.server import is_loopback
+    from imgflow.runtimes.local.listen import is_loopback
 
     return is_loopback(host)
 

@@ -54,14 +54,8 @@ def api_app(settings: Settings) -> ASGIApp:
 
 
 def serve_api(settings: Settings, *, announce: bool = True) -> int:
-    from imgflow.runtimes.local.server import (
-        STOP_GRACE_SECONDS,
-        bind,
-        check_bind,
-        config_in_use,
-        hurry,
-        serve_processes,
-    )
+    from imgflow.runtimes.local.listen import bind, check_bind
+    from imgflow.runtimes.local.server import STOP_GRACE_SECONDS, config_in_use, hurry, serve_processes
 
     check_bind(settings)
     check_schema(settings)  # one line now rather than a 503 on every request
