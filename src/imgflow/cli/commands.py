@@ -14,6 +14,10 @@ def register(app: typer.Typer) -> None:
 
     serve_cmd.register(app)
 
+    from imgflow.cli import client_cmd
+
+    client_cmd.register(app)
+
     from imgflow.cli import config_cmd
 
     config_cmd.register(app)

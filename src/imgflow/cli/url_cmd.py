@@ -8,9 +8,9 @@ from typing import Annotated
 
 import typer
 
+from imgflow.cli.client_cmd import DEFAULT_SERVER, Server, Token
 from imgflow.cli.errors import CliError, check_server_url, handles_errors
 from imgflow.cli.helptext import Command
-from imgflow.cli.serve_cmd import DEFAULT_SERVER, Server, Token
 from imgflow.errors import ImgflowError
 
 
