@@ -275,3 +275,33 @@ def test_an_idle_worker_wakes_when_a_job_is_ready(rig: Rig, monkeypatch: pytest.
         worker.stopping.set()
         thread.join(10)
     assert not thread.is_alive()  # and a stop still ends the wait at once
+
+
+def test_an_idle_worker_asks_a_failing_queue_once_per_interval(rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With the database away, the readiness check does not turn into a claim (and a logged
+    warning) every 20 ms: after a failed check the worker waits out the claim interval."""
+    from imgflow.errors import StorageError
+    from imgflow.runtimes.local import worker as worker_module
+
+    class AwayQueue(SqliteJobQueue):
+        asked = 0
+
+        def ready(self) -> bool:
+            AwayQueue.asked += 1
+            raise StorageError("the database is away")
+
+    monkeypatch.setattr(worker_module, "IDLE_POLL", 3600.0)
+    queue = AwayQueue(rig.db)
+    worker = Worker(rig.service, queue, lease_seconds=5.0)
+    thread = threading.Thread(target=worker._idle, daemon=True)
+    thread.start()
+    try:
+        _wait("the first readiness check", lambda: AwayQueue.asked >= 1)
+        time.sleep(0.3)  # fifteen READY_POLL intervals
+        assert AwayQueue.asked == 1
+        assert thread.is_alive()
+    finally:
+        worker.stopping.set()
+        thread.join(10)
+        queue.close()
+    assert not thread.is_alive()

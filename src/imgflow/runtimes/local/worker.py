@@ -155,8 +155,9 @@ class Worker:
             try:
                 if self.queue.ready():
                     return
-            except ImgflowError:
-                return  # the claim says what is wrong, and logs it
+            except ImgflowError:  # the database is away: the next claim says so, once an interval
+                self.stopping.wait(max(0.0, deadline - time.monotonic()))
+                return
 
     def _retry(self, job: Job, outcome: Outcome) -> None:
         if self.stopping.is_set():
