@@ -167,9 +167,17 @@ def prune(out: Path, target: str) -> None:
 
 
 def copy_source(out: Path) -> None:
+    """The package, without bytecode and without ``imgflow.cli``: Lambda has no command line, and
+    the CLI's own libraries (typer, rich) are not shipped, so it could not even import there."""
     dest = out / "imgflow"
     shutil.rmtree(dest, ignore_errors=True)
-    shutil.copytree(ROOT / "src" / "imgflow", dest, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    source = ROOT / "src" / "imgflow"
+    caches = shutil.ignore_patterns("__pycache__", "*.pyc")
+
+    def ignore(folder: str, names: list[str]) -> set[str]:
+        return set(caches(folder, names)) | ({"cli"} if Path(folder) == source else set())
+
+    shutil.copytree(source, dest, ignore=ignore)
 
 
 def copy_fonts(out: Path) -> None:
