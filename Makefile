@@ -69,7 +69,7 @@ $(STAMPS)/venv: pyproject.toml | $(VENV)/bin/python
 $(STAMPS)/venv-run: pyproject.toml | $(VENV)/bin/python
 	@mkdir -p $(STAMPS)
 	@echo "== installing imgflow with the image engine into $(VENV)"
-	$(BIN)/python -m pip install --progress-bar on -e '.[processing]'
+	$(BIN)/python -m pip install --progress-bar on -e '.[processing,fast-jpeg]'
 	@touch $@
 
 # Tools that pin heavy dependencies of their own live in venvs of their own: checkov, and the
@@ -147,7 +147,7 @@ $(STAMPS)/image-base: $(STAMPS)/apt
 image-wheels: $(STAMPS)/image-wheels
 $(STAMPS)/image-wheels: pyproject.toml | $(STAMPS)/venv
 	rm -rf .image-wheels
-	$(BIN)/pip wheel -q --wheel-dir .image-wheels ".[processing,cluster]"
+	$(BIN)/pip wheel -q --wheel-dir .image-wheels ".[processing,fast-jpeg,cluster]"
 	rm -f .image-wheels/imgflow-*.whl
 	$(BIN)/pip download -q --dest .image-wheels "setuptools>=77" wheel
 	@touch $@

@@ -7,9 +7,11 @@ one decode. No resampling, no rotation, no colour work, no metadata: any real en
 decode the JPEG at that scale and encode that many pixels. With a budget of two threads the six
 encodes are spread over two threads (the decode itself is serial in libjpeg).
 
-The codecs are the ones imgflow uses: libvips' decoder and JPEG encoder, and WebP through
+The codecs are the ones imgflow uses: libvips' decoder (libjpeg-turbo 3 for progressive JPEGs,
+:mod:`imgflow.processing.fastjpeg`, where it is installed) and JPEG encoder, and WebP through
 :mod:`imgflow.processing.libwebp` (Pillow's libwebp, byte-identical to libvips' own) where that
-library loads, else libvips' webpsave.
+library loads, else libvips' webpsave. The allocator is set as imgflow sets it
+(:mod:`imgflow.processing.heap`).
 """
 
 from __future__ import annotations
@@ -23,6 +25,9 @@ from bench.engines import JPEG_QUALITY, SIZES, WEBP_QUALITY, Budget, Output, con
 def prepare(threads: int) -> None:
     import pyvips
 
+    from imgflow.processing import heap
+
+    heap.tune()  # imgflow's allocator settings, as imgflow's engine lockdown sets them
     pyvips.concurrency_set(threads)
     # Every run decodes the same bytes: libvips' operation cache must not answer for it.
     pyvips.cache_set_max(0)
@@ -43,7 +48,10 @@ def run(data: bytes, threads: int, webp_effort: int) -> list[Output]:
     width, height = header.width, header.height
     boxes = [(name, contain(width, height, edge)) for name, edge in SIZES]
     shrink = shrink_for(width, height, boxes[0][1])
-    decoded = pyvips.Image.new_from_buffer(data, "", shrink=shrink, access="sequential").copy_memory()
+    from imgflow.processing import fastjpeg
+
+    lazy = pyvips.Image.new_from_buffer(data, "", shrink=shrink, access="sequential")
+    decoded = (fastjpeg.decode(data, lazy, shrink) or lazy).copy_memory()
 
     def jpeg(name: str, box: tuple[int, int]) -> Output:
         out = decoded.crop(0, 0, *box).jpegsave_buffer(Q=JPEG_QUALITY, keep="none")

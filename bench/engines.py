@@ -25,6 +25,7 @@ WEBP_EFFORT = 4
 ENGINES: dict[str, str] = {
     "imgflow": "bench.engine_imgflow",
     "pillow-good": "bench.engine_pillow",
+    "pillow-good-heap": "bench.engine_pillow",
     "pillow-tutorial": "bench.engine_pillow_tutorial",
     "floor": "bench.engine_floor",
     "floor-pillow": "bench.engine_floor_pillow",
@@ -37,6 +38,7 @@ PEERS = ("sharp-each", "sharp-cascade", "thumbor")
 LABELS: dict[str, str] = {
     "imgflow": "imgflow (default recipe)",
     "pillow-good": "Pillow, well written",
+    "pillow-good-heap": "Pillow, well written, with imgflow's malloc settings",
     "pillow-tutorial": "Pillow, tutorial",
     "floor": "codec floor (imgflow's codecs)",
     "floor-pillow": "codec floor (Pillow's codecs)",
@@ -44,6 +46,23 @@ LABELS: dict[str, str] = {
     "sharp-cascade": "sharp, cascade",
     "thumbor": "thumbor, warm server",
 }
+
+#: glibc's allocator in each engine's process. imgflow's engines set their own at the engine's
+#: lockdown (``imgflow.processing.heap``: one arena, big blocks from the heap, no trim on free), so
+#: their process gets none of glibc's variables; every other engine runs as it did before
+#: (``MALLOC_ARENA_MAX=2``); "pillow-good-heap" is Pillow given imgflow's settings through glibc's
+#: own variables, to show what they are worth to Pillow.
+IMGFLOW_HEAP = {"MALLOC_ARENA_MAX": "1", "MALLOC_MMAP_THRESHOLD_": "33554432", "MALLOC_TRIM_THRESHOLD_": "1073741824"}
+SELF_TUNED = ("imgflow", "floor")
+
+
+def malloc_env(engine: str) -> dict[str, str]:
+    """The malloc variables ``engine``'s process starts with (an empty dict: none of glibc's)."""
+    if engine in SELF_TUNED:
+        return {}
+    if engine == "pillow-good-heap":
+        return dict(IMGFLOW_HEAP)
+    return {"MALLOC_ARENA_MAX": "2"}
 
 
 @dataclass(frozen=True)

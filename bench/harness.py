@@ -22,15 +22,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import IO, Any
 
-from bench.engines import WEBP_EFFORT
+from bench.engines import WEBP_EFFORT, malloc_env
 from bench.inputs import ROOT, Input
 
 Progress = Callable[[str], None]
 
 
-def child_env(threads: int) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(MALLOC_ARENA_MAX="2", VIPS_CONCURRENCY=str(threads), PYTHONPATH=str(ROOT))
+def child_env(threads: int, engine: str) -> dict[str, str]:
+    """An engine process's environment: ours without glibc's malloc variables, then the engine's
+    own (:func:`bench.engines.malloc_env`), its libvips threads, this checkout on the path."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
+    env.update(malloc_env(engine), VIPS_CONCURRENCY=str(threads), PYTHONPATH=str(ROOT))
     return env
 
 
@@ -42,7 +44,7 @@ class Worker:
         self.threads = threads
         command = [sys.executable, "-m", "bench.worker", "serve", "--engine", engine, "--threads", str(threads)]
         self._proc = subprocess.Popen(
-            command, cwd=ROOT, env=child_env(threads), stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+            command, cwd=ROOT, env=child_env(threads, engine), stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
         )
 
     def run(self, path: str, effort: int) -> dict[str, Any]:
@@ -142,7 +144,8 @@ def peak_rss(engine: str, item: Input, threads: int, runs: int = 2) -> dict[str,
     command = [sys.executable, "-m", "bench.worker", "rss", "--engine", engine, "--threads", str(threads)]
     command += ["--path", item.path, "--effort", str(WEBP_EFFORT), "--runs", str(runs)]
     started = time.perf_counter()
-    done = subprocess.run(command, cwd=ROOT, env=child_env(threads), capture_output=True, text=True, check=False)
+    env = child_env(threads, engine)
+    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
     lines = done.stdout.strip().splitlines()
     if done.returncode != 0 or not lines:
         return {"error": f"exit {done.returncode}: {done.stderr.strip()[-300:]}"}

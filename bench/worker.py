@@ -4,7 +4,8 @@
 (``{"path": ..., "effort": 4}``) with the wall and CPU time of one run. ``rss`` runs the job
 ``--runs`` times in this fresh process and reports its peak resident set (``VmHWM``): the peak of the whole process,
 interpreter and libraries included, which is what a Lambda or container limit sees.
-The harness starts both with ``MALLOC_ARENA_MAX=2`` and ``VIPS_CONCURRENCY=N``.
+The harness starts both with ``VIPS_CONCURRENCY=N`` and the engine's malloc variables
+(:func:`bench.engines.malloc_env`).
 """
 
 from __future__ import annotations

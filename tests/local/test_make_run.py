@@ -53,7 +53,7 @@ def _dry_run(target: str) -> str:
 
 def test_make_run_installs_only_what_serving_needs() -> None:
     run = _dry_run("run")
-    assert "pip install --progress-bar on -e '.[processing]'" in run
+    assert "pip install --progress-bar on -e '.[processing,fast-jpeg]'" in run
     assert "fonts-dejavu-core" in run
     for heavy in (".[dev]", "checkov", "chromium", "playwright", "pytest"):
         assert heavy not in run, heavy

@@ -13,6 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from imgflow.runtimes.local.env import WORKER_ENV
 from processing.corpus_expected import EXPECTED
 
 LIMIT_MB = 768
@@ -64,8 +65,7 @@ def test_bombs_fail_in_a_bounded_worker_that_keeps_working(corpus: Path, tmp_pat
     paths = [str(corpus / name) for name in [*BOMBS, GOOD]]
     env = {
         **os.environ,
-        "MALLOC_ARENA_MAX": "2",
-        "VIPS_CONCURRENCY": "1",
+        **WORKER_ENV,  # as a worker runs: the allocator set by the engine
         "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]),
     }
     done = subprocess.run(

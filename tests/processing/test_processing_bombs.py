@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from imgflow.runtimes.local.env import WORKER_ENV
+
 LIMIT_MB = 768
 
 SNIPPET = """
@@ -31,7 +33,7 @@ print(json.dumps(out))
 
 
 def _bounded(path: Path) -> dict[str, object]:
-    env = {**os.environ, "MALLOC_ARENA_MAX": "2", "VIPS_CONCURRENCY": "1"}
+    env = {**os.environ, **WORKER_ENV}  # as a worker runs: the allocator set by the engine
     done = subprocess.run(
         [sys.executable, "-c", SNIPPET, str(LIMIT_MB), str(path)],
         capture_output=True,

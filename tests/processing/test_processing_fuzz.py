@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from imgflow.runtimes.local.env import WORKER_ENV
+
 HERE = Path(__file__).parent
 HARNESS = HERE / "fuzz_decode.py"
 SEEDS = HERE / "fuzz_seeds"
@@ -21,7 +23,7 @@ FLAGS = ["-timeout=30", "-rss_limit_mb=1536"]
 
 
 def _harness(args: list[str], tmp_path: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "MALLOC_ARENA_MAX": "2", "VIPS_CONCURRENCY": "1"}
+    env = {**os.environ, **WORKER_ENV}  # as a worker runs: the allocator set by the engine
     return subprocess.run(
         [sys.executable, str(HARNESS), *FLAGS, f"-artifact_prefix={tmp_path}/", *args],
         capture_output=True,

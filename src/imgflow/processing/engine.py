@@ -14,6 +14,7 @@ from typing import Any
 import pyvips
 
 from imgflow.errors import CorruptImage
+from imgflow.processing import heap
 from imgflow.processing.jpegscan import without_header_junk
 
 #: the libvips loader class (and its file/buffer/source subclasses) for each accepted format
@@ -49,7 +50,8 @@ _state: dict[str, Any] = {"locked": False, "accept": None, "threads": None}
 
 def engine(accept: tuple[str, ...], threads: int) -> None:
     """Lock libvips down: every loader blocked but the accepted ones, no untrusted operations,
-    no operation cache, ``threads`` worker threads. Cheap after the first call."""
+    no operation cache, ``threads`` worker threads; and set the allocator for image work
+    (:func:`.heap.tune`). Cheap after the first call."""
     loaders = tuple(sorted({LOADER_CLASSES[f] for f in accept if f in LOADER_CLASSES}))
     with _lock:
         if not _state["locked"]:
@@ -57,6 +59,7 @@ def engine(accept: tuple[str, ...], threads: int) -> None:
             pyvips.cache_set_max(0)
             pyvips.cache_set_max_mem(0)
             pyvips.cache_set_max_files(0)
+            heap.tune()
             _state["locked"] = True
         if _state["accept"] != loaders:
             pyvips.operation_block_set("VipsForeignLoad", True)

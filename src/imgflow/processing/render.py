@@ -7,7 +7,7 @@ from functools import partial
 import pyvips
 
 from imgflow.facts import ImageFacts, Rendered, RenditionFacts
-from imgflow.processing import blur, colour, encode, engine, heif
+from imgflow.processing import blur, colour, encode, engine, fastjpeg, heif
 from imgflow.processing.exif import Credits
 from imgflow.processing.jpegscan import restarts_complete, without_header_junk
 from imgflow.processing.plan import Plan, Step
@@ -68,7 +68,10 @@ def _decode_vips(data: bytes, facts: ImageFacts, plan: Plan, *, lenient: bool) -
     fmt = facts.format
     upright = (plan.base_width, plan.base_height)
     stored_w, stored_h = (upright[1], upright[0]) if facts.orientation >= 5 else upright
-    image = engine.load(data, fmt, lenient=lenient, **_load_options(facts, plan, stored_w, stored_h))
+    options = _load_options(facts, plan, stored_w, stored_h)
+    image = engine.load(data, fmt, lenient=lenient, **options)
+    if fmt == "jpeg" and not lenient:  # a progressive JPEG by libjpeg-turbo 3 where it can (see .fastjpeg)
+        image = fastjpeg.decode(without_header_junk(data), image, int(str(options.get("shrink", 1)))) or image
     with engine.vips_errors(fmt):
         if colour.pages(image)[0] is not image:  # frames: no EXIF rotation for animations
             image = colour.strip_private(colour.to_srgb(image))

@@ -1,7 +1,7 @@
 """Process environment for the local runtime: set before heavy imports.
 
 ``PROMETHEUS_MULTIPROC_DIR`` must be set before :mod:`prometheus_client` is
-imported, and ``VIPS_CONCURRENCY`` / ``MALLOC_ARENA_MAX`` before libvips loads,
+imported, and ``VIPS_CONCURRENCY`` before libvips loads,
 so the entry points call these first and import the rest afterwards.
 """
 
@@ -13,14 +13,12 @@ from pathlib import Path
 
 METRICS_DIRNAME = "prometheus"
 
-#: one libvips thread per worker process; glibc arenas capped, and blocks >= 1 MiB (image buffers)
-#: mmapped and returned on free, so a long-lived worker does not keep its largest job's heap
-#: (after a few 20 MP jobs ~67 instead of ~156 MiB resident, for ~3-8% more time per job)
+#: one libvips thread per worker process. The allocator is not set here: the engine's lockdown
+#: sets it for image work (:mod:`imgflow.processing.heap`: one arena, big blocks reused from the
+#: heap instead of mapped and faulted in afresh by every job) and an idle worker gives the heap
+#: back; glibc's own variables in the operator's environment still win over that
 WORKER_ENV = {
     "VIPS_CONCURRENCY": "1",
-    "MALLOC_ARENA_MAX": "2",
-    "MALLOC_MMAP_THRESHOLD_": "1048576",
-    "MALLOC_TRIM_THRESHOLD_": "1048576",
 }
 
 

@@ -129,6 +129,8 @@ class RenderProcess:
                 continue
 
     def serve(self) -> None:
+        from imgflow.processing import heap
+
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._clear_stale()
         self.path.unlink(missing_ok=True)
@@ -141,16 +143,21 @@ class RenderProcess:
         os.replace(tmp, self.path)  # the socket appears only once it accepts
         listener.settimeout(0.5)
         log.info("renderer ready", extra={"socket": str(self.path)})
+        rendered = False
         try:
             while not self.stopping:
                 try:
                     conn, _ = listener.accept()
                 except TimeoutError:
+                    if rendered:  # half a second without a render: the kept heap goes back
+                        heap.release()
+                        rendered = False
                     continue
                 except InterruptedError:
                     continue
                 with conn:
                     self._one(conn)
+                rendered = True
         finally:
             listener.close()
             self.path.unlink(missing_ok=True)

@@ -36,6 +36,15 @@ READY_POLL = 0.02
 QUEUE_LEASE_MARGIN = 1.0
 
 
+def release_heap() -> None:
+    """The allocator's kept heap back to the system (:func:`imgflow.processing.heap.release`):
+    jobs back to back reuse it, an idle worker holds only what it needs (~70 MiB, not its
+    largest job's ~150)."""
+    from imgflow.processing import heap
+
+    heap.release()
+
+
 class _Heartbeat:
     """Renews the job's lease, and the record's lease (the service claims the record with the
     job's token), every third of the lease until stopped (or the job's lease is lost). The
@@ -99,6 +108,7 @@ class Worker:
     # --- the loop ---------------------------------------------------------------
     def run(self) -> None:
         log.info("worker ready", extra={"worker": self.name})
+        worked = False
         while not self.stopping.is_set():
             try:
                 job = self.queue.claim(self.name, self.lease_seconds)
@@ -106,9 +116,13 @@ class Worker:
                 log.warning("could not claim a job", extra={"code": exc.code})
                 job = None
             if job is None:
+                if worked:  # going idle after jobs: the heap kept for back-to-back jobs goes back
+                    release_heap()
+                    worked = False
                 self._idle()
                 continue
             self.run_one(job)
+            worked = True
         log.info("worker stopped", extra={"worker": self.name})
 
     def run_one(self, job: Job) -> None:
