@@ -32,6 +32,7 @@ from typing import Any
 from bench import bare, machine, peer
 from bench.inputs import ROOT, corpus_dir
 from bench.localserver import LocalServer, machine_busy_s, rss_kib
+from imgflow.runtimes.local.worker import HEAP_RELEASE_IDLE
 
 RESULTS = ROOT / "bench" / "results"
 DOC = ROOT / "docs" / "benchmarks.md"
@@ -130,12 +131,14 @@ def long_lived(count: int) -> dict[str, Any]:
         first = {server.upload(p) for p in paths[:10]}
         server.wait(first)
         [pid] = server.workers()
+        time.sleep(HEAP_RELEASE_IDLE + 0.5)
         after_10 = rss_kib(pid)
         rest: set[str] = set()
         uploader = threading.Thread(target=lambda: rest.update(server.upload(p) for p in paths[10:]))
         uploader.start()
         uploader.join()
         _done, failed = server.wait(rest)
+        time.sleep(HEAP_RELEASE_IDLE + 0.5)  # idle: past the worker's heap release
         after_n = rss_kib(pid)
         return {
             "images": count,

@@ -310,23 +310,27 @@ def test_an_idle_worker_asks_a_failing_queue_once_per_interval(rig: Rig, monkeyp
 def test_a_worker_gives_the_heap_back_when_it_goes_idle_not_between_jobs(
     rig: Rig, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Jobs back to back reuse the allocator's kept heap; the first empty claim after them hands
-    it back once (imgflow.processing.heap.release), and an idle worker does not keep trimming."""
+    """Jobs close together reuse the allocator's kept heap; once the worker has had no job for
+    HEAP_RELEASE_IDLE it hands it back, once (imgflow.processing.heap.release), and an idle
+    worker does not keep trimming."""
     from imgflow.runtimes.local import worker as worker_module
 
     released: list[int] = []
     monkeypatch.setattr(worker_module, "release_heap", lambda: released.append(rig.queue.depth()))
     monkeypatch.setattr(worker_module, "IDLE_POLL", 0.05)
+    monkeypatch.setattr(worker_module, "HEAP_RELEASE_IDLE", 0.3)
     worker = Worker(rig.service, rig.queue, lease_seconds=5.0)
     thread = threading.Thread(target=worker.run, daemon=True)
     thread.start()
     try:
-        time.sleep(0.3)  # idle from the start: nothing worked, nothing to give back
+        time.sleep(0.5)  # idle from the start: nothing worked, nothing to give back
         assert released == []
         first, second = rig.upload(), rig.upload()
         _wait("both images to be done", lambda: rig.status(first) == rig.status(second) == "done")
+        done = time.monotonic()
         _wait("the heap to be given back", lambda: released != [])
-        time.sleep(0.3)  # six more empty claims
+        assert time.monotonic() - done >= 0.2  # not at the first empty claim
+        time.sleep(0.5)  # ten more empty claims
     finally:
         worker.stopping.set()
         thread.join(10)

@@ -61,6 +61,23 @@ def test_progressive_photos_take_the_fast_path_with_libvips_pixels(corpus: Path,
     _same(_base(data, fast=True), _base(data, fast=False))
 
 
+def test_the_render_path_decodes_progressive_files_with_it(
+    corpus: Path, switch: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """decode_base hands a progressive JPEG to the fast decoder, which decodes it (not None)."""
+    answers: list[bool] = []
+    decode = fastjpeg.decode
+
+    def spy(data: bytes, header: pyvips.Image, shrink: int) -> pyvips.Image | None:
+        image = decode(data, header, shrink)
+        answers.append(image is not None)
+        return image
+
+    monkeypatch.setattr(fastjpeg, "decode", spy)
+    _base((corpus / PROGRESSIVE[0]).read_bytes(), fast=True)
+    assert answers == [True]
+
+
 def test_orientation_and_density_are_carried(corpus: Path, switch: None) -> None:
     """A progressive JPEG with EXIF Orientation 6 and 300 dpi: carried, and turned upright alike."""
     photo = pyvips.Image.thumbnail(str(corpus / BASELINE), 1600).copy(xres=300 / 25.4, yres=300 / 25.4)

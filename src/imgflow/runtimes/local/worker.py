@@ -31,6 +31,9 @@ IDLE_POLL = 0.25
 #: ...and asks the queue whether a job is ready (a read, no lock) this often meanwhile: an upload
 #: starts processing within ~20 ms, not up to a quarter of a second later
 READY_POLL = 0.02
+#: a worker gives the allocator's kept heap back once it has had no job for this long: not in
+#: the short gaps between uploads, where the next job would fault the same pages in again
+HEAP_RELEASE_IDLE = 1.0
 #: the job's lease outlives the record's (taken just after it), so a job retaken from a dead
 #: worker finds the record's lease expired and claims it, rather than bouncing off it
 QUEUE_LEASE_MARGIN = 1.0
@@ -38,8 +41,7 @@ QUEUE_LEASE_MARGIN = 1.0
 
 def release_heap() -> None:
     """The allocator's kept heap back to the system (:func:`imgflow.processing.heap.release`):
-    jobs back to back reuse it, an idle worker holds only what it needs (~70 MiB, not its
-    largest job's ~150)."""
+    jobs close together reuse it, an idle worker holds only what it needs."""
     from imgflow.processing import heap
 
     heap.release()
@@ -108,7 +110,7 @@ class Worker:
     # --- the loop ---------------------------------------------------------------
     def run(self) -> None:
         log.info("worker ready", extra={"worker": self.name})
-        worked = False
+        worked, last_job = False, 0.0
         while not self.stopping.is_set():
             try:
                 job = self.queue.claim(self.name, self.lease_seconds)
@@ -116,13 +118,13 @@ class Worker:
                 log.warning("could not claim a job", extra={"code": exc.code})
                 job = None
             if job is None:
-                if worked:  # going idle after jobs: the heap kept for back-to-back jobs goes back
-                    release_heap()
+                if worked and time.monotonic() - last_job >= HEAP_RELEASE_IDLE:
+                    release_heap()  # idle after jobs: the heap kept for back-to-back jobs goes back
                     worked = False
                 self._idle()
                 continue
             self.run_one(job)
-            worked = True
+            worked, last_job = True, time.monotonic()
         log.info("worker stopped", extra={"worker": self.name})
 
     def run_one(self, job: Job) -> None:
