@@ -52,7 +52,6 @@ LABELS: dict[str, str] = {
 #: their process gets none of glibc's variables; every other engine runs as it did before
 #: (``MALLOC_ARENA_MAX=2``); "pillow-good-heap" is Pillow given imgflow's settings through glibc's
 #: own variables, to show what they are worth to Pillow.
-IMGFLOW_HEAP = {"MALLOC_ARENA_MAX": "1", "MALLOC_MMAP_THRESHOLD_": "33554432", "MALLOC_TRIM_THRESHOLD_": "1073741824"}
 SELF_TUNED = ("imgflow", "floor")
 
 
@@ -61,7 +60,13 @@ def malloc_env(engine: str) -> dict[str, str]:
     if engine in SELF_TUNED:
         return {}
     if engine == "pillow-good-heap":
-        return dict(IMGFLOW_HEAP)
+        from imgflow.processing import heap  # the values tune() gives mallopt, not a copy of them
+
+        return {
+            "MALLOC_ARENA_MAX": str(heap.ARENAS),
+            "MALLOC_MMAP_THRESHOLD_": str(heap.MMAP_THRESHOLD),
+            "MALLOC_TRIM_THRESHOLD_": str(heap.TRIM_THRESHOLD),
+        }
     return {"MALLOC_ARENA_MAX": "2"}
 
 

@@ -29,6 +29,8 @@ from functools import cache
 M_TRIM_THRESHOLD = -1
 M_MMAP_THRESHOLD = -3
 M_ARENA_MAX = -8
+#: one arena: every thread's frees serve every other thread's next image
+ARENAS = 1
 #: glibc refuses an mmap threshold above HEAP_MAX_SIZE / 2: 32 MiB on 64-bit
 MMAP_THRESHOLD = 32 * 1024 * 1024
 #: free memory at the top of the heap is kept up to this much (release() returns it when idle)
@@ -71,7 +73,7 @@ def tune() -> bool:
         libc = _libc()
         if libc is None or operator_set():
             return False
-        wanted = ((M_ARENA_MAX, 1), (M_MMAP_THRESHOLD, MMAP_THRESHOLD), (M_TRIM_THRESHOLD, TRIM_THRESHOLD))
+        wanted = ((M_ARENA_MAX, ARENAS), (M_MMAP_THRESHOLD, MMAP_THRESHOLD), (M_TRIM_THRESHOLD, TRIM_THRESHOLD))
         done = all(libc.mallopt(param, value) == 1 for param, value in wanted)
         _state["tuned"] = done
         return done

@@ -70,8 +70,9 @@ def _decode_vips(data: bytes, facts: ImageFacts, plan: Plan, *, lenient: bool) -
     stored_w, stored_h = (upright[1], upright[0]) if facts.orientation >= 5 else upright
     options = _load_options(facts, plan, stored_w, stored_h)
     image = engine.load(data, fmt, lenient=lenient, **options)
-    if fmt == "jpeg" and not lenient:  # a progressive JPEG by libjpeg-turbo 3 where it can (see .fastjpeg)
-        image = fastjpeg.decode(without_header_junk(data), image, int(str(options.get("shrink", 1)))) or image
+    shrink = options.get("shrink", 1)
+    if fmt == "jpeg" and not lenient and isinstance(shrink, int):  # progressive: libjpeg-turbo 3 (.fastjpeg)
+        image = fastjpeg.decode(data, image, shrink) or image
     with engine.vips_errors(fmt):
         if colour.pages(image)[0] is not image:  # frames: no EXIF rotation for animations
             image = colour.strip_private(colour.to_srgb(image))
