@@ -98,3 +98,21 @@ def test_a_12mp_photo_to_400px_webp(corpus: Path) -> None:
     with Image.open(io.BytesIO(out)) as image:
         assert image.format == "WEBP"
         assert image.size[0] == 400
+
+
+@pytest.mark.parametrize("fmt", ["jpeg", "webp"])
+@pytest.mark.parametrize(("fit", "gravity"), [("contain", "centre"), ("cover", "north"), ("cover", "attention")])
+def test_a_transform_is_the_file_libvips_alone_writes(corpus: Path, fmt: str, fit: str, gravity: str) -> None:
+    """The fast encoders (Pillow's libjpeg-turbo and libwebp) read the decoded pixels in place only
+    when nothing was cut from them: a crop is encoded from the crop, byte for byte libvips' file."""
+    from imgflow.processing import libwebp, pillowjpeg
+
+    source = (corpus / "photos" / "ColorfulCups_2560x1600.jpg").read_bytes()
+    job = job_for(2560, 1600, Transform(width=400, height=400, fit=fit, gravity=gravity), fmt)  # type: ignore[arg-type]
+    fast = render_transform(source, job, Limits())
+    pillowjpeg.enabled = libwebp.enabled = False
+    try:
+        reference = render_transform(source, job, Limits())
+    finally:
+        pillowjpeg.enabled = libwebp.enabled = True
+    assert fast == reference

@@ -32,7 +32,7 @@ def switch() -> Iterator[None]:
 def _base(data: bytes, fast: bool) -> pyvips.Image:
     fastjpeg.enabled = fast
     probed = inspect(data, Limits())
-    return render.decode_base(data, probed, plan(probed.facts, default_recipe()))
+    return render.decode_base(data, probed, plan(probed.facts, default_recipe())).image
 
 
 def _same(a: pyvips.Image, b: pyvips.Image) -> None:

@@ -2,11 +2,46 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pyvips
 
 _GREY = ("b-w", "grey16")
 #: metadata that must never reach an output (keep="none" strips it too: this is the second lock)
 _PRIVATE = ("exif", "xmp", "iptc", "gps", "comment", "gainmap", "orientation", "text", "png-")
+
+
+#: the fields every libvips image has, set by :meth:`pyvips.Image.new_from_memory` and ``copy``
+_HEADER = frozenset(
+    ("width", "height", "bands", "format", "coding", "interpretation", "xoffset", "yoffset", "xres", "yres", "filename")
+)
+
+
+@dataclass(frozen=True)
+class Held:
+    """An image computed into one block of memory, and that block: its pixels band-packed, row
+    after row. Encoders that take raw pixels (:mod:`.libwebp`, :mod:`.pillowjpeg`) read them
+    from ``block`` instead of copying them out of libvips again."""
+
+    image: pyvips.Image
+    block: memoryview
+
+
+def hold(image: pyvips.Image) -> Held:
+    """What ``image.copy_memory()`` makes (every field kept), with its block of memory."""
+    block = memoryview(image.write_to_memory())
+    held = pyvips.Image.new_from_memory(block, image.width, image.height, image.bands, image.format)
+    held = held.copy(
+        interpretation=image.interpretation,
+        xres=image.xres,
+        yres=image.yres,
+        xoffset=image.xoffset,
+        yoffset=image.yoffset,
+    )
+    for name in image.get_fields():
+        if name not in _HEADER:
+            held.set_type(image.get_typeof(name), name, image.get(name))
+    return Held(held, block)
 
 
 def to_srgb(image: pyvips.Image) -> pyvips.Image:

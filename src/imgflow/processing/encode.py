@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pyvips
 
-from imgflow.processing import libwebp
+from imgflow.processing import libwebp, pillowjpeg
 from imgflow.processing.exif import Credits
 from imgflow.processing.plan import Step
 from imgflow.recipes import Rgb
@@ -50,18 +50,29 @@ def with_metadata(image: pyvips.Image, keep: str, credits: Credits) -> tuple[pyv
     return image, flags.ICC | flags.EXIF
 
 
-def encode(image: pyvips.Image, step: Step, background: Rgb, credits: Credits = ()) -> bytes:
+def encode(
+    image: pyvips.Image, step: Step, background: Rgb, credits: Credits = (), block: memoryview | None = None
+) -> bytes:
+    """``block``: ``image``'s pixels in memory, when the caller has them (:class:`.colour.Held`)."""
     rendition = step.rendition
+    given = image
     if step.format == "jpeg":
         image = flatten(image, background)
     image, keep = with_metadata(image, rendition.keep, credits)
+    pixels = block if image is given else None  # flattened or given metadata: not those pixels
+    bare = keep == pyvips.enums.ForeignKeep.NONE
     effort = rendition.effort
     if step.format == "jpeg":
         optimize = image.width * image.height <= OPTIMIZE_CODING_MAX_PIXELS
-        data = image.jpegsave_buffer(Q=rendition.quality, keep=keep, optimize_coding=optimize, subsample_mode="auto")
+        small = pillowjpeg.encode(image, rendition.quality, optimize, pixels) if bare else None
+        data = (
+            small
+            if small is not None
+            else image.jpegsave_buffer(Q=rendition.quality, keep=keep, optimize_coding=optimize, subsample_mode="auto")
+        )
     elif step.format == "webp":
         method = min(effort if effort is not None else 4, 6)
-        fast = libwebp.encode(image, rendition.quality, method) if keep == pyvips.enums.ForeignKeep.NONE else None
+        fast = libwebp.encode(image, rendition.quality, method, pixels) if bare else None
         data = fast if fast is not None else image.webpsave_buffer(Q=rendition.quality, effort=method, keep=keep)
     elif step.format == "png":
         data = image.pngsave_buffer(compression=effort if effort is not None else 6, keep=keep)

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import pyvips
 
 from imgflow.errors import CorruptImage
+
+#: what ``finish`` makes of the picture (an image in memory)
+Out = TypeVar("Out")
 
 
 @dataclass(frozen=True)
@@ -56,7 +59,7 @@ def inspect(data: bytes) -> HeifInfo:
         raise CorruptImage(f"the heif image is corrupt or unreadable ({type(exc).__name__})") from None
 
 
-def decode(data: bytes, finish: Callable[[pyvips.Image], pyvips.Image]) -> pyvips.Image:
+def decode(data: bytes, finish: Callable[[pyvips.Image], Out]) -> Out:
     """The primary image as an 8-bit sRGB(A) libvips image (its ICC profile attached), handed to
     ``finish`` (which must return an image in memory) while libheif's pixel buffer is alive.
 

@@ -132,14 +132,16 @@ def takes(image: pyvips.Image) -> bool:
     )
 
 
-def encode(image: pyvips.Image, quality: int, method: int) -> bytes | None:
+def encode(image: pyvips.Image, quality: int, method: int, pixels: memoryview | None = None) -> bytes | None:
     """The lossy WebP libvips' ``webpsave_buffer(Q=quality, effort=method, keep=NONE)`` writes,
-    or None when this path does not take the picture (the caller then asks libvips)."""
+    or None when this path does not take the picture (the caller then asks libvips).
+    ``pixels``: the image's own, when the caller holds them (:class:`.colour.Held`)."""
     lib = _library() if enabled and takes(image) else None
     if lib is None:
         return None
-    pixels = image.write_to_memory()  # a writable buffer libvips allocated: no second copy
-    view = (ctypes.c_char * len(pixels)).from_buffer(pixels)
+    if pixels is None:
+        pixels = memoryview(image.write_to_memory())  # a writable buffer libvips allocated
+    view = (ctypes.c_char * pixels.nbytes).from_buffer(pixels)
     config, picture, writer = WebPConfig(), WebPPicture(), WebPMemoryWriter()
     if not lib.WebPConfigInitInternal(config, 0, float(quality), ABI):
         return None

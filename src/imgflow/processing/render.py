@@ -39,7 +39,7 @@ def _load_options(facts: ImageFacts, plan: Plan, stored_w: int, stored_h: int) -
     return options
 
 
-def decode_base(data: bytes, probed: Probed, plan: Plan) -> pyvips.Image:
+def decode_base(data: bytes, probed: Probed, plan: Plan) -> colour.Held:
     """The uncropped base in memory: upright, 8-bit sRGB or grey, alpha kept, no private metadata,
     scaled to the plan's largest size. Animated (toilet-roll) when some step keeps frames.
 
@@ -50,10 +50,10 @@ def decode_base(data: bytes, probed: Probed, plan: Plan) -> pyvips.Image:
     fmt = facts.format
     if fmt == "heif":
 
-        def finish(image: pyvips.Image) -> pyvips.Image:
+        def finish(image: pyvips.Image) -> colour.Held:
             with engine.vips_errors(fmt):
                 image = colour.resize_to(colour.to_srgb(image), plan.base_width, plan.base_height)
-                return colour.strip_private(image).copy_memory()
+                return colour.hold(colour.strip_private(image))
 
         return heif.decode(data, finish)
     try:
@@ -64,7 +64,7 @@ def decode_base(data: bytes, probed: Probed, plan: Plan) -> pyvips.Image:
         return _decode_vips(data, facts, plan, lenient=True)
 
 
-def _decode_vips(data: bytes, facts: ImageFacts, plan: Plan, *, lenient: bool) -> pyvips.Image:
+def _decode_vips(data: bytes, facts: ImageFacts, plan: Plan, *, lenient: bool) -> colour.Held:
     fmt = facts.format
     upright = (plan.base_width, plan.base_height)
     stored_w, stored_h = (upright[1], upright[0]) if facts.orientation >= 5 else upright
@@ -76,15 +76,14 @@ def _decode_vips(data: bytes, facts: ImageFacts, plan: Plan, *, lenient: bool) -
     with engine.vips_errors(fmt):
         if colour.pages(image)[0] is not image:  # frames: no EXIF rotation for animations
             image = colour.strip_private(colour.to_srgb(image))
-            return colour.per_page(image, *upright).copy_memory()
-        image = colour.resize_to(colour.to_srgb(image), stored_w, stored_h).copy_memory()
+            return colour.hold(colour.per_page(image, *upright))
+        image = colour.resize_to(colour.to_srgb(image), stored_w, stored_h)
         fields = image.get_fields()
         if "orientation" in fields and image.get("orientation") in range(2, 9):
-            image = image.autorot()  # all 8 EXIF orientations (JPEG, WebP, TIFF, PNG eXIf)
+            image = image.copy_memory().autorot()  # all 8 EXIF orientations (JPEG, WebP, TIFF, PNG eXIf)
             if (image.width, image.height) != upright:  # an orientation the probe did not count
                 image = colour.resize_to(image, *upright)
-            image = image.copy_memory()
-        return colour.strip_private(image)
+        return colour.hold(colour.strip_private(image))
 
 
 def _crop(image: pyvips.Image, step: Step) -> pyvips.Image:
@@ -98,12 +97,13 @@ def _crop(image: pyvips.Image, step: Step) -> pyvips.Image:
     return colour.join_pages(frames, image)
 
 
-def _finish(scaled: pyvips.Image, step: Step, background: Rgb, credits: Credits) -> Rendered:
-    image = _crop(scaled, step)
+def _finish(scaled: colour.Held, step: Step, background: Rgb, credits: Credits) -> Rendered:
+    image = _crop(scaled.image, step)
     if step.rendition.watermark is not None:
         frames = [stamp(f, step.rendition.watermark) for f in colour.pages(image)]
         image = colour.join_pages(frames, image)
-    data = encode.encode(image, step, background, credits)
+    block = scaled.block if image is scaled.image else None  # uncropped, unstamped: its pixels are at hand
+    data = encode.encode(image, step, background, credits, block)
     frames_out = len(colour.pages(image)) if step.animated else 1
     facts = RenditionFacts(
         name=step.rendition.name,
@@ -147,7 +147,7 @@ def _cost_order(plan: Plan) -> list[int]:
 
 
 def render(
-    base: pyvips.Image, plan: Plan, background: Rgb, credits: Credits = (), threads: int = 1
+    base: colour.Held, plan: Plan, background: Rgb, credits: Credits = (), threads: int = 1
 ) -> tuple[tuple[Rendered, ...], pyvips.Image]:
     """Every step, each scaled from the previous un-watermarked intermediate (held in memory), its
     crop, watermark and encode spread over ``threads`` threads (see :mod:`.spread`). Steps that
@@ -157,22 +157,21 @@ def render(
     ``credits`` (the source's Copyright/Artist) reach only ``keep: icc+copyright`` outputs. Also
     returns the smallest still intermediate of at least :data:`blur.EDGE` px (or the base's first
     frame), for the BlurHash."""
-    first = colour.pages(base)[0]
-    still = first.copy_memory() if first is not base else base
+    first = colour.pages(base.image)[0]
+    still = colour.hold(first) if first is not base.image else base
     current = {True: base, False: still}
-    smallest = still
+    smallest = still.image
     repeats = _same_as(plan)
     order = [i for i in _cost_order(plan) if i not in repeats]
     with Spread[Rendered](threads) as spread:
         for index in order:
             step = plan.steps[index]
             source = current[step.animated]
-            scaled = colour.per_page(source, step.resize_width, step.resize_height)
-            if scaled is not source:
-                scaled = scaled.copy_memory()
+            resized = colour.per_page(source.image, step.resize_width, step.resize_height)
+            scaled = source if resized is source.image else colour.hold(resized)
             current[step.animated] = scaled
-            if not step.animated and max(scaled.width, scaled.height) >= blur.EDGE:
-                smallest = scaled
+            if not step.animated and max(resized.width, resized.height) >= blur.EDGE:
+                smallest = scaled.image
             spread.submit(partial(_finish, scaled, step, background, credits))
         results = spread.gather()
     done = dict(zip(order, results, strict=True))

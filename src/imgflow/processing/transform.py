@@ -49,7 +49,7 @@ def render_transform(data: bytes, job: RenderJob, limits: Limits) -> bytes:
     plan = Plan(steps=(step,), base_width=job.resize_width, base_height=job.resize_height, all_frames=False)
     base = decode_base(data, probed, plan)
     try:
-        image = _cut(colour.pages(base)[0], job)
-        return encode.encode(image, step, job.background)
+        image = _cut(colour.pages(base.image)[0], job)
+        return encode.encode(image, step, job.background, block=base.block if image is base.image else None)
     except pyvips.Error as exc:
         raise ProcessingFailed(f"rendering the transform failed ({engine.describe(exc)})") from None
