@@ -167,4 +167,4 @@ def test_an_encoder_given_other_pixels_is_not_handed_them(corpus: Path) -> None:
     recipe = Recipe(name="j", renditions=(Rendition(name="j", width=4096, height=4096, format="jpeg"),))
     step = plan(inspect(data, Limits()).facts, recipe).steps[0]
     flattened = encode.flatten(held.image, (255, 255, 255))
-    assert encode.encode(held.image, step, (255, 255, 255), block=held.block) == _libvips(flattened, 82, True)
+    assert encode.encode(held.image, step, (255, 255, 255), held=held) == _libvips(flattened, 82, True)

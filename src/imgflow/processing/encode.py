@@ -7,6 +7,7 @@ from __future__ import annotations
 import pyvips
 
 from imgflow.processing import libwebp, pillowjpeg
+from imgflow.processing.colour import Held
 from imgflow.processing.exif import Credits
 from imgflow.processing.plan import Step
 from imgflow.recipes import Rgb
@@ -50,16 +51,14 @@ def with_metadata(image: pyvips.Image, keep: str, credits: Credits) -> tuple[pyv
     return image, flags.ICC | flags.EXIF
 
 
-def encode(
-    image: pyvips.Image, step: Step, background: Rgb, credits: Credits = (), block: memoryview | None = None
-) -> bytes:
-    """``block``: ``image``'s pixels in memory, when the caller has them (:class:`.colour.Held`)."""
+def encode(image: pyvips.Image, step: Step, background: Rgb, credits: Credits = (), held: Held | None = None) -> bytes:
+    """``held``: the in-memory image ``image`` was cut from; when nothing was cut, stamped,
+    flattened or added, the fast encoders read its block instead of copying the pixels out."""
     rendition = step.rendition
-    given = image
     if step.format == "jpeg":
         image = flatten(image, background)
     image, keep = with_metadata(image, rendition.keep, credits)
-    pixels = block if image is given else None  # flattened or given metadata: not those pixels
+    pixels = held.block if held is not None and image is held.image else None
     bare = keep == pyvips.enums.ForeignKeep.NONE
     effort = rendition.effort
     if step.format == "jpeg":

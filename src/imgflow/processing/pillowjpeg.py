@@ -5,8 +5,8 @@ libjpeg-compatible profile (no trellis, standard tables). At the same quality, c
 subsampling and Huffman optimisation, libjpeg-turbo 3 writes the same frame, tables and
 entropy-coded bytes; Pillow adds a JFIF APP0 segment (libvips writes none without metadata),
 which is dropped, so the file is byte for byte libvips'. It takes less time where libvips'
-per-call cost and mozjpeg's Huffman optimisation pass weigh: 1024x768 in 5.9 against 6.8 ms,
-256x192 in 0.6 against 1.1 ms. Above :data:`MAX_PIXELS` handing the pixels over costs what it
+per-call cost and mozjpeg's Huffman optimisation pass weigh: 1024x768 in 5.3 against 6.7 ms,
+256x192 in 0.8 against 1.1 ms (in a job). Above :data:`MAX_PIXELS` handing the pixels over costs what it
 saves (Pillow unpacks RGB into 4 bytes a pixel), so libvips keeps the large renditions, and
 everything else: metadata (ICC, credits), alpha, 16-bit, frames.
 

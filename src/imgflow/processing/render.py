@@ -102,8 +102,7 @@ def _finish(scaled: colour.Held, step: Step, background: Rgb, credits: Credits) 
     if step.rendition.watermark is not None:
         frames = [stamp(f, step.rendition.watermark) for f in colour.pages(image)]
         image = colour.join_pages(frames, image)
-    block = scaled.block if image is scaled.image else None  # uncropped, unstamped: its pixels are at hand
-    data = encode.encode(image, step, background, credits, block)
+    data = encode.encode(image, step, background, credits, scaled)
     frames_out = len(colour.pages(image)) if step.animated else 1
     facts = RenditionFacts(
         name=step.rendition.name,

@@ -50,6 +50,6 @@ def render_transform(data: bytes, job: RenderJob, limits: Limits) -> bytes:
     base = decode_base(data, probed, plan)
     try:
         image = _cut(colour.pages(base.image)[0], job)
-        return encode.encode(image, step, job.background, block=base.block if image is base.image else None)
+        return encode.encode(image, step, job.background, held=base)
     except pyvips.Error as exc:
         raise ProcessingFailed(f"rendering the transform failed ({engine.describe(exc)})") from None
